@@ -1,0 +1,83 @@
+/*
+ * edgesearch guest ABI.
+ *
+ * This header is the contract between the WebAssembly guest (C, wasm32-wasi)
+ * and its host (Go, embedder/). Every function here is exported under the
+ * name given in exports.txt. All pointers are offsets into the guest's linear
+ * memory; all sizes are in bytes unless the name says otherwise.
+ *
+ * Ownership: the host allocates input buffers with es_malloc, writes them,
+ * calls a function and frees them with es_free. The guest owns the model:
+ * es_load takes ownership of the GGUF buffer it is given (it frees it when the
+ * model is replaced or when loading fails).
+ *
+ * Errors: functions returning int32_t return a negative value on failure and
+ * leave a NUL-terminated message at es_last_error().
+ */
+#ifndef EDGESEARCH_H
+#define EDGESEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ES_EXPORT(name) __attribute__((export_name(#name))) name
+
+/* Memory. es_malloc returns 0 when out of memory. */
+void *ES_EXPORT(es_malloc)(uint32_t size);
+void ES_EXPORT(es_free)(void *ptr);
+
+/* NUL-terminated text of the last error; "" when none. */
+const char *ES_EXPORT(es_last_error)(void);
+
+/*
+ * Load a GGUF model from `len` bytes at `data` (allocated with es_malloc).
+ * The guest takes ownership of `data`, on success and on failure.
+ * Returns 0 on success. Replaces any previously loaded model.
+ */
+int32_t ES_EXPORT(es_load)(uint8_t *data, uint32_t len);
+
+/*
+ * Model information as a NUL-terminated JSON object, valid until the next
+ * es_load: {"architecture":"bert","name":...,"n_embedding":384,
+ * "n_layer":6,"n_head":12,"n_ff":1536,"n_vocab":30522,"n_ctx":512,
+ * "max_tokens":256,"pooling":"mean","weight_type":"F16"}.
+ * Returns 0 when no model is loaded.
+ */
+const char *ES_EXPORT(es_model_info)(void);
+
+/* Embedding width of the loaded model, 0 when none. */
+int32_t ES_EXPORT(es_n_embd)(void);
+
+/*
+ * Maximum sequence length in tokens, [CLS] and [SEP] included. Texts longer
+ * than this are truncated (and reported as truncated), never an error.
+ * Default after es_load: the GGUF's edgesearch.max_seq_length if present,
+ * else bert.context_length. Values are clamped to [3, bert.context_length].
+ * Returns the value in force.
+ */
+int32_t ES_EXPORT(es_set_max_tokens)(int32_t n);
+
+/*
+ * Tokenize `len` bytes of UTF-8 at `text` into word-piece ids, without
+ * [CLS]/[SEP] and without truncation. Writes at most `cap` ids to `ids` and,
+ * when `offsets` is not 0, 2*cap int32 byte offsets [start, end) into the
+ * input for each id. Returns the total number of word pieces (which may be
+ * larger than cap: call again with a bigger buffer), or negative on error.
+ * Invalid UTF-8 bytes are treated as U+FFFD (and so removed, as BERT does).
+ */
+int32_t ES_EXPORT(es_tokenize)(const uint8_t *text, uint32_t len,
+                               int32_t *ids, int32_t *offsets, int32_t cap);
+
+/*
+ * Embed `n` texts in one batch. `texts` holds the texts back to back, their
+ * byte lengths are in `lens` (n uint32). Writes n*n_embd floats (mean pooled,
+ * L2 normalised) to `out` and, when `tokens` is not 0, 2*n int32 to
+ * `tokens`: for text i, tokens[2i] is the number of tokens embedded and
+ * tokens[2i+1] the number the full text has ([CLS] and [SEP] included), so
+ * tokens[2i] < tokens[2i+1] means it was truncated.
+ * Returns 0 on success.
+ */
+int32_t ES_EXPORT(es_embed_batch)(const uint8_t *texts, const uint32_t *lens,
+                                  int32_t n, float *out, int32_t *tokens);
+
+#endif
