@@ -1,0 +1,351 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the on-disk layout this package reads and writes. It
+// changes whenever a record or key format changes.
+const SchemaVersion = 1
+
+const (
+	maxDims            = 1 << 16
+	maxModelLen        = 256
+	defaultLockTimeout = 2 * time.Second
+)
+
+var (
+	bucketDocuments = []byte("documents")
+	bucketChunks    = []byte("chunks")
+	bucketChunkIDs  = []byte("chunkids")
+	bucketHashes    = []byte("hashes")
+	bucketMeta      = []byte("meta")
+
+	metaSchema     = []byte("schema")
+	metaModel      = []byte("model")
+	metaDims       = []byte("dims")
+	metaGeneration = []byte("generation")
+	metaNextChunk  = []byte("nextchunk")
+	metaDocuments  = []byte("documents")
+	metaChunks     = []byte("chunks")
+)
+
+// Options configure Open.
+type Options struct {
+	// Model names the embedding model whose vectors are stored, e.g.
+	// "all-MiniLM-L6-v2-f16". Required to create a store. When opening an
+	// existing store it must match what is stored unless Reembed is set;
+	// leave Model and Dims both empty to accept whatever is stored.
+	Model string
+
+	// Dims is the length of every vector; it goes with Model.
+	Dims int
+
+	// Float16 stores vectors written through this handle as IEEE half
+	// precision: half the disk and page cache for about three significant
+	// digits. Reads always return float32, and a store may hold both kinds.
+	Float16 bool
+
+	// Reembed, when the stored model or dims differ from Model and Dims,
+	// drops every chunk and vector, records the new model and keeps the
+	// documents, instead of failing with ErrModelMismatch. The caller then
+	// re-chunks and re-embeds each document with Put.
+	Reembed bool
+
+	// LockTimeout is how long Open waits for another process to release
+	// the file; zero means 2 s. After it Open fails with ErrLocked.
+	LockTimeout time.Duration
+}
+
+// Store is an open edgesearch store. Its methods are safe for concurrent
+// use; bbolt serialises writers and lets readers run beside them.
+type Store struct {
+	db    *bolt.DB
+	path  string
+	model string // fixed at Open: a model change needs a reopen with Reembed
+	dims  int
+	half  bool
+}
+
+// Open opens the store at path, creating it if it does not exist and
+// opts.Model is set.
+//
+// It fails with ErrInvalid for inconsistent options, ErrNotFound when the
+// file is missing and no model was given, ErrLocked when another process
+// has it open, ErrCorrupt when it is not a store, ErrSchemaVersion when it
+// was written with another layout, and ErrModelMismatch when it holds
+// vectors of another model or dimension (see Options.Reembed).
+func Open(path string, opts Options) (*Store, error) {
+	if (opts.Model == "") != (opts.Dims == 0) || opts.Dims < 0 || opts.Dims > maxDims || len(opts.Model) > maxModelLen {
+		return nil, fmt.Errorf("open store %s: model %q with %d dims: give both a model name (up to %d bytes) and dims (1 to %d), or neither: %w",
+			path, opts.Model, opts.Dims, maxModelLen, maxDims, ErrInvalid)
+	}
+	if opts.Model == "" {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open store %s: no such file, and no model was given to create one: %w", path, ErrNotFound)
+		}
+	}
+	timeout := opts.LockTimeout
+	if timeout <= 0 {
+		timeout = defaultLockTimeout
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		switch {
+		case errors.Is(err, berrors.ErrTimeout):
+			return nil, fmt.Errorf("open store %s: waited %s: %w; stop the other edgesearch process or use its HTTP API", path, timeout, ErrLocked)
+		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+			return nil, fmt.Errorf("open store %s: not a store file or damaged: %w: %w", path, ErrCorrupt, err)
+		}
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, half: opts.Float16}
+	if err := s.init(opts); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// storedMeta is what the meta bucket says about the store.
+type storedMeta struct {
+	schema     uint64
+	model      string
+	dims       int
+	generation uint64
+	nextChunk  uint64
+	documents  uint64
+	chunks     uint64
+}
+
+// init checks or creates the meta bucket. It reads first and writes only
+// when creating or re-embedding, so opening an existing store costs no fsync.
+func (s *Store) init(opts Options) error {
+	var m storedMeta
+	fresh := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if b == nil {
+			if k, _ := tx.Cursor().First(); k != nil {
+				return fmt.Errorf("open store %s: a bbolt file without edgesearch meta: %w", s.path, ErrCorrupt)
+			}
+			fresh = true
+			return nil
+		}
+		var err error
+		if m, err = readMeta(b); err != nil || m.schema != SchemaVersion {
+			return err
+		}
+		for _, name := range [][]byte{bucketDocuments, bucketChunks, bucketChunkIDs, bucketHashes} {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("bucket %s is missing: %w", name, ErrCorrupt)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", s.path, err)
+	}
+	if fresh {
+		if opts.Model == "" {
+			return fmt.Errorf("open store %s: the file is empty and no model was given to create a store: %w", s.path, ErrInvalid)
+		}
+		s.model, s.dims = opts.Model, opts.Dims
+		if err := s.db.Update(func(tx *bolt.Tx) error { return create(tx, opts.Model, opts.Dims) }); err != nil {
+			return fmt.Errorf("create store %s: %w", s.path, err)
+		}
+		return nil
+	}
+	if m.schema != SchemaVersion {
+		return fmt.Errorf("open store %s: it has schema version %d, this edgesearch reads version %d; use the edgesearch that wrote it to export the documents and import them here: %w",
+			s.path, m.schema, SchemaVersion, ErrSchemaVersion)
+	}
+	if opts.Model == "" || (m.model == opts.Model && m.dims == opts.Dims) {
+		s.model, s.dims = m.model, m.dims
+		return nil
+	}
+	if !opts.Reembed {
+		return fmt.Errorf("open store %s: it holds vectors from model %q (%d dims) but model %q (%d dims) was asked for; "+
+			"use the model that built it, or run \"edgesearch reindex\" to re-embed every document with the new model: %w",
+			s.path, m.model, m.dims, opts.Model, opts.Dims, ErrModelMismatch)
+	}
+	s.model, s.dims = opts.Model, opts.Dims
+	if err := s.db.Update(func(tx *bolt.Tx) error { return resetVectors(tx, opts.Model, opts.Dims) }); err != nil {
+		return fmt.Errorf("re-embed store %s for model %q: %w", s.path, opts.Model, err)
+	}
+	return nil
+}
+
+func create(tx *bolt.Tx, model string, dims int) error {
+	for _, name := range [][]byte{bucketDocuments, bucketChunks, bucketChunkIDs, bucketHashes, bucketMeta} {
+		if _, err := tx.CreateBucket(name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	m := tx.Bucket(bucketMeta)
+	if err := putU64(m, metaSchema, SchemaVersion); err != nil {
+		return err
+	}
+	if err := m.Put(metaModel, []byte(model)); err != nil {
+		return err
+	}
+	if err := putU64(m, metaDims, uint64(dims)); err != nil {
+		return err
+	}
+	// Chunk ids start at 1 so that 0 can mean "not assigned yet".
+	return putU64(m, metaNextChunk, 1)
+}
+
+// resetVectors drops all chunks and records a new model. The chunk id
+// counter carries on, so a derived index can never confuse an old id with
+// a new one.
+func resetVectors(tx *bolt.Tx, model string, dims int) error {
+	for _, name := range [][]byte{bucketChunks, bucketChunkIDs} {
+		if err := tx.DeleteBucket(name); err != nil {
+			return fmt.Errorf("drop bucket %s: %w", name, err)
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	m := tx.Bucket(bucketMeta)
+	if err := m.Put(metaModel, []byte(model)); err != nil {
+		return err
+	}
+	if err := putU64(m, metaDims, uint64(dims)); err != nil {
+		return err
+	}
+	if err := putU64(m, metaChunks, 0); err != nil {
+		return err
+	}
+	return bumpGeneration(m)
+}
+
+func readMeta(b *bolt.Bucket) (storedMeta, error) {
+	var m storedMeta
+	var err error
+	// The schema is read alone first: under another schema the other keys
+	// may not mean what this version thinks.
+	if m.schema, err = getU64(b, metaSchema); err != nil {
+		return m, err
+	}
+	if m.schema != SchemaVersion {
+		return m, nil
+	}
+	m.model = string(b.Get(metaModel))
+	dims, err := getU64(b, metaDims)
+	if err != nil {
+		return m, err
+	}
+	if dims == 0 || dims > maxDims || m.model == "" {
+		return m, fmt.Errorf("meta model %q dims %d: %w", m.model, dims, ErrCorrupt)
+	}
+	m.dims = int(dims)
+	for _, f := range []struct {
+		key []byte
+		dst *uint64
+	}{
+		{metaGeneration, &m.generation},
+		{metaNextChunk, &m.nextChunk},
+		{metaDocuments, &m.documents},
+		{metaChunks, &m.chunks},
+	} {
+		if *f.dst, err = getU64(b, f.key); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// getU64 reads a counter; a missing key is zero.
+func getU64(b *bolt.Bucket, key []byte) (uint64, error) {
+	v := b.Get(key)
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 8:
+		return binary.BigEndian.Uint64(v), nil
+	}
+	return 0, fmt.Errorf("meta %s is %d bytes: %w", key, len(v), ErrCorrupt)
+}
+
+func putU64(b *bolt.Bucket, key []byte, v uint64) error {
+	if err := b.Put(key, binary.BigEndian.AppendUint64(nil, v)); err != nil {
+		return fmt.Errorf("meta %s: %w", key, err)
+	}
+	return nil
+}
+
+// addU64 adds delta (which may be negative) to a counter.
+func addU64(b *bolt.Bucket, key []byte, delta int) error {
+	v, err := getU64(b, key)
+	if err != nil {
+		return err
+	}
+	return putU64(b, key, uint64(int64(v)+int64(delta)))
+}
+
+func bumpGeneration(b *bolt.Bucket) error {
+	return addU64(b, metaGeneration, 1)
+}
+
+// Close releases the file and its lock. Everything acknowledged by Put or
+// Delete was already on disk; Close adds no durability.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path returns the file the store was opened from.
+func (s *Store) Path() string { return s.path }
+
+// Model returns the name of the model whose vectors the store holds.
+func (s *Store) Model() string { return s.model }
+
+// Dims returns the length of every stored vector.
+func (s *Store) Dims() int { return s.dims }
+
+// Generation returns a number that grows with every committed write (Put,
+// Delete, re-embedding). A derived index records the generation it was
+// built from and is stale when the store's differs.
+func (s *Store) Generation() (uint64, error) {
+	var g uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		g, err = getU64(tx.Bucket(bucketMeta), metaGeneration)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store %s generation: %w", s.path, err)
+	}
+	return g, nil
+}
+
+// Count returns the number of documents and chunks, read from counters kept
+// in the same transactions as the writes, so it costs no scan.
+func (s *Store) Count() (documents, chunks int, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		d, err := getU64(m, metaDocuments)
+		if err != nil {
+			return err
+		}
+		c, err := getU64(m, metaChunks)
+		documents, chunks = int(d), int(c)
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("store %s count: %w", s.path, err)
+	}
+	return documents, chunks, nil
+}
