@@ -1,0 +1,203 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// config is every setting, resolved once at start; the rest of the program
+// reads it and never looks at flags or the environment again.
+type config struct {
+	Addr        string
+	DataDir     string
+	ModelPath   string
+	Threads     int // embedder workers; 0 = one per core
+	APIKey      string
+	CORSOrigins []string
+	MaxBody     int64 // bytes
+	MaxTexts    int
+	MaxTokens   int // 0 = the model's own limit
+	MaxBatch    int // 0 = the embedder's default
+	Queue       int // 0 = the embedder's default
+	LogLevel    string
+	LogFormat   string
+}
+
+// setting is one configuration value and where it may come from, in order.
+type setting struct {
+	flag string   // flag name; "" if none
+	env  []string // environment variables, in precedence order
+	def  string   // default, as text
+}
+
+// settings lists the sources of each config field. The seed server's names
+// (PORT, MODEL_PATH, threads, ctx_size, batch_size, enable_log) come after
+// ours so existing deployments keep working.
+var settings = map[string]setting{
+	"addr":         {flag: "addr", env: []string{"EDGESEARCH_ADDR"}, def: ":8080"},
+	"data":         {flag: "data", env: []string{"EDGESEARCH_DATA"}},
+	"model":        {flag: "model", env: []string{"EDGESEARCH_MODEL", "MODEL_PATH"}},
+	"threads":      {flag: "threads", env: []string{"EDGESEARCH_THREADS", "threads"}, def: "0"},
+	"api-key":      {flag: "api-key", env: []string{"EDGESEARCH_API_KEY"}},
+	"cors-origins": {flag: "cors-origins", env: []string{"EDGESEARCH_CORS_ORIGINS"}},
+	"max-body":     {flag: "max-body", env: []string{"EDGESEARCH_MAX_BODY"}, def: "8MiB"},
+	"max-texts":    {flag: "max-texts", env: []string{"EDGESEARCH_MAX_TEXTS"}, def: "256"},
+	"max-tokens":   {flag: "max-tokens", env: []string{"EDGESEARCH_MAX_TOKENS", "ctx_size"}, def: "0"},
+	"max-batch":    {flag: "max-batch", env: []string{"EDGESEARCH_MAX_BATCH", "batch_size"}, def: "0"},
+	"queue":        {flag: "queue", env: []string{"EDGESEARCH_QUEUE"}, def: "0"},
+	"log-level":    {flag: "log-level", env: []string{"EDGESEARCH_LOG_LEVEL"}, def: "info"},
+	"log-format":   {flag: "log-format", env: []string{"EDGESEARCH_LOG_FORMAT"}, def: "text"},
+}
+
+// addCommonFlags declares the flags every command shares.
+func addCommonFlags(fs *pflag.FlagSet) {
+	fs.String("model", "", "GGUF model file (default: the one `edgesearch model pull` fetches)")
+	fs.String("data", "", "data directory (default $XDG_DATA_HOME/edgesearch or ~/.local/share/edgesearch)")
+	fs.Int("threads", 0, "embedding workers (default: one per CPU core)")
+	fs.Int("max-tokens", 0, "truncate texts to this many tokens (default: the model's limit)")
+	fs.Int("max-batch", 0, "most texts per guest call (default 32)")
+	fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.String("log-format", "text", "log format: text or json")
+}
+
+// addServeFlags declares the flags only `serve` has.
+func addServeFlags(fs *pflag.FlagSet) {
+	fs.String("addr", ":8080", "listen address, HOST:PORT")
+	fs.String("api-key", "", "require this key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
+	fs.String("cors-origins", "", "comma-separated origins allowed to call the API from browsers; * for any (default: none)")
+	fs.String("max-body", "8MiB", "largest request body, in bytes or with a K/M/G/KiB/MiB/GiB suffix")
+	fs.Int("max-texts", 256, "most texts in one embedding request")
+	fs.Int("queue", 0, "texts that may wait for a worker before requests get 503 (default 1024)")
+}
+
+// resolveConfig reads each setting from the first source that has it: a flag
+// the user set, then the environment, then the default. Settings whose flag
+// fs does not declare come from the environment and defaults alone.
+func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error) {
+	raw := make(map[string]string, len(settings))
+	from := make(map[string]string, len(settings)) // for error messages
+	for name, s := range settings {
+		raw[name], from[name] = s.def, "default"
+		if f := fs.Lookup(s.flag); f != nil && f.Changed {
+			raw[name], from[name] = f.Value.String(), "--"+s.flag
+			continue
+		}
+		for _, env := range s.env {
+			if v := getenv(env); v != "" {
+				raw[name], from[name] = v, env
+				break
+			}
+		}
+	}
+	// The seed's PORT is a bare port; enable_log is a switch, not a level.
+	if from["addr"] == "default" {
+		if port := getenv("PORT"); port != "" {
+			raw["addr"], from["addr"] = ":"+port, "PORT"
+		}
+	}
+	if from["log-level"] == "default" && truthy(getenv("enable_log")) {
+		raw["log-level"], from["log-level"] = "debug", "enable_log"
+	}
+
+	var cfg config
+	var err error
+	intOf := func(name string, min int) int {
+		if err != nil {
+			return 0
+		}
+		n, e := strconv.Atoi(strings.TrimSpace(raw[name]))
+		if e != nil || n < min {
+			err = usageError{fmt.Errorf("%s=%q: want a whole number ≥ %d", from[name], raw[name], min)}
+		}
+		return n
+	}
+	cfg.Addr = raw["addr"]
+	cfg.DataDir = raw["data"]
+	cfg.ModelPath = raw["model"]
+	cfg.APIKey = raw["api-key"]
+	cfg.Threads = intOf("threads", 0)
+	cfg.MaxTexts = intOf("max-texts", 1)
+	cfg.MaxTokens = intOf("max-tokens", 0)
+	cfg.MaxBatch = intOf("max-batch", 0)
+	cfg.Queue = intOf("queue", 0)
+	if err != nil {
+		return config{}, err
+	}
+	if cfg.MaxBody, err = parseSize(raw["max-body"]); err != nil {
+		return config{}, usageError{fmt.Errorf("%s: %w", from["max-body"], err)}
+	}
+	for _, o := range strings.Split(raw["cors-origins"], ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
+	}
+	switch cfg.LogLevel = strings.ToLower(raw["log-level"]); cfg.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return config{}, usageError{fmt.Errorf("%s=%q: want debug, info, warn or error", from["log-level"], raw["log-level"])}
+	}
+	switch cfg.LogFormat = strings.ToLower(raw["log-format"]); cfg.LogFormat {
+	case "text", "json":
+	default:
+		return config{}, usageError{fmt.Errorf("%s=%q: want text or json", from["log-format"], raw["log-format"])}
+	}
+	if cfg.DataDir == "" {
+		if cfg.DataDir, err = defaultDataDir(getenv); err != nil {
+			return config{}, err
+		}
+	}
+	if cfg.ModelPath == "" {
+		if cfg.ModelPath, err = defaultModelPath(); err != nil {
+			return config{}, err
+		}
+	}
+	return cfg, nil
+}
+
+// defaultDataDir follows the XDG base directory convention.
+func defaultDataDir(getenv func(string) string) (string, error) {
+	if x := getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "edgesearch"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("couldn't find a data directory (set --data or EDGESEARCH_DATA): %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "edgesearch"), nil
+}
+
+func truthy(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// parseSize reads a byte count: "1048576", "512K", "8MiB", "1G" (K, M, G and
+// their KiB/MiB/GiB spellings are all powers of 1024, as users of body limits expect).
+func parseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'G':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes, e.g. 8MiB", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edgesearch/edgesearch/embedder"
+	"github.com/edgesearch/edgesearch/web"
+)
+
+func newServeCmd(getenv func(string) string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the HTTP API (POST /embed, POST /v1/embeddings, GET /health, ...)",
+		Long: `Serve the HTTP API until SIGINT or SIGTERM, then finish the requests in flight.
+
+The server listens at once and answers GET /health with 503 {"status":"starting"}
+until the model is loaded; embedding requests get 503 with Retry-After meanwhile.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := resolveConfig(cmd.Flags(), getenv)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			go func() {
+				<-ctx.Done()
+				stop() // a second signal kills at once instead of waiting for shutdown
+			}()
+			return serve(ctx, cfg, cmd.ErrOrStderr())
+		},
+	}
+	addServeFlags(cmd.Flags())
+	return cmd
+}
+
+// serve runs the HTTP server with cfg until ctx ends. The model loads in the
+// background after the port is open, so supervisors see "starting" rather
+// than a refused connection; a model that fails to load stops the server
+// with that error.
+func serve(ctx context.Context, cfg config, logOut io.Writer) error {
+	log := newLogger(cfg, logOut)
+	if err := checkModel(cfg.ModelPath); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("couldn't create data directory: %w", err)
+	}
+	srv, err := web.New(web.Config{
+		Addr:         cfg.Addr,
+		Version:      version,
+		APIKey:       cfg.APIKey,
+		CORSOrigins:  cfg.CORSOrigins,
+		MaxBodyBytes: cfg.MaxBody,
+		MaxTexts:     cfg.MaxTexts,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("couldn't listen on %s (is another server running? set --addr): %w", cfg.Addr, err)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	loaded := make(chan *embedder.Pool, 1) // the loader's result; nil if it failed
+	go func() {
+		start := time.Now()
+		pool, err := embedder.New(ctx, poolOptions(cfg))
+		if err != nil {
+			cancel(fmt.Errorf("couldn't load the model: %w", err))
+			loaded <- nil
+			return
+		}
+		srv.SetEmbedder(pool)
+		info := pool.Info()
+		log.Info("model loaded", "model", info.Name, "path", cfg.ModelPath, "dims", info.Dims,
+			"weights", info.WeightType, "took", time.Since(start).Round(time.Millisecond))
+		loaded <- pool
+	}()
+	log.Info("starting", "version", version, "addr", ln.Addr().String(), "data", cfg.DataDir,
+		"auth", cfg.APIKey != "", "cors", strings.Join(cfg.CORSOrigins, ","))
+
+	serveErr := srv.Serve(ctx, ln)
+	if pool := <-loaded; pool != nil {
+		if err := pool.Close(); err != nil {
+			log.Warn("closing the model", "err", err)
+		}
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	if serveErr == nil {
+		log.Info("stopped")
+	}
+	return serveErr
+}
+
+// poolOptions maps the configuration onto the embedder's options.
+func poolOptions(cfg config) embedder.Options {
+	return embedder.Options{
+		ModelPath: cfg.ModelPath,
+		Workers:   cfg.Threads,
+		QueueSize: cfg.Queue,
+		MaxBatch:  cfg.MaxBatch,
+		MaxTokens: cfg.MaxTokens,
+	}
+}
+
+// checkModel fails early, with the next step to take, when the model file is
+// missing: loading it would fail anyway, less helpfully.
+func checkModel(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("model %s not found: run `edgesearch model pull` (or `make model`), or point --model / EDGESEARCH_MODEL at a GGUF file", path)
+	case err != nil:
+		return fmt.Errorf("model %s: %w", path, err)
+	case st.IsDir():
+		return fmt.Errorf("model %s is a directory; convert it first with `edgesearch model convert %s OUT.gguf`", path, path)
+	}
+	return nil
+}
+
+// newLogger makes the process's structured logger.
+func newLogger(cfg config, out io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(out, opts))
+	}
+	return slog.New(slog.NewTextHandler(out, opts))
+}
+
+// noArgs refuses positional arguments as a usage error (exit status 2).
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args)}
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/edgesearch/edgesearch/embedder"
+)
+
+// Sentinel errors for requests the server refuses; each maps to one status in
+// statusOf.
+var (
+	// ErrBadRequest: the body is not what the route expects (HTTP 400).
+	ErrBadRequest = errors.New("bad request")
+	// ErrTooLarge: the body is over Config.MaxBodyBytes (HTTP 413).
+	ErrTooLarge = errors.New("request body too large")
+	// ErrUnauthorized: an API key is configured and the request lacks it (HTTP 401).
+	ErrUnauthorized = errors.New("missing or wrong API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
+	// ErrStarting: the model is still loading (HTTP 503).
+	ErrStarting = errors.New("the model is still loading; retry shortly")
+)
+
+// errorBody is the one shape of every error answer.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// requestError is a refusal with a message for the client; it matches its
+// sentinel with errors.Is, without the sentinel's text in the message.
+type requestError struct {
+	sentinel error
+	msg      string
+}
+
+func (e *requestError) Error() string { return e.msg }
+func (e *requestError) Unwrap() error { return e.sentinel }
+
+// badRequest makes an ErrBadRequest with a message meant for the client.
+func badRequest(format string, args ...any) error {
+	return &requestError{ErrBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// statusOf maps an error from a handler or from the embedder to its HTTP status.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrBadRequest), errors.Is(err, embedder.ErrInvalidText):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, embedder.ErrOverloaded), errors.Is(err, ErrStarting),
+		errors.Is(err, embedder.ErrClosed), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// clientMessage is the text put in {"error":…}: the wrapped message for
+// errors the client caused, and a generic one for our own failures so
+// internals do not leak (they are logged instead).
+func clientMessage(err error, status int) string {
+	switch {
+	case status == http.StatusInternalServerError:
+		return "internal error; see the server log"
+	case errors.Is(err, embedder.ErrOverloaded):
+		return "server overloaded; retry later"
+	case errors.Is(err, embedder.ErrClosed):
+		return "server is shutting down"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "request cancelled before it was embedded"
+	}
+	return err.Error()
+}
+
+// abortWithError answers err as JSON with its status and stops the chain.
+// Retry-After goes on every 503, since each of them is temporary.
+func (s *Server) abortWithError(c *gin.Context, err error) {
+	status := statusOf(err)
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", strconv.Itoa(s.retryAfterSeconds()))
+	}
+	if status >= http.StatusInternalServerError {
+		s.log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", status, "err", err)
+	} else {
+		s.log.Debug("request refused", "method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", status, "err", err)
+	}
+	c.AbortWithStatusJSON(status, errorBody{Error: clientMessage(err, status)})
+}

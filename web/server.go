@@ -1,0 +1,192 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/edgesearch/edgesearch/embedder"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultMaxBodyBytes    = 8 << 20
+	DefaultMaxTexts        = 256
+	DefaultRetryAfter      = time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Config configures a Server. The zero value of every field means its default.
+type Config struct {
+	// Addr is the listen address for ListenAndServe, e.g. ":8080".
+	Addr string
+	// Version is reported by GET /.
+	Version string
+	// APIKey, when set, is required on every route except GET /health and
+	// CORS preflights, as "Authorization: Bearer KEY" or "X-API-Key: KEY".
+	APIKey string
+	// CORSOrigins lists the origins allowed to call the API from a browser;
+	// "*" allows any. Empty (the default) sends no CORS headers at all.
+	CORSOrigins []string
+	// MaxBodyBytes caps a request body; larger bodies get 413. Default 8 MiB.
+	MaxBodyBytes int64
+	// MaxTexts caps the texts in one embedding request; default 256.
+	MaxTexts int
+	// RetryAfter is advised on every 503; default 1s (rounded up to seconds).
+	RetryAfter time.Duration
+	// ShutdownTimeout bounds how long Serve waits for requests in flight
+	// after its context ends; default 10s.
+	ShutdownTimeout time.Duration
+	// UI, when set, serves GET / to browsers (clients that prefer text/html);
+	// everyone else gets the API info as JSON. Nil: browsers get JSON too.
+	UI http.Handler
+	// Logger receives one line per request and every failure; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is the HTTP API. Make one with New; it is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	engine  *gin.Engine
+	metrics *metrics
+	started time.Time
+	// pool is nil while the model loads; handlers read it once per request.
+	pool atomic.Pointer[embedder.Pool]
+}
+
+// New checks cfg, fills in its defaults and builds the routes. It fails only
+// for a Config that cannot work (negative limits).
+func New(cfg Config) (*Server, error) {
+	if cfg.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("web config: max body bytes %d is negative", cfg.MaxBodyBytes)
+	}
+	if cfg.MaxTexts < 0 {
+		return nil, fmt.Errorf("web config: max texts %d is negative", cfg.MaxTexts)
+	}
+	if cfg.RetryAfter < 0 || cfg.ShutdownTimeout < 0 {
+		return nil, fmt.Errorf("web config: durations must not be negative")
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxTexts == 0 {
+		cfg.MaxTexts = DefaultMaxTexts
+	}
+	if cfg.RetryAfter == 0 {
+		cfg.RetryAfter = DefaultRetryAfter
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), started: time.Now()}
+	s.engine = s.routes()
+	return s, nil
+}
+
+// SetEmbedder makes the embedding routes live with a loaded pool, and
+// /health report "ok". The Server does not close the pool.
+func (s *Server) SetEmbedder(p *embedder.Pool) { s.pool.Store(p) }
+
+// Handler returns the server as an http.Handler, for tests and for mounting.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// routes builds the gin engine. Middleware order matters: recovery outermost
+// so a panic still yields JSON; observe next so it counts every answer,
+// refusals included; CORS before auth so browsers' preflights, which carry
+// no credentials, are answered.
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true // c.Done() follows the request's context
+	// Trust no proxy headers: a client must not choose the IP we log.
+	_ = e.SetTrustedProxies(nil)
+	e.Use(s.recoverJSON(), s.observe(), s.cors(), s.requireAPIKey())
+
+	e.GET("/", s.handleRoot)
+	e.GET("/health", s.handleHealth)
+	e.GET("/metrics", s.handleMetrics)
+	e.POST("/embed", s.handleEmbed)
+	e.POST("/v1/embeddings", s.handleOpenAIEmbeddings)
+	e.GET("/v1/models", s.handleOpenAIModels)
+
+	e.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, errorBody{Error: fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path)})
+	})
+	e.NoMethod(func(c *gin.Context) {
+		c.JSON(http.StatusMethodNotAllowed, errorBody{Error: fmt.Sprintf("method %s not allowed on %s", c.Request.Method, c.Request.URL.Path)})
+	})
+	return e
+}
+
+// ListenAndServe listens on Config.Addr and serves until ctx ends.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	addr := s.cfg.Addr
+	if addr == "" {
+		addr = ":8080"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("couldn't listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve answers requests on ln until ctx ends, then stops accepting, waits up
+// to Config.ShutdownTimeout for requests in flight, and returns nil after a
+// clean shutdown. It closes ln. Requests do not inherit ctx: ending it must
+// let requests in flight finish, not cancel them.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down %s: %w", ln.Addr(), err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// embedderOrErr returns the loaded pool, or ErrStarting while there is none.
+func (s *Server) embedderOrErr() (*embedder.Pool, error) {
+	p := s.pool.Load()
+	if p == nil {
+		return nil, ErrStarting
+	}
+	return p, nil
+}
+
+func (s *Server) retryAfterSeconds() int {
+	return int((s.cfg.RetryAfter + time.Second - 1) / time.Second)
+}
