@@ -1,4 +1,4 @@
-// Command unicodegen writes guest/unicode_tables.c, the Unicode data the
+// Command unicodegen writes guest/src/unicode_tables.c, the Unicode data the
 // guest's BERT tokenizer needs, from Go's own tables: the unicode package for
 // categories and White_Space, golang.org/x/text/unicode/norm for NFD and
 // combining classes, and golang.org/x/text/cases for full lowercase
@@ -22,7 +22,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// Classes, in step with enum es_uc_class in guest/unicode.h.
+// Classes, in step with enum es_uc_class in guest/src/unicode.h.
 const (
 	classOther   = 0 // kept as is
 	classControl = 1 // removed by clean_text

@@ -1,0 +1,75 @@
+package embedder
+
+import (
+	"errors"
+	"time"
+)
+
+// Options configure a Pool. The zero value of every field means its default.
+type Options struct {
+	// ModelPath is the GGUF file to load. Required.
+	ModelPath string
+	// Workers is the number of module instances, each with its own copy of
+	// the model; default runtime.NumCPU().
+	Workers int
+	// QueueSize bounds the texts waiting for a worker; default 1024. Embed
+	// returns ErrOverloaded when the queue is full.
+	QueueSize int
+	// MaxBatch is the most texts one guest call embeds; default 32.
+	MaxBatch int
+	// BatchWait is how long a worker waits for more texts to fill a batch
+	// after the first arrives; default 2ms.
+	BatchWait time.Duration
+	// MaxTokens overrides the model's sequence limit ([CLS]/[SEP] included);
+	// default: the model's own (256 for all-MiniLM-L6-v2).
+	MaxTokens int
+	// CacheDir holds wazero's compilation cache; default
+	// $XDG_CACHE_HOME/edgesearch/wazero (or ~/.cache/...). "-" disables it.
+	CacheDir string
+}
+
+// Embedding is one text's vector.
+type Embedding struct {
+	Vector    []float32 // L2-normalised, length ModelInfo.Dims
+	Tokens    int       // tokens embedded, [CLS] and [SEP] included
+	Truncated bool      // the text had more tokens than the model's limit
+}
+
+// Token is one word piece of a text.
+type Token struct {
+	ID         int32
+	Start, End int // byte offsets [Start, End) into the text
+}
+
+// ModelInfo describes the loaded model.
+type ModelInfo struct {
+	Name         string `json:"name"`
+	Architecture string `json:"architecture"`
+	Dims         int    `json:"n_embedding"`
+	Layers       int    `json:"n_layer"`
+	Heads        int    `json:"n_head"`
+	FeedForward  int    `json:"n_ff"`
+	Vocab        int    `json:"n_vocab"`
+	Context      int    `json:"n_ctx"`
+	MaxTokens    int    `json:"max_tokens"`
+	Pooling      string `json:"pooling"`
+	WeightType   string `json:"weight_type"`
+}
+
+// Sentinel errors, compared with errors.Is.
+var (
+	// ErrOverloaded: the queue is full; retry later (HTTP 503).
+	ErrOverloaded = errors.New("embedder: queue full")
+	// ErrClosed: the pool was closed.
+	ErrClosed = errors.New("embedder: closed")
+	// ErrInvalidText: a text is not valid UTF-8.
+	ErrInvalidText = errors.New("embedder: text is not valid UTF-8")
+)
+
+// The Pool's methods (implemented in pool.go):
+//
+//	func New(ctx context.Context, opts Options) (*Pool, error)
+//	func (p *Pool) Embed(ctx context.Context, texts []string) ([]Embedding, error)
+//	func (p *Pool) Tokenize(ctx context.Context, text string) ([]Token, error)
+//	func (p *Pool) Info() ModelInfo
+//	func (p *Pool) Close() error

@@ -1,0 +1,290 @@
+package embedder
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// instance is one guest module with a loaded model. It is not safe for
+// concurrent use: a worker goroutine owns it.
+type instance struct {
+	mod  api.Module
+	mem  api.Memory
+	dims int
+
+	malloc, free, lastError          api.Function
+	load, modelInfo, nEmbd           api.Function
+	setMaxTokens, tokenize, embedBat api.Function
+
+	// scratch is a guest buffer reused across calls, grown on demand, so a
+	// steady stream of requests does no guest allocation.
+	scratch, scratchLen uint32
+}
+
+// newInstance instantiates the compiled guest and loads the model bytes into
+// it. maxTokens ≤ 0 keeps the model's own limit.
+func newInstance(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, model []byte, maxTokens int) (*instance, error) {
+	in, err := instantiate(ctx, rt, compiled)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.loadModel(ctx, model); err != nil {
+		in.close(ctx)
+		return nil, err
+	}
+	if maxTokens > 0 {
+		if _, err := in.call1(ctx, in.setMaxTokens, uint64(uint32(int32(maxTokens)))); err != nil {
+			in.close(ctx)
+			return nil, err
+		}
+	}
+	d, err := in.call1(ctx, in.nEmbd)
+	if err != nil {
+		in.close(ctx)
+		return nil, err
+	}
+	in.dims = int(d)
+	return in, nil
+}
+
+// instantiate starts a guest instance with no model loaded.
+func instantiate(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (*instance, error) {
+	cfg := wazero.NewModuleConfig().
+		WithName(""). // anonymous: several instances of one module share a runtime
+		WithStartFunctions("_initialize")
+	mod, err := rt.InstantiateModule(ctx, compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't instantiate the guest: %w", err)
+	}
+	in := &instance{mod: mod, mem: mod.Memory()}
+	for name, fn := range map[string]*api.Function{
+		"es_malloc": &in.malloc, "es_free": &in.free, "es_last_error": &in.lastError,
+		"es_load": &in.load, "es_model_info": &in.modelInfo, "es_n_embd": &in.nEmbd,
+		"es_set_max_tokens": &in.setMaxTokens, "es_tokenize": &in.tokenize,
+		"es_embed_batch": &in.embedBat,
+	} {
+		if *fn = mod.ExportedFunction(name); *fn == nil {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("guest does not export %s", name)
+		}
+	}
+	if in.mem == nil {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("guest exports no memory")
+	}
+	return in, nil
+}
+
+func (in *instance) close(ctx context.Context) { in.mod.Close(ctx) }
+
+// call1 calls fn and returns its single result as a signed 32-bit value.
+func (in *instance) call1(ctx context.Context, fn api.Function, args ...uint64) (int32, error) {
+	res, err := fn.Call(ctx, args...)
+	if err != nil {
+		return 0, trapError{fmt.Errorf("guest %s trapped: %w", fn.Definition().Name(), err)}
+	}
+	return int32(uint32(res[0])), nil
+}
+
+func (in *instance) alloc(ctx context.Context, size int) (uint32, error) {
+	if size < 0 || size > math.MaxUint32 {
+		return 0, fmt.Errorf("allocation of %d bytes is out of range", size)
+	}
+	res, err := in.malloc.Call(ctx, uint64(size))
+	if err != nil {
+		return 0, trapError{fmt.Errorf("guest es_malloc trapped: %w", err)}
+	}
+	ptr := uint32(res[0])
+	if ptr == 0 {
+		return 0, fmt.Errorf("guest is out of memory (asked for %d bytes)", size)
+	}
+	return ptr, nil
+}
+
+func (in *instance) release(ctx context.Context, ptr uint32) {
+	if ptr != 0 {
+		in.free.Call(ctx, uint64(ptr))
+	}
+}
+
+// errorText reads the guest's last error message.
+func (in *instance) errorText(ctx context.Context) string {
+	res, err := in.lastError.Call(ctx)
+	if err != nil {
+		return "unknown guest error"
+	}
+	return in.cString(uint32(res[0]), 4096)
+}
+
+// cString reads a NUL-terminated string of at most max bytes at ptr.
+func (in *instance) cString(ptr uint32, max uint32) string {
+	if ptr == 0 {
+		return ""
+	}
+	size := in.mem.Size()
+	if ptr >= size {
+		return ""
+	}
+	if n := size - ptr; n < max {
+		max = n
+	}
+	buf, _ := in.mem.Read(ptr, max)
+	for i, b := range buf {
+		if b == 0 {
+			return string(buf[:i])
+		}
+	}
+	return string(buf)
+}
+
+func (in *instance) loadModel(ctx context.Context, model []byte) error {
+	ptr, err := in.alloc(ctx, len(model))
+	if err != nil {
+		return fmt.Errorf("couldn't make room for the model: %w", err)
+	}
+	if !in.mem.Write(ptr, model) {
+		in.release(ctx, ptr)
+		return fmt.Errorf("couldn't write the model into guest memory")
+	}
+	// es_load owns ptr from here on, whatever it returns.
+	rc, err := in.call1(ctx, in.load, uint64(ptr), uint64(len(model)))
+	if err != nil {
+		return err
+	}
+	if rc != 0 {
+		return fmt.Errorf("couldn't load the model: %s", in.errorText(ctx))
+	}
+	return nil
+}
+
+func (in *instance) info(ctx context.Context) (ModelInfo, error) {
+	res, err := in.modelInfo.Call(ctx)
+	if err != nil {
+		return ModelInfo{}, fmt.Errorf("guest es_model_info trapped: %w", err)
+	}
+	var mi ModelInfo
+	text := in.cString(uint32(res[0]), 1<<16)
+	if err := json.Unmarshal([]byte(text), &mi); err != nil {
+		return ModelInfo{}, fmt.Errorf("guest model info %q is not JSON: %w", text, err)
+	}
+	return mi, nil
+}
+
+// ensureScratch makes the scratch buffer at least size bytes.
+func (in *instance) ensureScratch(ctx context.Context, size int) (uint32, error) {
+	if uint64(size) <= uint64(in.scratchLen) {
+		return in.scratch, nil
+	}
+	in.release(ctx, in.scratch)
+	in.scratch, in.scratchLen = 0, 0
+	grown := size + size/4 + 4096
+	ptr, err := in.alloc(ctx, grown)
+	if err != nil {
+		return 0, err
+	}
+	in.scratch, in.scratchLen = ptr, uint32(grown)
+	return ptr, nil
+}
+
+func align4(n int) int { return (n + 3) &^ 3 }
+
+// embed runs one es_embed_batch call over texts and returns their
+// embeddings. The layout of the scratch buffer is
+// [texts | pad | lens u32×n | out f32×n×dims | tokens i32×2n].
+func (in *instance) embed(ctx context.Context, texts []string) ([]Embedding, error) {
+	n := len(texts)
+	total := 0
+	for _, t := range texts {
+		total += len(t)
+	}
+	offLens := align4(total)
+	offOut := offLens + 4*n
+	offTok := offOut + 4*n*in.dims
+	size := offTok + 8*n
+	base, err := in.ensureScratch(ctx, size)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, offOut)
+	pos := 0
+	for i, t := range texts {
+		copy(buf[pos:], t)
+		pos += len(t)
+		binary.LittleEndian.PutUint32(buf[offLens+4*i:], uint32(len(t)))
+	}
+	if !in.mem.Write(base, buf) {
+		return nil, fmt.Errorf("couldn't write %d texts into guest memory", n)
+	}
+	rc, err := in.call1(ctx, in.embedBat,
+		uint64(base), uint64(base+uint32(offLens)), uint64(n),
+		uint64(base+uint32(offOut)), uint64(base+uint32(offTok)))
+	if err != nil {
+		return nil, err
+	}
+	if rc != 0 {
+		return nil, fmt.Errorf("couldn't embed: %s", in.errorText(ctx))
+	}
+	raw, ok := in.mem.Read(base+uint32(offOut), uint32(size-offOut))
+	if !ok {
+		return nil, fmt.Errorf("guest output is out of bounds")
+	}
+	out := make([]Embedding, n)
+	vecs := make([]float32, n*in.dims) // one allocation for all vectors
+	for i := range out {
+		v := vecs[i*in.dims : (i+1)*in.dims : (i+1)*in.dims]
+		for j := range v {
+			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*(i*in.dims+j):]))
+		}
+		tok := raw[4*n*in.dims+8*i:]
+		used := int(int32(binary.LittleEndian.Uint32(tok)))
+		full := int(int32(binary.LittleEndian.Uint32(tok[4:])))
+		out[i] = Embedding{Vector: v, Tokens: used, Truncated: full > used}
+	}
+	return out, nil
+}
+
+// tokenize returns the word pieces of text, without [CLS]/[SEP].
+func (in *instance) tokenizeText(ctx context.Context, text string) ([]Token, error) {
+	capacity := len(text) + 16 // a piece covers at least one byte
+	offIDs := align4(len(text))
+	offOffs := offIDs + 4*capacity
+	size := offOffs + 8*capacity
+	base, err := in.ensureScratch(ctx, size)
+	if err != nil {
+		return nil, err
+	}
+	if !in.mem.Write(base, []byte(text)) {
+		return nil, fmt.Errorf("couldn't write the text into guest memory")
+	}
+	n, err := in.call1(ctx, in.tokenize, uint64(base), uint64(len(text)),
+		uint64(base+uint32(offIDs)), uint64(base+uint32(offOffs)), uint64(capacity))
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("couldn't tokenize: %s", in.errorText(ctx))
+	}
+	if int(n) > capacity {
+		return nil, fmt.Errorf("guest returned %d pieces for %d bytes", n, len(text))
+	}
+	raw, ok := in.mem.Read(base+uint32(offIDs), uint32(size-offIDs))
+	if !ok {
+		return nil, fmt.Errorf("guest output is out of bounds")
+	}
+	toks := make([]Token, n)
+	offs := raw[4*capacity:]
+	for i := range toks {
+		toks[i] = Token{
+			ID:    int32(binary.LittleEndian.Uint32(raw[4*i:])),
+			Start: int(int32(binary.LittleEndian.Uint32(offs[8*i:]))),
+			End:   int(int32(binary.LittleEndian.Uint32(offs[8*i+4:]))),
+		}
+	}
+	return toks, nil
+}

@@ -1,0 +1,447 @@
+package embedder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/edgesearch/edgesearch/guest"
+)
+
+// Pool embeds texts on a fixed set of guest instances. Its methods are safe
+// for concurrent use.
+type Pool struct {
+	opts  Options
+	info  ModelInfo
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	queue    chan *job
+
+	// mu guards closed; closing the queue under it means no Embed sends on
+	// a closed channel.
+	mu     sync.RWMutex
+	closed bool
+	wg     sync.WaitGroup
+
+	stats Stats
+}
+
+// Stats counts what the pool has done since it started.
+type Stats struct {
+	Texts    atomic.Int64 // texts embedded
+	Batches  atomic.Int64 // guest calls made
+	Tokens   atomic.Int64 // tokens embedded
+	Rejected atomic.Int64 // texts refused with ErrOverloaded
+}
+
+// job is one unit in the queue: a text to embed, or a function to run on an
+// instance (tokenizing, model info).
+type job struct {
+	req  *request
+	i    int    // index of the text within req
+	text string // the text, when req != nil
+	fn   func(*instance)
+}
+
+// request collects the results of one Embed call.
+type request struct {
+	ctx     context.Context
+	out     []Embedding
+	pending atomic.Int32
+	done    chan struct{}
+	errOnce sync.Once
+	err     error
+	failed  atomic.Bool // set once err is; workers skip the request's texts
+}
+
+func (r *request) fail(err error) {
+	r.errOnce.Do(func() { r.err = err; r.failed.Store(true) })
+}
+
+func (r *request) finish() {
+	if r.pending.Add(-1) == 0 {
+		close(r.done)
+	}
+}
+
+// New compiles the guest, starts opts.Workers instances and loads the model
+// into each. It returns an error naming the file when the model cannot be
+// read or loaded.
+func New(ctx context.Context, opts Options) (*Pool, error) {
+	if opts.ModelPath == "" {
+		return nil, errors.New("embedder: no model path given")
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.NumCPU()
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 1024
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 32
+	}
+	model, err := os.ReadFile(opts.ModelPath)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read model: %w", err)
+	}
+
+	rt, compiled, err := newRuntime(ctx, cacheDir(opts.CacheDir))
+	if err != nil {
+		return nil, err
+	}
+
+	p := &Pool{opts: opts, rt: rt, compiled: compiled, queue: make(chan *job, opts.QueueSize)}
+	instances := make([]*instance, opts.Workers)
+	errs := make([]error, opts.Workers)
+	var wg sync.WaitGroup
+	for i := range instances {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			instances[i], errs[i] = newInstance(ctx, rt, compiled, model, opts.MaxTokens)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("model %s: %w", opts.ModelPath, errs[firstErr(errs)])
+	}
+	if p.info, err = instances[0].info(ctx); err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
+	for _, in := range instances {
+		p.wg.Add(1)
+		go p.work(in)
+	}
+	return p, nil
+}
+
+func firstErr(errs []error) int {
+	for i, err := range errs {
+		if err != nil {
+			return i
+		}
+	}
+	return 0
+}
+
+// newRuntime makes a wazero runtime with WASI and compiles the guest in it,
+// through the compilation cache in dir when dir is not empty.
+func newRuntime(ctx context.Context, dir string) (wazero.Runtime, wazero.CompiledModule, error) {
+	cfg := wazero.NewRuntimeConfig()
+	if dir != "" {
+		if cache, err := wazero.NewCompilationCacheWithDir(dir); err == nil {
+			cfg = cfg.WithCompilationCache(cache)
+		}
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, nil, fmt.Errorf("couldn't set up WASI: %w", err)
+	}
+	compiled, err := rt.CompileModule(ctx, guest.Binary)
+	if err != nil {
+		rt.Close(ctx)
+		return nil, nil, fmt.Errorf("couldn't compile the guest: %w", err)
+	}
+	return rt, compiled, nil
+}
+
+// cacheDir resolves Options.CacheDir: "" is the user cache, "-" none.
+func cacheDir(dir string) string {
+	if dir == "-" {
+		return ""
+	}
+	if dir != "" {
+		return dir
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(base, "edgesearch", "wazero")
+}
+
+// Info describes the loaded model.
+func (p *Pool) Info() ModelInfo { return p.info }
+
+// Stats returns the pool's counters.
+func (p *Pool) Stats() *Stats { return &p.stats }
+
+// QueueLen is the number of texts waiting for a worker.
+func (p *Pool) QueueLen() int { return len(p.queue) }
+
+// Embed returns one embedding per text, in order. It returns ErrInvalidText
+// when a text is not valid UTF-8, ErrOverloaded when the queue has no room
+// for all the texts, ErrClosed after Close, and ctx's error when ctx ends
+// first. An empty text embeds as just [CLS] [SEP].
+func (p *Pool) Embed(ctx context.Context, texts []string) ([]Embedding, error) {
+	for i, t := range texts {
+		if !utf8.ValidString(t) {
+			return nil, fmt.Errorf("text %d: %w", i, ErrInvalidText)
+		}
+	}
+	if len(texts) == 0 {
+		return nil, nil
+	}
+	req := &request{ctx: ctx, out: make([]Embedding, len(texts)), done: make(chan struct{})}
+	req.pending.Store(int32(len(texts)))
+
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	if len(texts) > cap(p.queue)-len(p.queue) {
+		p.mu.RUnlock()
+		p.stats.Rejected.Add(int64(len(texts)))
+		return nil, ErrOverloaded
+	}
+	for i, t := range texts {
+		select {
+		case p.queue <- &job{req: req, i: i, text: t}:
+		default:
+			// Another caller filled the queue meanwhile: the texts already
+			// queued are skipped by the workers once they see req failed.
+			req.fail(ErrOverloaded)
+			for range len(texts) - i {
+				req.finish()
+			}
+			p.stats.Rejected.Add(int64(len(texts) - i))
+			p.mu.RUnlock()
+			<-req.done
+			return nil, ErrOverloaded
+		}
+	}
+	p.mu.RUnlock()
+
+	select {
+	case <-req.done:
+	case <-ctx.Done():
+		req.fail(ctx.Err())
+		return nil, ctx.Err()
+	}
+	if req.err != nil {
+		return nil, req.err
+	}
+	return req.out, nil
+}
+
+// Tokenize returns the word pieces of text (without [CLS] and [SEP]) with
+// their byte offsets in text.
+func (p *Pool) Tokenize(ctx context.Context, text string) ([]Token, error) {
+	if !utf8.ValidString(text) {
+		return nil, ErrInvalidText
+	}
+	var (
+		toks []Token
+		err  error
+		done = make(chan struct{})
+	)
+	j := &job{fn: func(in *instance) {
+		defer close(done)
+		if in == nil {
+			err = errLostInstance
+			return
+		}
+		toks, err = in.tokenizeText(ctx, text)
+	}}
+	if err := p.enqueue(j); err != nil {
+		return nil, err
+	}
+	select {
+	case <-done:
+		return toks, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *Pool) enqueue(j *job) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	select {
+	case p.queue <- j:
+		return nil
+	default:
+		return ErrOverloaded
+	}
+}
+
+// Close stops the workers after the queued texts are done and frees the
+// guest instances. It is safe to call more than once.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.queue)
+	p.mu.Unlock()
+	p.wg.Wait()
+	return p.rt.Close(context.Background())
+}
+
+// work is a worker's loop: it owns in until the queue closes.
+func (p *Pool) work(in *instance) {
+	defer p.wg.Done()
+	ctx := context.Background()
+	batch := make([]*job, 0, p.opts.MaxBatch)
+	var pending *job // a job taken while filling a batch that must run next
+	for {
+		var j *job
+		if pending != nil {
+			j, pending = pending, nil
+		} else {
+			var ok bool
+			if j, ok = <-p.queue; !ok {
+				if in != nil {
+					in.close(ctx)
+				}
+				return
+			}
+		}
+		if in == nil {
+			// The guest trapped and no new instance could be made: fail
+			// fast rather than leave callers waiting.
+			if j.fn != nil {
+				j.fn(nil)
+			} else {
+				j.req.fail(errLostInstance)
+				j.req.finish()
+			}
+			continue
+		}
+		if j.fn != nil {
+			j.fn(in)
+			continue
+		}
+		batch = append(batch[:0], j)
+		pending = p.fill(&batch)
+		in = p.run(ctx, in, batch)
+	}
+}
+
+// fill adds texts already waiting in the queue to batch, without blocking
+// (or waiting up to Options.BatchWait for more). It returns a non-text job it
+// took, which the caller runs next.
+func (p *Pool) fill(batch *[]*job) *job {
+	var timer <-chan time.Time
+	if p.opts.BatchWait > 0 {
+		t := time.NewTimer(p.opts.BatchWait)
+		defer t.Stop()
+		timer = t.C
+	}
+	bytes := len((*batch)[0].text)
+	for len(*batch) < p.opts.MaxBatch && bytes < maxBatchBytes {
+		var j *job
+		var ok bool
+		if timer == nil {
+			select {
+			case j, ok = <-p.queue:
+			default:
+				return nil
+			}
+		} else {
+			select {
+			case j, ok = <-p.queue:
+			case <-timer:
+				return nil
+			}
+		}
+		if !ok {
+			return nil
+		}
+		if j.fn != nil {
+			return j
+		}
+		*batch = append(*batch, j)
+		bytes += len(j.text)
+	}
+	return nil
+}
+
+// maxBatchBytes bounds one guest call's input, so a batch of long texts does
+// not need a huge activation buffer in the guest.
+const maxBatchBytes = 64 << 10
+
+// run embeds a batch and delivers the results. If the guest trapped, the
+// instance is replaced by a fresh one; run returns the instance to use next
+// (nil if none could be made).
+func (p *Pool) run(ctx context.Context, in *instance, batch []*job) *instance {
+	live := batch[:0:0]
+	texts := make([]string, 0, len(batch))
+	for _, j := range batch {
+		if j.req.failed.Load() || j.req.ctx.Err() != nil {
+			j.req.fail(j.req.ctx.Err())
+			j.req.finish()
+			continue
+		}
+		live = append(live, j)
+		texts = append(texts, j.text)
+	}
+	if len(live) == 0 {
+		return in
+	}
+	embs, err := in.embed(ctx, texts)
+	if err != nil {
+		for _, j := range live {
+			j.req.fail(err)
+			j.req.finish()
+		}
+		if isTrap(err) {
+			return p.replace(ctx, in)
+		}
+		return in
+	}
+	p.stats.Batches.Add(1)
+	p.stats.Texts.Add(int64(len(live)))
+	for i, j := range live {
+		j.req.out[j.i] = embs[i]
+		p.stats.Tokens.Add(int64(embs[i].Tokens))
+		j.req.finish()
+	}
+	return in
+}
+
+var errLostInstance = errors.New("embedder: a guest instance failed and could not be restarted")
+
+// trapError marks an error from a guest call that trapped: the instance's
+// state is undefined afterwards and it must be replaced.
+type trapError struct{ error }
+
+func (t trapError) Unwrap() error { return t.error }
+
+func isTrap(err error) bool {
+	var t trapError
+	return errors.As(err, &t)
+}
+
+// replace closes a trapped instance and starts a new one in its place.
+func (p *Pool) replace(ctx context.Context, old *instance) *instance {
+	old.close(ctx)
+	model, err := os.ReadFile(p.opts.ModelPath)
+	if err != nil {
+		return nil
+	}
+	in, err := newInstance(ctx, p.rt, p.compiled, model, p.opts.MaxTokens)
+	if err != nil {
+		return nil
+	}
+	return in
+}

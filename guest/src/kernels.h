@@ -1,0 +1,47 @@
+/*
+ * Numeric kernels for the BERT forward pass, written with wasm SIMD128.
+ *
+ * Matrices are row-major f32 with an explicit leading dimension (the
+ * distance in floats between rows), so the same kernels work on slices of a
+ * wider matrix, e.g. one attention head inside the packed Q|K|V rows.
+ */
+#ifndef EDGESEARCH_KERNELS_H
+#define EDGESEARCH_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * y[i][j] = bias[j] + sum_t x[i][t] * w[j][t] for i < m, j < n, t < k.
+ * w holds one output feature per row, which is how GGUF stores a linear
+ * layer (ne = [in, out]), so weights are used without a transpose.
+ * bias may be NULL.
+ */
+void es_matmul(const float *x, size_t ldx, const float *w, size_t ldw,
+               const float *bias, float *y, size_t ldy, int m, int n, int k);
+
+/* x[i] = (x[i] - mean) / sqrt(var + eps) * g[i] + b[i] over n floats. */
+void es_layer_norm(float *x, int n, const float *g, const float *b, float eps);
+
+/* x[i] = x[i] * (1 + erf(x[i] / sqrt 2)) / 2, the exact GELU BERT uses. */
+void es_gelu(float *x, size_t n);
+
+/* In place softmax of scale * x over n floats. */
+void es_softmax(float *x, int n, float scale);
+
+/* sum x[i] * y[i]. */
+float es_dot(const float *x, const float *y, int n);
+
+/* y[i] += x[i]. */
+void es_add(float *y, const float *x, size_t n);
+
+/* y[i] *= s. */
+void es_scale(float *y, size_t n, float s);
+
+/* IEEE half precision to single, n values. */
+void es_f16_to_f32(const uint16_t *h, float *f, size_t n);
+
+/* One half precision value to single. */
+float es_f16(uint16_t h);
+
+#endif
