@@ -21,8 +21,8 @@ import (
 // Pool embeds texts on a fixed set of guest instances. Its methods are safe
 // for concurrent use.
 type Pool struct {
-	opts  Options
-	info  ModelInfo
+	opts     Options
+	info     ModelInfo
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	queue    chan *job
