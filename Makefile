@@ -1,0 +1,93 @@
+# edgesearch — every target prints what it does. `make help` lists them.
+
+GO        ?= go
+BIN       := bin/edgesearch
+PKG       := ./cmd/edgesearch
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+CACHE     := $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/edgesearch
+MODEL     ?= $(if $(EDGESEARCH_MODEL),$(EDGESEARCH_MODEL),$(CACHE)/all-MiniLM-L6-v2-f16.gguf)
+ADDR      ?= :8080
+APT_PKGS  := clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 curl
+PIP_PKGS  := openai==3.57.0 wasmtime==50.0.1
+
+export EDGESEARCH_MODEL := $(MODEL)
+
+.PHONY: help build run model test test-deps wasm wasm-check bench bench-deps cross fixtures fuzz clean
+
+help:
+	@echo "make run        fetch the model if missing, build, serve on $(ADDR)"
+	@echo "make test       install test dependencies, check the guest build, run all tests"
+	@echo "make build      build $(BIN)"
+	@echo "make model      download (or convert) the default model into $(CACHE)"
+	@echo "make wasm       rebuild guest/edgesearch.wasm with clang"
+	@echo "make bench      benchmarks, peers included; writes bench/RESULTS.md"
+	@echo "make cross      static linux/arm64 and linux/arm (GOARM=7) binaries in bin/"
+	@echo "make fixtures   regenerate testdata/fixtures from the reference Python packages"
+
+build:
+	@echo "==> building $(BIN)"
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) $(PKG)
+
+model: build
+	@echo "==> model: $(MODEL)"
+	@$(BIN) model pull --model '$(MODEL)'
+
+model-source: build
+	@echo "==> model source files (Hugging Face folder) for the converter tests"
+	@$(BIN) model pull --source --model '$(MODEL)'
+
+run: model
+	@echo "==> serving on $(ADDR) (Ctrl-C stops)"
+	$(BIN) serve --addr '$(ADDR)' --model '$(MODEL)'
+
+# test-deps installs only what is missing, so a second run costs nothing.
+test-deps:
+	@echo "==> test dependencies (apt: $(APT_PKGS); pip: $(PIP_PKGS))"
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "    apt-get install$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@python3 -c 'import openai, wasmtime' 2>/dev/null || python3 -m pip install -q $(PIP_PKGS)
+
+wasm:
+	@echo "==> building guest/edgesearch.wasm"
+	bash guest/build.sh
+
+# wasm-check rebuilds the guest into a temp file and fails if it differs
+# from the committed one.
+wasm-check:
+	@echo "==> checking guest/edgesearch.wasm matches a rebuild"
+	@tmp=$$(mktemp -d) && bash guest/build.sh $$tmp/edgesearch.wasm >/dev/null && \
+	if cmp -s $$tmp/edgesearch.wasm guest/edgesearch.wasm; then echo "    identical"; rm -rf $$tmp; \
+	else echo "guest/edgesearch.wasm differs from a rebuild: run 'make wasm' and commit it" >&2; rm -rf $$tmp; exit 1; fi
+
+test: test-deps wasm-check model-source
+	@echo "==> go vet"
+	$(GO) vet ./...
+	@echo "==> go test (fuzz targets run their seed corpora)"
+	$(GO) test -count=1 -timeout 30m ./...
+
+fuzz:
+	@echo "==> fuzzing the GGUF reader and the tokenizer for 60s each"
+	$(GO) test ./embedder/ -run '^$$' -fuzz FuzzLoad -fuzztime 60s
+	$(GO) test ./embedder/ -run '^$$' -fuzz FuzzTokenize -fuzztime 60s
+
+bench: build model
+	@echo "==> benchmarks (this takes several minutes); writing bench/RESULTS.md"
+	bash bench/run.sh
+
+cross:
+	@echo "==> static cross builds"
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edgesearch-linux-arm64 $(PKG)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edgesearch-linux-armv7 $(PKG)
+	@ls -l bin/edgesearch-linux-*
+
+fixtures:
+	@echo "==> regenerating testdata/fixtures (installs the reference packages)"
+	python3 -m pip install -q -r testdata/oracle/requirements.txt
+	python3 testdata/oracle/make_fixtures.py
+
+clean:
+	rm -rf bin

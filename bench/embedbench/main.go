@@ -1,0 +1,172 @@
+// Command embedbench measures edgesearch's embedder the way bench/peers/*.py
+// measure llama.cpp and sentence-transformers, and prints one JSON line:
+// one-query latency, throughput on a file of sentences, process start to
+// first vector (by running the CLI), and peak RSS.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/edgesearch/edgesearch/embedder"
+)
+
+func main() {
+	var (
+		modelPath = flag.String("model", os.Getenv("EDGESEARCH_MODEL"), "GGUF model")
+		sentences = flag.String("sentences", "bench/sentences.txt", "one sentence a line")
+		threads   = flag.Int("threads", 2, "workers (guest instances)")
+		cli       = flag.String("cli", "bin/edgesearch", "binary for the start-to-first-vector measure; empty skips it")
+		rounds    = flag.Int("rounds", 3, "throughput rounds (the best is reported)")
+	)
+	flag.Parse()
+	if err := run(*modelPath, *sentences, *threads, *cli, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "embedbench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	Engine         string  `json:"engine"`
+	Model          string  `json:"model"`
+	Threads        int     `json:"threads"`
+	Texts          int     `json:"texts"`
+	TextsPerSec    float64 `json:"texts_per_s"`
+	TokensPerSec   float64 `json:"tokens_per_s"`
+	QueryP50Ms     float64 `json:"query_p50_ms"`
+	QueryP95Ms     float64 `json:"query_p95_ms"`
+	StartToFirstMs float64 `json:"start_to_first_ms,omitempty"`
+	LoadMs         float64 `json:"load_ms"`
+	PeakRSSMB      float64 `json:"peak_rss_mb"`
+}
+
+func run(modelPath, sentencesPath string, threads int, cli string, rounds int) error {
+	texts, err := readLines(sentencesPath)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	res := result{Engine: "edgesearch (wazero)", Model: modelPath, Threads: threads, Texts: len(texts)}
+
+	t0 := time.Now()
+	pool, err := embedder.New(ctx, embedder.Options{ModelPath: modelPath, Workers: threads})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	res.LoadMs = ms(time.Since(t0))
+
+	// One short query at a time, as a search box sends them.
+	const query = "how do vaccines train the immune system"
+	var lat []float64
+	for i := 0; i < 60; i++ {
+		t := time.Now()
+		if _, err := pool.Embed(ctx, []string{query}); err != nil {
+			return err
+		}
+		if i >= 10 { // the first calls warm caches
+			lat = append(lat, ms(time.Since(t)))
+		}
+	}
+	sort.Float64s(lat)
+	res.QueryP50Ms, res.QueryP95Ms = lat[len(lat)/2], lat[len(lat)*95/100]
+
+	// Throughput: batches of 32 from as many goroutines as workers, twice
+	// over, so every worker always has a batch waiting.
+	for r := 0; r < rounds; r++ {
+		t := time.Now()
+		tokens, err := throughput(ctx, pool, texts, 2*threads)
+		if err != nil {
+			return err
+		}
+		el := time.Since(t).Seconds()
+		if tps := float64(len(texts)) / el; tps > res.TextsPerSec {
+			res.TextsPerSec, res.TokensPerSec = tps, float64(tokens)/el
+		}
+	}
+
+	if cli != "" {
+		var starts []float64
+		for i := 0; i < 7; i++ {
+			t := time.Now()
+			cmd := exec.Command(cli, "embed", "--model", modelPath, "--threads", "1", "hello world")
+			cmd.Stdout, cmd.Stderr = nil, os.Stderr
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("%s embed: %w", cli, err)
+			}
+			starts = append(starts, ms(time.Since(t)))
+		}
+		sort.Float64s(starts)
+		res.StartToFirstMs = starts[len(starts)/2]
+	}
+
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		res.PeakRSSMB = float64(ru.Maxrss) / 1024 // Linux reports KiB
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func throughput(ctx context.Context, pool *embedder.Pool, texts []string, senders int) (int, error) {
+	const batch = 32
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		tokens int
+		first  error
+	)
+	next := make(chan []string)
+	go func() {
+		defer close(next)
+		for i := 0; i < len(texts); i += batch {
+			next <- texts[i:min(i+batch, len(texts))]
+		}
+	}()
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range next {
+				embs, err := pool.Embed(ctx, b)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				for _, e := range embs {
+					tokens += e.Tokens
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return tokens, first
+}
+
+func readLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if sc.Text() != "" {
+			lines = append(lines, sc.Text())
+		}
+	}
+	return lines, sc.Err()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
