@@ -93,7 +93,7 @@ func (in *instance) call1(ctx context.Context, fn api.Function, args ...uint64) 
 }
 
 func (in *instance) alloc(ctx context.Context, size int) (uint32, error) {
-	if size < 0 || size > math.MaxUint32 {
+	if size < 0 || uint64(size) > math.MaxUint32 {
 		return 0, fmt.Errorf("allocation of %d bytes is out of range", size)
 	}
 	res, err := in.malloc.Call(ctx, uint64(size))

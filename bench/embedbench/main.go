@@ -12,12 +12,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/edgesearch/edgesearch/embedder"
+	"github.com/edgesearch/edgesearch/guest"
 )
 
 func main() {
@@ -35,18 +37,22 @@ func main() {
 	}
 }
 
+// result has the field names bench/peers/*.py print, so bench/report.py
+// reads all three alike.
 type result struct {
-	Engine         string  `json:"engine"`
-	Model          string  `json:"model"`
+	Peer           string  `json:"peer"`
+	Model          string  `json:"gguf"`
 	Threads        int     `json:"threads"`
-	Texts          int     `json:"texts"`
-	TextsPerSec    float64 `json:"texts_per_s"`
-	TokensPerSec   float64 `json:"tokens_per_s"`
-	QueryP50Ms     float64 `json:"query_p50_ms"`
-	QueryP95Ms     float64 `json:"query_p95_ms"`
-	StartToFirstMs float64 `json:"start_to_first_ms,omitempty"`
+	Texts          int     `json:"n_texts"`
+	Tokens         int     `json:"n_tokens"`
+	TextsPerSec    float64 `json:"throughput_texts_per_s"`
+	TokensPerSec   float64 `json:"throughput_tokens_per_s"`
+	QueryP50Ms     float64 `json:"query_ms_p50"`
+	QueryP90Ms     float64 `json:"query_ms_p90"`
+	StartToFirstMs float64 `json:"start_to_first_vector_ms,omitempty"`
 	LoadMs         float64 `json:"load_ms"`
 	PeakRSSMB      float64 `json:"peak_rss_mb"`
+	WasmBytes      int     `json:"wasm_bytes"`
 }
 
 func run(modelPath, sentencesPath string, threads int, cli string, rounds int) error {
@@ -55,7 +61,7 @@ func run(modelPath, sentencesPath string, threads int, cli string, rounds int) e
 		return err
 	}
 	ctx := context.Background()
-	res := result{Engine: "edgesearch (wazero)", Model: modelPath, Threads: threads, Texts: len(texts)}
+	res := result{Peer: "edgesearch", Model: filepath.Base(modelPath), Threads: threads, Texts: len(texts), WasmBytes: len(guest.Binary)}
 
 	t0 := time.Now()
 	pool, err := embedder.New(ctx, embedder.Options{ModelPath: modelPath, Workers: threads})
@@ -78,7 +84,7 @@ func run(modelPath, sentencesPath string, threads int, cli string, rounds int) e
 		}
 	}
 	sort.Float64s(lat)
-	res.QueryP50Ms, res.QueryP95Ms = lat[len(lat)/2], lat[len(lat)*95/100]
+	res.QueryP50Ms, res.QueryP90Ms = lat[len(lat)/2], lat[len(lat)*9/10]
 
 	// Throughput: batches of 32 from as many goroutines as workers, twice
 	// over, so every worker always has a batch waiting.
@@ -90,7 +96,7 @@ func run(modelPath, sentencesPath string, threads int, cli string, rounds int) e
 		}
 		el := time.Since(t).Seconds()
 		if tps := float64(len(texts)) / el; tps > res.TextsPerSec {
-			res.TextsPerSec, res.TokensPerSec = tps, float64(tokens)/el
+			res.TextsPerSec, res.TokensPerSec, res.Tokens = tps, float64(tokens)/el, tokens
 		}
 	}
 

