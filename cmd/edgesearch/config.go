@@ -56,7 +56,7 @@ var settings = map[string]setting{
 
 // addCommonFlags declares the flags every command shares.
 func addCommonFlags(fs *pflag.FlagSet) {
-	fs.String("model", "", "GGUF model file (default: the one `edgesearch model pull` fetches)")
+	fs.String("model", "", "`PATH` of the GGUF model (default: the one edgesearch model pull fetches)")
 	fs.String("data", "", "data directory (default $XDG_DATA_HOME/edgesearch or ~/.local/share/edgesearch)")
 	fs.Int("threads", 0, "embedding workers (default: one per CPU core)")
 	fs.Int("max-tokens", 0, "truncate texts to this many tokens (default: the model's limit)")
