@@ -58,7 +58,7 @@ func instantiate(ctx context.Context, rt wazero.Runtime, compiled wazero.Compile
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous: several instances of one module share a runtime
 		WithStartFunctions("_initialize")
-	mod, err := rt.InstantiateModule(ctx, compiled, cfg)
+	mod, err := rt.InstantiateModule(withGuestMemory(ctx), compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't instantiate the guest: %w", err)
 	}

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package embedder
+
+import "context"
+
+// withGuestMemory keeps wazero's default memory on systems without mmap.
+func withGuestMemory(ctx context.Context) context.Context { return ctx }
