@@ -60,12 +60,18 @@ static void shape_str(char *s, size_t cap, const uint64_t *ne, uint32_t n) {
   if (k > 0 && (size_t)k < cap) snprintf(s + k, cap - k, "]");
 }
 
+/* Floats of arena a tensor kept in its file type takes. */
+static uint64_t raw_floats(const gguf_tensor *t) { return (t->size + 3) / 4; }
+
 /*
  * Finds, checks and converts one tensor. ne1 == 0 means a vector of ne0.
  * Returns NULL with err set when the tensor is missing (and required) or
- * misshapen; with err empty when it is optional and absent.
+ * misshapen; with err empty when it is optional and absent. With raw set
+ * the tensor is copied in its file type (F32, F16 or Q8_0) instead of
+ * widened to f32.
  */
-static float *tensor(loader *L, const char *name, uint64_t ne0, uint64_t ne1, int required) {
+static float *tensor_as(loader *L, const char *name, uint64_t ne0, uint64_t ne1, int required,
+                        int raw) {
   const gguf_tensor *t = gguf_find_tensor(L->g, name);
   L->err[0] = 0;
   if (!t) {
@@ -87,6 +93,11 @@ static float *tensor(loader *L, const char *name, uint64_t ne0, uint64_t ne1, in
   size_t n = (size_t)t->n_elem;
   if (L->alias) return (float *)t->data;
   float *dst = L->next;
+  if (raw) {
+    memcpy(dst, t->data, (size_t)t->size);
+    L->next += raw_floats(t);
+    return dst;
+  }
   L->next += n;
   switch (t->type) {
   case GGML_F32: memcpy(dst, t->data, n * 4); break;
@@ -108,6 +119,10 @@ static float *tensor(loader *L, const char *name, uint64_t ne0, uint64_t ne1, in
   }
   }
   return dst;
+}
+
+static float *tensor(loader *L, const char *name, uint64_t ne0, uint64_t ne1, int required) {
+  return tensor_as(L, name, ne0, ne1, required, 0);
 }
 
 /* Names of the per-block tensors, in bert_layer field order (weight, bias). */
@@ -135,7 +150,7 @@ static void count_floats(const gguf_ctx *g, const bert_model *m, uint64_t *total
     }
     const gguf_tensor *t = gguf_find_tensor(g, nm);
     if (!t) continue; /* reported by tensor() when required */
-    *total += t->n_elem;
+    *total += i == 0 ? raw_floats(t) : t->n_elem; /* the token table stays raw */
     if (t->type != GGML_F32) *all_f32 = 0;
   }
 }
@@ -144,7 +159,9 @@ static int load_weights(loader *L, bert_model *m) {
   uint32_t E = m->n_embd, F = m->n_ff;
   const gguf_tensor *tt = gguf_find_tensor(L->g, "token_types.weight");
   uint64_t n_types = tt && tt->ne[1] >= 1 ? tt->ne[1] : 1;
-  if (!(m->tok_embd = tensor(L, "token_embd.weight", E, m->n_vocab, 1))) return -1;
+  if (!(m->tok_embd = (const uint8_t *)tensor_as(L, "token_embd.weight", E, m->n_vocab, 1, 1)))
+    return -1;
+  m->tok_embd_type = gguf_find_tensor(L->g, "token_embd.weight")->type;
   if (!(m->type0_embd = tensor(L, "token_types.weight", E, n_types, 1))) return -1;
   if (!(m->pos_embd = tensor(L, "position_embd.weight", E, m->n_ctx, 1))) return -1;
   if (!(m->embd_ln_w = tensor(L, "token_embd_norm.weight", E, 0, 1))) return -1;
@@ -168,6 +185,31 @@ static int load_weights(loader *L, bert_model *m) {
       if (!*b[p] && L->err[0]) return -1;
     }
   }
+  return 0;
+}
+
+/*
+ * Rewrites every linear weight in place into the es_pack4 layout, with
+ * which the matmul ran 1.3x faster (batches) and 1.25x (a 10-token query)
+ * under wazero. Widths that are not multiples of four (no BERT we know)
+ * stay row-major and use es_matmul.
+ */
+static int pack_weights(bert_model *m) {
+  size_t E = m->n_embd, F = m->n_ff;
+  if (E % 4 || F % 4) return 0;
+  float *tmp = malloc(E * F * sizeof(float));
+  if (!tmp) return -1;
+  for (uint32_t l = 0; l < m->n_layer; l++) {
+    bert_layer *ly = &m->layers[l];
+    float *w[6] = {ly->q_w, ly->k_w, ly->v_w, ly->o_w, ly->up_w, ly->down_w};
+    size_t rows[6] = {E, E, E, E, F, E}, k[6] = {E, E, E, E, E, F};
+    for (int p = 0; p < 6; p++) {
+      memcpy(tmp, w[p], rows[p] * k[p] * sizeof(float));
+      es_pack4(tmp, k[p], (int)rows[p], (int)k[p], w[p]);
+    }
+  }
+  free(tmp);
+  m->packed = 1;
   return 0;
 }
 
@@ -296,6 +338,10 @@ bert_model *bert_load(uint8_t *buf, size_t len, char *err, size_t cap) {
     L.next = m->arena;
   }
   if (load_weights(&L, m)) goto fail;
+  if (pack_weights(m)) {
+    errf(err, cap, "model: out of memory packing weights");
+    goto fail;
+  }
   const gguf_tensor *up = gguf_find_tensor(&g, "blk.0.ffn_up.weight");
   m->weight_type = gguf_type_name(up->type);
   const gguf_kv *nm = gguf_find_kv(&g, "general.name");
@@ -327,6 +373,26 @@ void bert_free(bert_model *m) {
   free(m);
 }
 
+/* Row id of the token table, widened to f32. */
+static void token_row(const bert_model *m, int32_t id, float *dst) {
+  const size_t E = m->n_embd;
+  switch (m->tok_embd_type) {
+  case GGML_F32: memcpy(dst, m->tok_embd + (size_t)id * E * 4, E * 4); break;
+  case GGML_F16: es_f16_to_f32((const uint16_t *)m->tok_embd + (size_t)id * E, dst, E); break;
+  case GGML_Q8_0: {
+    /* gguf_parse checked that rows are whole blocks. */
+    const uint8_t *b = m->tok_embd + (size_t)id * (E / Q8_0_BLOCK) * Q8_0_BYTES;
+    for (size_t i = 0; i < E; i += Q8_0_BLOCK, b += Q8_0_BYTES) {
+      uint16_t h;
+      memcpy(&h, b, 2);
+      float d = es_f16(h);
+      for (int j = 0; j < Q8_0_BLOCK; j++) dst[i + (size_t)j] = d * (float)(int8_t)b[2 + j];
+    }
+    break;
+  }
+  }
+}
+
 int bert_embed(const bert_model *m, const int32_t *ids, const int32_t *seq_len, int n_seq,
                float *out, char *err, size_t cap) {
   const size_t E = m->n_embd, F = m->n_ff, H = m->n_head, D = E / H;
@@ -344,25 +410,30 @@ int bert_embed(const bert_model *m, const int32_t *ids, const int32_t *seq_len, 
   /* One allocation for every activation: x, q|k|v, attention output, a
    * scratch row block, the feed-forward hidden layer, one head's scores and
    * a transposed V slice. */
-  size_t nf = M * E * 6 + M * F + Lmax * Lmax + D * Lmax;
+  size_t nf = M * E * 6 + M * F + Lmax * Lmax + D * Lmax + ES_PACK_SCRATCH(F > E ? F : E);
   float *mem = malloc(nf * sizeof(float));
   if (!mem) return errf(err, cap, "embed: out of memory for %zu tokens", M);
   float *x = mem, *qkv = x + M * E, *att = qkv + 3 * M * E, *tmp = att + M * E;
   float *hid = tmp + M * E, *sc = hid + M * F, *vt = sc + Lmax * Lmax;
+  float *pk = vt + D * Lmax;
+#define LINEAR(x, ldx, w, b, y, ldy, n, k)                                                  \
+  (m->packed ? es_matmul_packed(x, ldx, w, b, y, ldy, (int)M, (int)(n), (int)(k), pk)     \
+             : es_matmul(x, ldx, w, k, b, y, ldy, (int)M, (int)(n), (int)(k)))
 
   for (size_t s = 0, i = 0; s < (size_t)n_seq; s++)
     for (int32_t p = 0; p < seq_len[s]; p++, i++) {
       float *xi = x + i * E;
-      const float *te = m->tok_embd + (size_t)ids[i] * E, *pe = m->pos_embd + (size_t)p * E;
-      for (size_t j = 0; j < E; j++) xi[j] = te[j] + pe[j] + m->type0_embd[j];
+      const float *pe = m->pos_embd + (size_t)p * E;
+      token_row(m, ids[i], xi);
+      for (size_t j = 0; j < E; j++) xi[j] += pe[j] + m->type0_embd[j];
       es_layer_norm(xi, (int)E, m->embd_ln_w, m->embd_ln_b, m->eps);
     }
   const float scale = 1.0f / sqrtf((float)D);
   for (uint32_t l = 0; l < m->n_layer; l++) {
     const bert_layer *ly = &m->layers[l];
-    es_matmul(x, E, ly->q_w, E, ly->q_b, qkv, 3 * E, (int)M, (int)E, (int)E);
-    es_matmul(x, E, ly->k_w, E, ly->k_b, qkv + E, 3 * E, (int)M, (int)E, (int)E);
-    es_matmul(x, E, ly->v_w, E, ly->v_b, qkv + 2 * E, 3 * E, (int)M, (int)E, (int)E);
+    LINEAR(x, E, ly->q_w, ly->q_b, qkv, 3 * E, E, E);
+    LINEAR(x, E, ly->k_w, ly->k_b, qkv + E, 3 * E, E, E);
+    LINEAR(x, E, ly->v_w, ly->v_b, qkv + 2 * E, 3 * E, E, E);
     /* Attention is per sequence: packed sequences never see each other,
      * so no mask and no padding. */
     for (size_t s = 0, i0 = 0; s < (size_t)n_seq; i0 += (size_t)seq_len[s], s++) {
@@ -377,12 +448,12 @@ int bert_embed(const bert_model *m, const int32_t *ids, const int32_t *seq_len, 
         es_matmul(sc, (size_t)L, vt, (size_t)L, NULL, att + i0 * E + h * D, E, L, (int)D, L);
       }
     }
-    es_matmul(att, E, ly->o_w, E, ly->o_b, tmp, E, (int)M, (int)E, (int)E);
+    LINEAR(att, E, ly->o_w, ly->o_b, tmp, E, E, E);
     es_add(x, tmp, M * E);
     for (size_t i = 0; i < M; i++) es_layer_norm(x + i * E, (int)E, ly->ln1_w, ly->ln1_b, m->eps);
-    es_matmul(x, E, ly->up_w, E, ly->up_b, hid, F, (int)M, (int)F, (int)E);
+    LINEAR(x, E, ly->up_w, ly->up_b, hid, F, F, E);
     es_gelu(hid, M * F);
-    es_matmul(hid, F, ly->down_w, F, ly->down_b, tmp, E, (int)M, (int)E, (int)F);
+    LINEAR(hid, F, ly->down_w, ly->down_b, tmp, E, E, F);
     es_add(x, tmp, M * E);
     for (size_t i = 0; i < M; i++) es_layer_norm(x + i * E, (int)E, ly->ln2_w, ly->ln2_b, m->eps);
   }
@@ -400,6 +471,7 @@ int bert_embed(const bert_model *m, const int32_t *ids, const int32_t *seq_len, 
     float norm = sqrtf(n2);
     es_scale(o, E, 1.0f / (norm > 1e-12f ? norm : 1e-12f));
   }
+#undef LINEAR
   free(mem);
   return 0;
 }

@@ -25,8 +25,14 @@ typedef struct {
   int pooling;
   int32_t max_tokens; /* in force, [CLS] and [SEP] included */
   int32_t cls_id, sep_id, unk_id, pad_id;
-  float *tok_embd, *pos_embd, *type0_embd, *embd_ln_w, *embd_ln_b;
+  /* The token table stays in its file type (F32, F16 or Q8_0): a text
+   * reads only its own rows, so widening all 30k rows would cost memory
+   * (23 MB for MiniLM in F16) and no speed. */
+  const uint8_t *tok_embd;
+  uint32_t tok_embd_type;
+  float *pos_embd, *type0_embd, *embd_ln_w, *embd_ln_b;
   bert_layer *layers;
+  int packed;          /* linear weights in es_pack4 layout */
   float *arena;        /* every weight, as f32 */
   uint8_t *file;       /* the GGUF buffer when weights point into it */
   char *vocab;         /* token text, copied so the file can be freed */

@@ -20,6 +20,26 @@
 void es_matmul(const float *x, size_t ldx, const float *w, size_t ldw,
                const float *bias, float *y, size_t ldy, int m, int n, int k);
 
+/*
+ * Copies rows x k floats (rows ld apart) into the packed layout
+ * es_matmul_packed reads: rows rounded up to a multiple of four with
+ * zeros. k must be a multiple of four. Weights are packed once at load.
+ */
+void es_pack4(const float *src, size_t ld, int rows, int k, float *dst);
+
+/* Rows of x the matmuls take at a time (64 measured no faster). */
+#define ES_ROW_BLOCK 32
+
+/* Floats of scratch es_matmul_packed needs for a k-wide x. */
+#define ES_PACK_SCRATCH(k) ((size_t)ES_ROW_BLOCK * (size_t)(k))
+
+/*
+ * es_matmul with w already packed by es_pack4 (n rows of k); n and k must
+ * be multiples of four. scratch holds ES_PACK_SCRATCH(k) floats.
+ */
+void es_matmul_packed(const float *x, size_t ldx, const float *wp, const float *bias,
+                      float *y, size_t ldy, int m, int n, int k, float *scratch);
+
 /* x[i] = (x[i] - mean) / sqrt(var + eps) * g[i] + b[i] over n floats. */
 void es_layer_norm(float *x, int n, const float *g, const float *b, float eps);
 
