@@ -9,7 +9,7 @@ import (
 )
 
 // healthResponse is GET /health once the model is loaded. Documents and
-// Chunks stay 0 until the store is wired in (issue 3).
+// Chunks are the store's counts, 0 until SetEngine.
 type healthResponse struct {
 	Status    string `json:"status"`
 	Model     string `json:"model"`
@@ -28,7 +28,16 @@ func (s *Server) handleHealth(c *gin.Context) {
 		return
 	}
 	info := pool.Info()
-	c.JSON(http.StatusOK, healthResponse{Status: "ok", Model: info.Name, Dims: info.Dims})
+	resp := healthResponse{Status: "ok", Model: info.Name, Dims: info.Dims}
+	if e := s.index.Load(); e != nil {
+		docs, chunks, err := e.Store().Count()
+		if err != nil {
+			s.abortWithError(c, err)
+			return
+		}
+		resp.Documents, resp.Chunks = docs, chunks
+	}
+	c.JSON(http.StatusOK, resp)
 }
 
 // apiInfo is GET / for programs.

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/edgesearch/edgesearch/embedder"
+	"github.com/edgesearch/edgesearch/search"
 )
 
 // Defaults for the zero values of Config.
@@ -60,6 +61,9 @@ type Server struct {
 	started time.Time
 	// pool is nil while the model loads; handlers read it once per request.
 	pool atomic.Pointer[embedder.Pool]
+	// index is nil until SetEngine; the document and search routes answer
+	// 503 meanwhile.
+	index atomic.Pointer[search.Engine]
 }
 
 // New checks cfg, fills in its defaults and builds the routes. It fails only
@@ -123,6 +127,13 @@ func (s *Server) routes() *gin.Engine {
 	e.POST("/embed", s.handleEmbed)
 	e.POST("/v1/embeddings", s.handleOpenAIEmbeddings)
 	e.GET("/v1/models", s.handleOpenAIModels)
+	e.POST("/documents", s.handleAddDocuments)
+	e.POST("/index", s.handleAddDocuments)
+	e.GET("/documents", s.handleListDocuments)
+	e.GET("/documents/:id", s.handleGetDocument)
+	e.DELETE("/documents/:id", s.handleDeleteDocument)
+	e.GET("/search", s.handleSearchGet)
+	e.POST("/search", s.handleSearchPost)
 
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, errorBody{Error: fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path)})

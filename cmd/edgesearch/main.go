@@ -65,6 +65,6 @@ Configuration is resolved once at start, first match wins:
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	addCommonFlags(root.PersistentFlags())
-	root.AddCommand(newServeCmd(getenv), newEmbedCmd(getenv), newModelCmd(getenv), newVersionCmd())
+	root.AddCommand(newServeCmd(getenv), newSearchCmd(getenv), newEmbedCmd(getenv), newModelCmd(getenv), newVersionCmd(), newImportCmd(getenv))
 	return root
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgesearch/edgesearch/embedder"
+	"github.com/edgesearch/edgesearch/indexer"
+	"github.com/edgesearch/edgesearch/search"
+	"github.com/edgesearch/edgesearch/store"
 	"github.com/edgesearch/edgesearch/web"
 )
 
@@ -78,6 +81,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	loaded := make(chan *embedder.Pool, 1) // the loader's result; nil if it failed
+	libc := make(chan *library, 1)         // the open store and engine, if the loader got that far
 	go func() {
 		start := time.Now()
 		pool, err := embedder.New(ctx, poolOptions(cfg))
@@ -90,13 +94,28 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		info := pool.Info()
 		log.Info("model loaded", "model", info.Name, "path", cfg.ModelPath, "dims", info.Dims,
 			"weights", info.WeightType, "took", time.Since(start).Round(time.Millisecond))
+		lib, err := openLibrary(ctx, cfg.DataDir, info, logLines{log})
+		if err != nil {
+			cancel(err)
+			pool.Close()
+			loaded <- nil
+			return
+		}
+		srv.SetEngine(lib.engine)
+		d, c := lib.engine.Len()
+		log.Info("documents loaded", "data", cfg.DataDir, "documents", d, "chunks", c)
 		loaded <- pool
+		libc <- lib
 	}()
 	log.Info("starting", "version", version, "addr", ln.Addr().String(), "data", cfg.DataDir,
 		"auth", cfg.APIKey != "", "cors", strings.Join(cfg.CORSOrigins, ","))
 
 	serveErr := srv.Serve(ctx, ln)
 	if pool := <-loaded; pool != nil {
+		// Requests have finished: the graph saved now matches the store.
+		if err := (<-libc).close(); err != nil {
+			log.Warn("closing the document store", "err", err)
+		}
 		if err := pool.Close(); err != nil {
 			log.Warn("closing the model", "err", err)
 		}
@@ -108,6 +127,49 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		log.Info("stopped")
 	}
 	return serveErr
+}
+
+// library is the open store and the search engine over it.
+type library struct {
+	st     *store.Store
+	engine *search.Engine
+}
+
+// openLibrary opens the store in dataDir for the loaded model and the search
+// engine over it, rebuilding the vector graph with progress lines to
+// progress if it must. A store held by another process fails with advice.
+func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, progress io.Writer) (*library, error) {
+	path := indexer.StorePath(dataDir)
+	st, err := store.Open(path, store.Options{Model: info.Name, Dims: info.Dims})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("another edgesearch process (a server or an import) is using %s; stop it, or talk to it with --server URL: %w", dataDir, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open the document store: %w", err)
+	}
+	e, err := search.Open(ctx, st, search.EngineOptions{Dir: dataDir, Progress: progress})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("couldn't open the search index: %w", err)
+	}
+	return &library{st: st, engine: e}, nil
+}
+
+// close saves the search graph and closes the store.
+func (l *library) close() error {
+	return errors.Join(l.engine.Close(), l.st.Close())
+}
+
+// logLines turns progress lines written to it into info log records.
+type logLines struct{ log *slog.Logger }
+
+func (l logLines) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			l.log.Info(line)
+		}
+	}
+	return len(p), nil
 }
 
 // poolOptions maps the configuration onto the embedder's options.

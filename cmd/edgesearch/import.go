@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edgesearch/edgesearch/embedder"
+	"github.com/edgesearch/edgesearch/indexer"
+	"github.com/edgesearch/edgesearch/store"
+)
+
+// errImportFailures makes the exit status 1 after a summary that lists
+// failed files; the summary already said which.
+var errImportFailures = errors.New("some files failed to import (listed above)")
+
+func newImportCmd(getenv func(string) string) *cobra.Command {
+	var server string
+	cmd := &cobra.Command{
+		Use:   "import PATH...",
+		Short: "Parse, embed and store documents from files and directories",
+		Long: `Import .txt, .md, .html, .pdf, .jsonl and .csv files (directories recursively,
+hidden ones skipped) into the store in the data directory. JSONL and CSV files
+give one document per row: id from "id" or "_id", "title", "text", and the
+other fields as metadata. Files whose text is already stored are skipped.
+
+A progress bar shows on a terminal, a log line every few seconds otherwise,
+then a summary. A bad file or row does not stop the import: the rest is
+imported and the failures listed. The exit status is 0 when everything was
+imported, 1 when any file or row failed (or the import could not run), 2 for
+a usage error.
+
+While a server uses the data directory its store is locked; stop it, or give
+--server URL to send the parsed documents to that server's POST /documents.`,
+		Example: `  edgesearch import ~/notes ~/manuals/*.pdf --data ~/edgesearch
+  edgesearch import export.jsonl --server http://pi.local:8080`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{errors.New("import needs at least one PATH")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := resolveConfig(cmd.Flags(), getenv)
+			if err != nil {
+				return err
+			}
+			opts := indexer.ImportOptions{Workers: cfg.Threads, Progress: cmd.ErrOrStderr()}
+			if server != "" {
+				opts.Send = sendTo(server, cfg.APIKey)
+			} else {
+				st, pool, err := openForImport(cmd.Context(), cfg)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				defer pool.Close()
+				opts.Store, opts.Embedder = st, pool
+			}
+			sum, err := indexer.Import(cmd.Context(), args, opts)
+			sum.Write(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			if len(sum.Failures) > 0 {
+				return errImportFailures
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", "", "send documents to the edgesearch server at this URL instead of opening the store")
+	cmd.Flags().String("api-key", "", "API key of the --server")
+	return cmd
+}
+
+// openForImport opens the store (creating the data directory) and loads the
+// model. The store goes first: when a server holds it, loading a model
+// would be wasted time.
+func openForImport(ctx context.Context, cfg config) (*store.Store, *embedder.Pool, error) {
+	if err := checkModel(cfg.ModelPath); err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("couldn't create data directory: %w", err)
+	}
+	// The model's name and dims are only known once it is loaded; open an
+	// existing store as it is, and create a new one after loading.
+	path := indexer.StorePath(cfg.DataDir)
+	st, err := store.Open(path, store.Options{LockTimeout: time.Second})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, nil, fmt.Errorf("a server is using %s; stop it or use --server URL", cfg.DataDir)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, nil, err
+	}
+	pool, perr := embedder.New(ctx, poolOptions(cfg))
+	if perr != nil {
+		if st != nil {
+			st.Close()
+		}
+		return nil, nil, fmt.Errorf("couldn't load the model: %w", perr)
+	}
+	info := pool.Info()
+	if st != nil && (st.Model() != info.Name || st.Dims() != info.Dims) {
+		st.Close()
+		st = nil
+	}
+	if st == nil {
+		// Reopening with the model's name checks it against the store.
+		if st, err = store.Open(path, store.Options{Model: info.Name, Dims: info.Dims, LockTimeout: time.Second}); err != nil {
+			pool.Close()
+			if errors.Is(err, store.ErrLocked) {
+				return nil, nil, fmt.Errorf("a server is using %s; stop it or use --server URL", cfg.DataDir)
+			}
+			return nil, nil, err
+		}
+	}
+	return st, pool, nil
+}
+
+// sendTo returns an indexer Send function that posts documents to a
+// server's POST /documents as {"documents":[...]}.
+func sendTo(server, apiKey string) func(context.Context, []indexer.Doc) error {
+	url := strings.TrimRight(server, "/") + "/documents"
+	client := &http.Client{Timeout: 10 * time.Minute} // the server embeds before it answers
+	return func(ctx context.Context, docs []indexer.Doc) error {
+		body, err := json.Marshal(map[string][]indexer.Doc{"documents": docs})
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return fmt.Errorf("server %s: %w", server, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if apiKey != "" {
+			req.Header.Set("Authorization", "Bearer "+apiKey)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("server %s: %w", server, err)
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("server %s: POST /documents: %s: %s", server, resp.Status, strings.TrimSpace(string(msg)))
+		}
+		return nil
+	}
+}

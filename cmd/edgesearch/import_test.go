@@ -1,0 +1,52 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edgesearch/edgesearch/indexer"
+	"github.com/edgesearch/edgesearch/store"
+)
+
+func TestImportCommandStoresFilesAndExitsNonZeroOnFailures(t *testing.T) {
+	model := modelPath(t)
+	docs := t.TempDir()
+	data := filepath.Join(t.TempDir(), "data")
+	for name, text := range map[string]string{
+		"a.txt":   "Greenhouse\n\nTomatoes need deep watering twice a week.",
+		"b.md":    "# Bees\n\nSmoke calms the bees.",
+		"bad.txt": "\x00\x01binary",
+		"c.jpg":   "skipped",
+	} {
+		if err := os.WriteFile(filepath.Join(docs, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runBinary(t, "", []string{"EDGESEARCH_MODEL=" + model}, "import", docs, "--data", data, "--threads", "2")
+	if r.code != 1 || !strings.Contains(r.stdout, "imported 2 files") || !strings.Contains(r.stdout, "bad.txt") ||
+		!strings.Contains(r.stdout, "skipped "+filepath.Join(docs, "c.jpg")) {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	os.Remove(filepath.Join(docs, "bad.txt"))
+	r = runBinary(t, "", []string{"EDGESEARCH_MODEL=" + model}, "import", docs, "--data", data)
+	if r.code != 0 || !strings.Contains(r.stdout, "2 unchanged") {
+		t.Fatalf("re-import: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	st, err := store.Open(indexer.StorePath(data), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, c, _ := st.Count(); n != 2 || c != 2 {
+		t.Errorf("store holds %d documents, %d chunks; want 2, 2", n, c)
+	}
+
+	// The store is now held by this process, as a server would hold it.
+	r = runBinary(t, "", []string{"EDGESEARCH_MODEL=" + model}, "import", docs, "--data", data)
+	want := "a server is using " + data + "; stop it or use --server URL"
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("locked store: exit %d, stderr %q, want %q", r.code, r.stderr, want)
+	}
+}

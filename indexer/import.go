@@ -1,0 +1,400 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgesearch/edgesearch/embedder"
+	"github.com/edgesearch/edgesearch/store"
+)
+
+// Batching of store writes during Import: one transaction (one fsync) per
+// this many documents, or sooner when documents have waited this long.
+const (
+	putBatch = 64
+	putEvery = time.Second
+)
+
+// ImportOptions configure Import. Give Store and Embedder to index locally,
+// or Send to hand the parsed documents to someone else (a running server).
+type ImportOptions struct {
+	Store    *store.Store   // where documents go; required unless Send is set
+	Embedder *embedder.Pool // embeds the chunks; required unless Send is set
+	// Send, when set, receives the parsed documents in batches instead of
+	// the store; nothing is chunked or embedded locally and unchanged files
+	// are not detected.
+	Send func(ctx context.Context, docs []Doc) error
+	// Workers is the number of files parsed and chunked at once; default
+	// one per CPU core.
+	Workers int
+	// Progress receives a progress bar when it is a terminal, else a log
+	// line every few seconds; nil means silence.
+	Progress io.Writer
+	// OnStored is called after each committed batch with its documents,
+	// chunks and vectors included, so a server can update its search
+	// indexes; it runs on Import's writer goroutine and should not block.
+	OnStored func([]store.Document)
+}
+
+// Failure is a file or row that could not be imported.
+type Failure struct {
+	Path string // the file, as found by the walk
+	Line int    // the row for JSONL and CSV, else 0
+	Err  error
+}
+
+func (f Failure) String() string {
+	if f.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", f.Path, f.Line, f.Err)
+	}
+	return fmt.Sprintf("%s: %v", f.Path, f.Err)
+}
+
+// Summary says what Import did.
+type Summary struct {
+	Files     int           // files of a supported type found
+	Imported  int           // files whose documents were stored (or sent)
+	Unchanged int           // files skipped because their text is already stored
+	Skipped   []string      // files of unknown type, left alone
+	Failures  []Failure     // files and rows that failed, in path order
+	Documents int           // documents stored
+	Chunks    int           // chunks embedded and stored
+	Elapsed   time.Duration // wall time of the whole import
+}
+
+// ChunksPerSecond is the import throughput.
+func (s Summary) ChunksPerSecond() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Chunks) / s.Elapsed.Seconds()
+}
+
+// Write prints the summary for a person.
+func (s Summary) Write(w io.Writer) {
+	fmt.Fprintf(w, "imported %d files (%d documents, %d chunks) in %s, %.1f chunks/s; %d unchanged, %d failed, %d skipped (unknown type)\n",
+		s.Imported, s.Documents, s.Chunks, s.Elapsed.Round(time.Millisecond), s.ChunksPerSecond(),
+		s.Unchanged, len(s.Failures), len(s.Skipped))
+	for _, p := range s.Skipped {
+		fmt.Fprintf(w, "  skipped %s: not a supported type (.txt .md .html .pdf .jsonl .csv)\n", p)
+	}
+	for _, f := range s.Failures {
+		fmt.Fprintf(w, "  failed %s\n", f)
+	}
+}
+
+// fileJob is one file on its way through the pipeline.
+type fileJob struct {
+	path      string
+	docs      []store.Document // prepared; vectors filled by the embed stage
+	raw       []Doc            // parsed documents, for Send
+	unchanged int              // documents skipped as already stored
+	failures  []Failure
+	err       error
+}
+
+// Import reads every supported file under paths (directories recursively,
+// hidden files and directories skipped), parses and chunks them on Workers
+// goroutines, embeds the chunks in large calls so the embedder batches them,
+// and writes the documents in transactions of up to 64 documents or one
+// second. A file whose every document is stored with the same source and
+// text is skipped as unchanged. A file or row that fails is recorded in the
+// summary and the rest carry on.
+//
+// Import returns an error only when it cannot go on: a path that does not
+// exist, bad options, ctx ending, or the store or embedder failing as a
+// whole. The summary counts what was done until then.
+func Import(ctx context.Context, paths []string, opts ImportOptions) (Summary, error) {
+	start := time.Now()
+	var sum Summary
+	if opts.Send == nil && (opts.Store == nil || opts.Embedder == nil) {
+		return sum, errors.New("import: give a store and an embedder, or a Send function")
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.NumCPU()
+	}
+	files, err := walk(paths, &sum)
+	if err != nil {
+		return sum, err
+	}
+	sum.Files = len(files)
+	prog := newProgress(opts.Progress, len(files))
+	defer prog.stop()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	// Stage 1: parse and chunk, Workers files at a time.
+	paths2 := make(chan string)
+	parsed := make(chan *fileJob, opts.Workers)
+	go func() {
+		defer close(paths2)
+		for _, f := range files {
+			select {
+			case paths2 <- f:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var pw sync.WaitGroup
+	for range opts.Workers {
+		pw.Go(func() {
+			for p := range paths2 {
+				j := parseJob(ctx, p, opts)
+				select {
+				case parsed <- j:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() { pw.Wait(); close(parsed) }()
+
+	// Stage 2: group files into batches of at least embedCall chunks, handed
+	// over only when an embed goroutine is free, so batches grow while the
+	// embedder is busy; then embed them.
+	batches := make(chan []*fileJob)
+	go func() {
+		defer close(batches)
+		var batch []*fileJob
+		chunks := 0
+		in := parsed
+		for in != nil || len(batch) > 0 {
+			var out chan []*fileJob
+			if len(batch) > 0 {
+				out = batches
+			}
+			if chunks >= embedCall || (in == nil && len(batch) > 0) {
+				select {
+				case batches <- batch:
+					batch, chunks = nil, 0
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
+			select {
+			case j, ok := <-in:
+				if !ok {
+					in = nil
+					continue
+				}
+				batch = append(batch, j)
+				for _, d := range j.docs {
+					chunks += len(d.Chunks)
+				}
+			case out <- batch:
+				batch, chunks = nil, 0
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	embedded := make(chan *fileJob, 2*putBatch)
+	var ew sync.WaitGroup
+	for range 3 {
+		ew.Go(func() {
+			for batch := range batches {
+				var docs []store.Document
+				for _, j := range batch {
+					if j.err == nil {
+						docs = append(docs, j.docs...)
+					}
+				}
+				if opts.Send == nil {
+					if err := embedDocs(ctx, opts.Embedder, docs); err != nil {
+						cancel(err)
+						return
+					}
+				}
+				// The copies in docs share their chunk slices with the
+				// jobs, so the jobs now hold the vectors too.
+				for _, j := range batch {
+					select {
+					case embedded <- j:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		})
+	}
+	go func() { ew.Wait(); close(embedded) }()
+
+	// Stage 3: write in batched transactions.
+	w := writer{opts: opts, sum: &sum, prog: prog}
+	timer := time.NewTimer(putEvery)
+	timer.Stop()
+	for done := false; !done; {
+		select {
+		case j, ok := <-embedded:
+			if !ok {
+				done = true
+				break
+			}
+			if err := w.add(ctx, j); err != nil {
+				cancel(err)
+				done = true
+				break
+			}
+			if len(w.pending) == 1 {
+				timer.Reset(putEvery)
+			}
+			if w.docs >= putBatch {
+				err = w.flush(ctx)
+			}
+		case <-timer.C:
+			err = w.flush(ctx)
+		case <-ctx.Done():
+			done = true
+		}
+		if err != nil {
+			cancel(err)
+			done = true
+		}
+	}
+	if err == nil && context.Cause(ctx) == nil {
+		err = w.flush(ctx)
+	}
+	if err == nil {
+		err = context.Cause(ctx)
+	}
+	slices.SortFunc(sum.Failures, func(a, b Failure) int {
+		if c := strings.Compare(a.Path, b.Path); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	sum.Elapsed = time.Since(start)
+	return sum, err
+}
+
+// walk lists the supported files under paths in lexical order; unknown
+// types go to sum.Skipped. A path that does not exist is an error: the user
+// mistyped it.
+func walk(paths []string, sum *Summary) ([]string, error) {
+	var files []string
+	for _, root := range paths {
+		info, err := os.Stat(root)
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", root, err)
+		}
+		if !info.IsDir() {
+			if Supported(root) {
+				files = append(files, root)
+			} else {
+				sum.Skipped = append(sum.Skipped, root)
+			}
+			continue
+		}
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				sum.Failures = append(sum.Failures, Failure{Path: p, Err: err})
+				return nil
+			}
+			if p != root && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			if Supported(p) {
+				files = append(files, p)
+			} else {
+				sum.Skipped = append(sum.Skipped, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", root, err)
+		}
+	}
+	return files, nil
+}
+
+// parseJob parses, checks for unchanged documents and chunks one file.
+func parseJob(ctx context.Context, path string, opts ImportOptions) *fileJob {
+	j := &fileJob{path: path}
+	docs, rows, err := ParseFile(path)
+	for _, r := range rows {
+		f := Failure{Path: path, Err: r}
+		if re, ok := errors.AsType[*RowError](r); ok {
+			f.Line, f.Err = re.Line, re.Err
+		}
+		j.failures = append(j.failures, f)
+	}
+	if err != nil {
+		j.err = err
+		return j
+	}
+	// Later rows with the same id replace earlier ones, as they would if
+	// sent one by one.
+	seen := make(map[string]int, len(docs))
+	for _, d := range docs {
+		if err := normalize(&d); err != nil {
+			j.failures = append(j.failures, Failure{Path: path, Err: fmt.Errorf("document %q: %w", d.ID, err)})
+			continue
+		}
+		if opts.Send != nil {
+			if i, dup := seen[d.ID]; dup {
+				j.raw[i] = d
+				continue
+			}
+			seen[d.ID] = len(j.raw)
+			j.raw = append(j.raw, d)
+			continue
+		}
+		if same, err := unchanged(opts.Store, d); err != nil {
+			j.err = err
+			return j
+		} else if same {
+			j.unchanged++
+			continue
+		}
+		sd, err := prepare(ctx, opts.Embedder, d)
+		if err != nil {
+			j.failures = append(j.failures, Failure{Path: path, Err: fmt.Errorf("document %q: %w", d.ID, err)})
+			continue
+		}
+		if i, dup := seen[d.ID]; dup {
+			j.docs[i] = sd
+			continue
+		}
+		seen[d.ID] = len(j.docs)
+		j.docs = append(j.docs, sd)
+	}
+	return j
+}
+
+// unchanged reports whether d is stored with the same source and text.
+func unchanged(st *store.Store, d Doc) (bool, error) {
+	hash := store.HashText(d.Text)
+	id, ok, err := st.HasHash(d.Source, hash)
+	if err != nil || !ok {
+		return false, err
+	}
+	if id == d.ID {
+		return true, nil
+	}
+	// Several rows of one file may share a text; HasHash names only one.
+	old, err := st.Get(d.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && old.Hash == hash && old.Source == d.Source, err
+}

@@ -1,0 +1,183 @@
+package indexer
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/edgesearch/edgesearch/embedder"
+	"github.com/edgesearch/edgesearch/store"
+)
+
+// embedCall is how many chunk texts go into one Embed call: enough for the
+// pool to fill its micro-batches on every worker, few enough to leave room
+// in its queue for a server's queries.
+const embedCall = 128
+
+// StorePath is the store file inside the data directory dataDir.
+func StorePath(dataDir string) string {
+	return filepath.Join(dataDir, "edgesearch.db")
+}
+
+// Ingest chunks, embeds and stores docs, all in one store transaction, and
+// returns them as stored (ids, chunks with their vectors and spans,
+// timestamps), in the order given.
+//
+// A document without ID gets FileID(Source) when it has a Source, else an
+// id derived from its text, so sending the same text twice stores it once.
+// A stored document with the same id is replaced. When two documents in
+// docs share an id the later one wins and the earlier is not stored.
+//
+// Nothing is stored unless every document is good: Ingest fails with
+// ErrNoText for an empty text (or one with nothing to embed), ErrInvalid
+// for text that is not UTF-8, an over-long id or source, a NUL in either
+// or an empty metadata key, naming the document by its position; and with
+// the embedder's or store's error otherwise. When Ingest returns nil the
+// documents are on disk (see store.Put).
+func Ingest(ctx context.Context, st *store.Store, emb *embedder.Pool, docs []Doc) ([]store.Document, error) {
+	prepared := make([]store.Document, 0, len(docs))
+	index := make(map[string]int, len(docs))
+	for i, d := range docs {
+		if !utf8.ValidString(d.Text) {
+			return nil, fmt.Errorf("document %d: text is not valid UTF-8: %w", i, ErrInvalid)
+		}
+		d.Text = strings.TrimSpace(d.Text)
+		if err := normalize(&d); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		sd, err := prepare(ctx, emb, d)
+		if err != nil {
+			return nil, fmt.Errorf("document %d (%q): %w", i, d.ID, err)
+		}
+		if j, dup := index[d.ID]; dup {
+			prepared[j] = sd
+			continue
+		}
+		index[d.ID] = len(prepared)
+		prepared = append(prepared, sd)
+	}
+	if err := embedDocs(ctx, emb, prepared); err != nil {
+		return nil, err
+	}
+	if err := st.Put(ctx, prepared); err != nil {
+		return nil, err
+	}
+	return prepared, nil
+}
+
+// normalize fills in a missing id and checks what store.Put would refuse,
+// so one bad document cannot fail a whole import batch there.
+func normalize(d *Doc) error {
+	if d.Text == "" {
+		return ErrNoText
+	}
+	if d.ID == "" {
+		if d.Source != "" {
+			d.ID = FileID(d.Source)
+		} else {
+			d.ID = textID(d.Text)
+		}
+	}
+	switch {
+	case len(d.ID) > store.MaxIDLen:
+		return fmt.Errorf("id %.40q...: longer than %d bytes: %w", d.ID, store.MaxIDLen, ErrInvalid)
+	case !utf8.ValidString(d.ID) || strings.IndexByte(d.ID, 0) >= 0:
+		return fmt.Errorf("id %q: not UTF-8 or holds NUL: %w", d.ID, ErrInvalid)
+	case len(d.Source) > store.MaxSourceLen:
+		return fmt.Errorf("source longer than %d bytes: %w", store.MaxSourceLen, ErrInvalid)
+	case strings.IndexByte(d.Source, 0) >= 0 || !utf8.ValidString(d.Source):
+		return fmt.Errorf("source %q: not UTF-8 or holds NUL: %w", d.Source, ErrInvalid)
+	}
+	for k := range d.Metadata {
+		if k == "" {
+			return fmt.Errorf("metadata key is empty: %w", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// prepare tokenizes and chunks d into a store document whose chunks have
+// their spans but no vectors yet.
+func prepare(ctx context.Context, emb *embedder.Pool, d Doc) (store.Document, error) {
+	toks, err := tokenize(ctx, emb, d.Text)
+	if err != nil {
+		return store.Document{}, err
+	}
+	spans := Chunk(d.Text, toks, emb.Info().MaxTokens-2)
+	if len(spans) == 0 {
+		return store.Document{}, fmt.Errorf("nothing to embed in %d bytes of text: %w", len(d.Text), ErrNoText)
+	}
+	sd := store.Document{ID: d.ID, Title: d.Title, Source: d.Source, Metadata: d.Metadata, Text: d.Text,
+		Chunks: make([]store.Chunk, len(spans))}
+	for i, s := range spans {
+		sd.Chunks[i] = store.Chunk{Start: s.Start, End: s.End, Tokens: s.Pieces + 2}
+	}
+	return sd, nil
+}
+
+// embedDocs fills in the vector of every chunk of docs, sending up to
+// embedCall texts per Embed call with a few calls in flight, so the pool's
+// workers always find a batch waiting.
+func embedDocs(ctx context.Context, emb *embedder.Pool, docs []store.Document) error {
+	var refs []*store.Chunk
+	var texts []string
+	for i := range docs {
+		d := &docs[i]
+		for j := range d.Chunks {
+			c := &d.Chunks[j]
+			refs = append(refs, c)
+			texts = append(texts, d.Text[c.Start:c.End])
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+		slots = make(chan struct{}, 3)
+	)
+	for lo := 0; lo < len(texts); lo += embedCall {
+		hi := min(lo+embedCall, len(texts))
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			var out []embedder.Embedding
+			err := retry(ctx, func() error {
+				var err error
+				out, err = emb.Embed(ctx, texts[lo:hi])
+				return err
+			})
+			if err == nil {
+				for k, e := range out {
+					if e.Truncated {
+						// Chunk keeps every chunk under the limit; a
+						// truncation means text would be lost silently.
+						err = fmt.Errorf("chunk of %d tokens was truncated by the embedder", e.Tokens)
+						break
+					}
+					refs[lo+k].Vector = e.Vector
+					refs[lo+k].Tokens = e.Tokens
+				}
+			}
+			if err != nil {
+				once.Do(func() { first = fmt.Errorf("embed chunks %d to %d: %w", lo, hi, err); cancel() })
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,126 @@
+package indexer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/edgesearch/edgesearch/store"
+)
+
+// writer is Import's last stage: it gathers embedded files and writes them
+// in batched transactions. Only Import's own goroutine uses it.
+type writer struct {
+	opts    ImportOptions
+	sum     *Summary
+	prog    *progress
+	pending []*fileJob
+	ids     map[string]bool // ids in pending: a batch must not hold one twice
+	docs    int
+}
+
+// add takes a file out of the pipeline: failures go to the summary, its
+// documents to the next batch. A document whose id is already waiting
+// (the same row id in two files) forces a write first, so the later one
+// replaces the earlier as it would have one by one.
+func (w *writer) add(ctx context.Context, j *fileJob) error {
+	w.sum.Failures = append(w.sum.Failures, j.failures...)
+	if j.err != nil {
+		w.sum.Failures = append(w.sum.Failures, Failure{Path: j.path, Err: j.err})
+		w.prog.filesDone(1, 0)
+		return nil
+	}
+	n := len(j.docs) + len(j.raw)
+	if n == 0 {
+		if j.unchanged > 0 {
+			w.sum.Unchanged++
+		}
+		w.prog.filesDone(1, 0)
+		return nil
+	}
+	if w.ids == nil {
+		w.ids = make(map[string]bool)
+	}
+	for _, id := range j.ids() {
+		if w.ids[id] {
+			if err := w.flush(ctx); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	for _, id := range j.ids() {
+		w.ids[id] = true
+	}
+	w.pending = append(w.pending, j)
+	w.docs += n
+	return nil
+}
+
+func (j *fileJob) ids() []string {
+	ids := make([]string, 0, len(j.docs)+len(j.raw))
+	for _, d := range j.docs {
+		ids = append(ids, d.ID)
+	}
+	for _, d := range j.raw {
+		ids = append(ids, d.ID)
+	}
+	return ids
+}
+
+// flush writes the pending files in one transaction (or one Send). When that
+// fails it writes them file by file, so one bad file fails alone. Only the
+// end of ctx stops the import; other errors become failures of the files.
+func (w *writer) flush(ctx context.Context) error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	files := w.pending
+	w.pending, w.docs = nil, 0
+	clear(w.ids)
+	if err := w.write(ctx, files); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		for _, j := range files {
+			if err := w.write(ctx, []*fileJob{j}); err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				w.sum.Failures = append(w.sum.Failures, Failure{Path: j.path, Err: err})
+				w.prog.filesDone(1, 0)
+			}
+		}
+	}
+	return nil
+}
+
+// write stores (or sends) the documents of files and counts them done.
+func (w *writer) write(ctx context.Context, files []*fileJob) error {
+	var docs []store.Document
+	var raw []Doc
+	chunks := 0
+	for _, j := range files {
+		docs = append(docs, j.docs...)
+		raw = append(raw, j.raw...)
+	}
+	for _, d := range docs {
+		chunks += len(d.Chunks)
+	}
+	if w.opts.Send != nil {
+		if err := w.opts.Send(ctx, raw); err != nil {
+			return fmt.Errorf("send %d documents: %w", len(raw), err)
+		}
+	} else {
+		if err := w.opts.Store.Put(ctx, docs); err != nil {
+			return err
+		}
+		if w.opts.OnStored != nil {
+			w.opts.OnStored(docs)
+		}
+	}
+	w.sum.Imported += len(files)
+	w.sum.Documents += len(docs) + len(raw)
+	w.sum.Chunks += chunks
+	w.prog.filesDone(len(files), chunks)
+	return nil
+}

@@ -1,0 +1,587 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/edgesearch/edgesearch/store"
+)
+
+// GraphFile is the name of the persisted vector graph in EngineOptions.Dir.
+const GraphFile = "hnsw.graph"
+
+// DefaultSaveAfter is how many indexed or removed chunks make the engine
+// persist its graph in the background when EngineOptions.SaveAfter is zero.
+const DefaultSaveAfter = 2000
+
+// ErrBehind means Save found the store holding writes the engine has not
+// indexed yet (a Put whose Upsert has not arrived), so the graph was not
+// saved under a generation it does not match. Save again once writers are
+// done; Close does.
+var ErrBehind = errors.New("search index is behind the store")
+
+// EngineOptions configure Open.
+type EngineOptions struct {
+	// Dir holds the persisted graph (Dir/hnsw.graph), normally the directory
+	// of the store file. Required.
+	Dir string
+	// Params tune the vector graph. A persisted graph built with another
+	// M or EfConstruction than a non-zero value here is rebuilt; EfSearch
+	// is applied to a loaded graph as is.
+	Params Params
+	// Progress receives a line now and then while the graph is rebuilt.
+	// Nil discards them.
+	Progress io.Writer
+	// SaveAfter is how many chunk changes trigger a background save of
+	// the graph; default DefaultSaveAfter, negative never (Close still saves).
+	SaveAfter int
+}
+
+// Engine answers document queries over a store: the vector graph and the
+// keyword index over every chunk, and a small in-memory table from chunk
+// to document for filters and results.
+//
+// Writes go to the store first (the source of truth) and are then applied
+// to the indexes: through Put and Delete, or, for writes another component
+// made (the indexer), through Upsert and Remove. Each applied document is
+// checked against the store, so updates that arrive out of order cannot
+// resurrect a replaced or deleted version.
+//
+// An Engine is safe for concurrent use. Searches share a read lock on the
+// table; writers are serialised among themselves and add to the indexes
+// before taking the table's write lock briefly, so a search never waits for
+// a batch to be indexed.
+type Engine struct {
+	st    *store.Store
+	opts  EngineOptions
+	index Index
+
+	writeMu  sync.Mutex // serialises writers, saves and the table swap below
+	changed  int        // chunk changes since the last save; guarded by writeMu
+	saved    bool       // the graph file holds savedGen; guarded by writeMu
+	savedGen uint64
+	saving   sync.WaitGroup
+	saveCh   chan struct{} // 1-slot: a background save is running
+	closed   bool          // guarded by writeMu
+
+	mu     sync.RWMutex // guards docs and chunks
+	docs   map[string]*docEntry
+	chunks map[uint64]chunkRef
+
+	stats openStats
+}
+
+// docEntry is what results and filters need of a document. An entry is
+// never modified once published; a replacement publishes a new one.
+type docEntry struct {
+	id       string
+	title    string
+	source   string
+	metadata map[string]string
+	chunks   []uint64 // ids in ordinal order
+}
+
+type chunkRef struct {
+	doc     *docEntry
+	ordinal int
+}
+
+type openStats struct {
+	loaded     bool
+	generation uint64
+	took       time.Duration
+}
+
+// Open builds an Engine over st. It loads Dir/hnsw.graph when the file was
+// saved at the store's current generation, and otherwise (missing, stale or
+// damaged) rebuilds the graph from the stored vectors, writing progress
+// lines to opts.Progress. The keyword index is always rebuilt from the
+// chunk texts. It fails with ErrBadParams for bad options and with the
+// store's errors; a bad graph file is never an error, only a rebuild.
+func Open(ctx context.Context, st *store.Store, opts EngineOptions) (*Engine, error) {
+	if st == nil {
+		return nil, fmt.Errorf("open search engine: no store: %w", ErrBadParams)
+	}
+	if opts.Dir == "" {
+		return nil, fmt.Errorf("open search engine over %s: no directory for the graph: %w", st.Path(), ErrBadParams)
+	}
+	if _, err := opts.Params.resolve(); err != nil {
+		return nil, fmt.Errorf("open search engine: %w", err)
+	}
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	if opts.SaveAfter == 0 {
+		opts.SaveAfter = DefaultSaveAfter
+	}
+	e := &Engine{
+		st:     st,
+		opts:   opts,
+		index:  Index{Keywords: NewBM25()},
+		saveCh: make(chan struct{}, 1),
+		docs:   map[string]*docEntry{},
+		chunks: map[uint64]chunkRef{},
+	}
+	start := time.Now()
+	if err := e.load(ctx); err != nil {
+		return nil, err
+	}
+	e.stats.took = time.Since(start)
+	return e, nil
+}
+
+// graphPath is where the graph is persisted.
+func (e *Engine) graphPath() string { return filepath.Join(e.opts.Dir, GraphFile) }
+
+// load fills the indexes and the table from the store, loading the graph
+// file when it matches.
+func (e *Engine) load(ctx context.Context) error {
+	gen, err := e.st.Generation()
+	if err != nil {
+		return fmt.Errorf("open search engine: %w", err)
+	}
+	_, nChunks, err := e.st.Count()
+	if err != nil {
+		return fmt.Errorf("open search engine: %w", err)
+	}
+	g, why := e.readGraph(gen)
+	if g != nil {
+		if err := e.walk(ctx, g, false, nChunks); err == nil {
+			e.index.Vectors, e.stats.loaded = g, true
+			e.saved, e.savedGen = true, gen
+			return e.loadDocs()
+		} else if !errors.Is(err, errGraphMismatch) {
+			return err
+		}
+		why = "it does not match the stored chunks"
+		e.index.Keywords = NewBM25()
+		e.chunks = map[uint64]chunkRef{}
+	}
+	fmt.Fprintf(e.opts.Progress, "rebuilding the vector index of %d chunks (%s)\n", nChunks, why)
+	g, err = New(e.opts.Params)
+	if err != nil {
+		return fmt.Errorf("open search engine: %w", err)
+	}
+	g.Reserve(nChunks, e.st.Dims())
+	if err := e.walk(ctx, g, true, nChunks); err != nil {
+		return err
+	}
+	e.index.Vectors = g
+	if err := e.loadDocs(); err != nil {
+		return err
+	}
+	// A rebuilt graph is saved at once, so the next start loads it. A
+	// failure to save costs only time at the next start.
+	if err := e.Save(); err != nil {
+		fmt.Fprintf(e.opts.Progress, "couldn't save the rebuilt vector index: %v\n", err)
+	}
+	return nil
+}
+
+// readGraph loads the graph file if it is usable at generation gen; else it
+// returns nil and the reason, for the progress line.
+func (e *Engine) readGraph(gen uint64) (*HNSW, string) {
+	f, err := os.Open(e.graphPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "no saved index"
+	}
+	if err != nil {
+		return nil, fmt.Sprintf("saved index unreadable: %v", err)
+	}
+	defer f.Close()
+	g := &HNSW{}
+	if _, err := g.ReadFrom(f); err != nil {
+		return nil, fmt.Sprintf("saved index damaged: %v", err)
+	}
+	if g.Generation() != gen {
+		return nil, fmt.Sprintf("saved index is stale: generation %d, store %d", g.Generation(), gen)
+	}
+	if d := g.Dims(); d != 0 && d != e.st.Dims() {
+		return nil, fmt.Sprintf("saved index has %d dims, store %d", d, e.st.Dims())
+	}
+	p, want := g.Params(), e.opts.Params
+	if (want.M != 0 && want.M != p.M) || (want.EfConstruction != 0 && want.EfConstruction != p.EfConstruction) {
+		return nil, "saved index was built with other parameters"
+	}
+	if want.EfSearch != 0 {
+		if err := g.SetEfSearch(want.EfSearch); err != nil {
+			return nil, err.Error()
+		}
+	}
+	return g, ""
+}
+
+var errGraphMismatch = errors.New("graph does not match the store")
+
+// walk reads every stored chunk into the keyword index and the chunk table,
+// and into g when add is set; otherwise it checks that g holds exactly the
+// stored chunk ids and fails with errGraphMismatch when not.
+func (e *Engine) walk(ctx context.Context, g *HNSW, add bool, total int) error {
+	n := 0
+	last := time.Now()
+	var cur *docEntry // a placeholder per document, replaced by loadDocs
+	gen, err := e.st.ForEachChunk(ctx, func(c store.Chunk) error {
+		if add {
+			if err := g.Add(c.ID, c.Vector); err != nil {
+				return fmt.Errorf("index chunk %d of document %q: %w", c.ID, c.DocID, err)
+			}
+		} else if !g.Contains(c.ID) {
+			return errGraphMismatch
+		}
+		if err := e.index.Keywords.Add(c.ID, c.Text); err != nil {
+			return fmt.Errorf("index chunk %d of document %q: %w", c.ID, c.DocID, err)
+		}
+		if cur == nil || cur.id != c.DocID {
+			cur = &docEntry{id: c.DocID}
+		}
+		e.chunks[c.ID] = chunkRef{doc: cur, ordinal: c.Ordinal}
+		n++
+		if add && time.Since(last) >= 2*time.Second {
+			last = time.Now()
+			fmt.Fprintf(e.opts.Progress, "  %d/%d chunks indexed\n", n, total)
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, errGraphMismatch) {
+			return err
+		}
+		return fmt.Errorf("open search engine: %w", err)
+	}
+	if !add && n != g.Len() {
+		return errGraphMismatch
+	}
+	if add {
+		g.SetGeneration(gen)
+		fmt.Fprintf(e.opts.Progress, "  %d chunks indexed\n", n)
+	}
+	e.stats.generation = gen
+	return nil
+}
+
+// loadDocs reads every document's title, source and metadata into the
+// table and points the chunk entries walk made at them.
+func (e *Engine) loadDocs() error {
+	const page = 256
+	for off := 0; ; off += page {
+		docs, total, err := e.st.List(off, page)
+		if err != nil {
+			return fmt.Errorf("open search engine: %w", err)
+		}
+		for i := range docs {
+			d := &docs[i]
+			e.docs[d.ID] = &docEntry{id: d.ID, title: d.Title, source: d.Source, metadata: d.Metadata}
+		}
+		if len(docs) < page || off+page >= total {
+			break
+		}
+	}
+	// Chunk ids ascend with ordinals within a document, but the walk went
+	// by key order; ordinals say where each id goes.
+	for id, ref := range e.chunks {
+		d, ok := e.docs[ref.doc.id]
+		if !ok {
+			// A document written between the walk and the listing; it is
+			// picked up by its own Upsert or at the next start.
+			delete(e.chunks, id)
+			continue
+		}
+		for len(d.chunks) <= ref.ordinal {
+			d.chunks = append(d.chunks, 0)
+		}
+		d.chunks[ref.ordinal] = id
+		e.chunks[id] = chunkRef{doc: d, ordinal: ref.ordinal}
+	}
+	return nil
+}
+
+// Loaded reports whether Open loaded the persisted graph (true) or rebuilt
+// it from the store (false).
+func (e *Engine) Loaded() bool { return e.stats.loaded }
+
+// Store returns the store the engine indexes.
+func (e *Engine) Store() *store.Store { return e.st }
+
+// Len returns the number of documents and chunks the engine has indexed.
+func (e *Engine) Len() (documents, chunks int) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, d := range e.docs {
+		if len(d.chunks) > 0 {
+			documents++
+		}
+	}
+	return documents, len(e.chunks)
+}
+
+// ChunkCount returns how many chunks of document id are indexed (0 for an
+// unknown id).
+func (e *Engine) ChunkCount(id string) int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if d := e.docs[id]; d != nil {
+		return len(d.chunks)
+	}
+	return 0
+}
+
+// Put stores docs (see store.Store.Put: one transaction, on disk when it
+// returns) and indexes them. On error nothing was stored or indexed.
+func (e *Engine) Put(ctx context.Context, docs []store.Document) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	if err := e.st.Put(ctx, docs); err != nil {
+		return err
+	}
+	return e.upsertLocked(docs)
+}
+
+// Delete removes the document id from the store and the indexes. It fails
+// with store.ErrNotFound when no such document is stored.
+func (e *Engine) Delete(ctx context.Context, id string) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	if err := e.st.Delete(ctx, id); err != nil {
+		return err
+	}
+	e.removeLocked(id)
+	return nil
+}
+
+// Upsert indexes documents that were already stored by someone else, as
+// store.Put returned them (chunk ids set). A document whose chunks are no
+// longer in the store (a newer version or a delete came first) is skipped,
+// so late or reordered calls are harmless. It fails only when the store
+// cannot be read or a vector is unusable; the documents before the failing
+// one stay indexed.
+func (e *Engine) Upsert(docs []store.Document) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	return e.upsertLocked(docs)
+}
+
+// Remove drops the document id from the indexes after someone else deleted
+// it from the store. If the store holds the version the engine indexed (the
+// document was put again since), Remove leaves it.
+func (e *Engine) Remove(id string) {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	e.removeLocked(id)
+}
+
+func (e *Engine) upsertLocked(docs []store.Document) error {
+	for i := range docs {
+		d := &docs[i]
+		if len(d.Chunks) > 0 {
+			cur, err := e.st.ChunkByID(d.Chunks[0].ID)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && cur.DocID != d.ID) {
+				continue // superseded by a later write
+			}
+			if err != nil {
+				return fmt.Errorf("index document %q: %w", d.ID, err)
+			}
+		} else if e.liveInStore(d.ID) {
+			continue // a chunkless version can't be told apart; keep what is indexed
+		}
+		entry := &docEntry{id: d.ID, title: d.Title, source: d.Source,
+			metadata: maps.Clone(d.Metadata), chunks: make([]uint64, len(d.Chunks))}
+		// New chunks go into the indexes first: searches ignore ids the
+		// table does not know, so they stay invisible until the swap.
+		for j := range d.Chunks {
+			c := &d.Chunks[j]
+			if c.ID == 0 {
+				return fmt.Errorf("index document %q chunk %d: no chunk id; pass documents as store.Put returned them: %w", d.ID, j, ErrBadParams)
+			}
+			if err := e.index.Vectors.Add(c.ID, c.Vector); err != nil {
+				return fmt.Errorf("index document %q chunk %d: %w", d.ID, j, err)
+			}
+			text := c.Text
+			if text == "" && c.Start >= 0 && c.End <= len(d.Text) && c.Start < c.End {
+				text = d.Text[c.Start:c.End]
+			}
+			if err := e.index.Keywords.Add(c.ID, text); err != nil {
+				return fmt.Errorf("index document %q chunk %d: %w", d.ID, j, err)
+			}
+			entry.chunks[j] = c.ID
+		}
+		e.mu.Lock()
+		old := e.docs[d.ID]
+		e.docs[d.ID] = entry
+		if old != nil {
+			for _, id := range old.chunks {
+				delete(e.chunks, id)
+			}
+		}
+		for j, id := range entry.chunks {
+			e.chunks[id] = chunkRef{doc: entry, ordinal: j}
+		}
+		e.mu.Unlock()
+		if old != nil {
+			e.dropChunks(old.chunks)
+		}
+		e.changed += len(entry.chunks)
+	}
+	e.maybeSave()
+	return nil
+}
+
+// liveInStore reports whether the version of id the engine indexed still
+// has its chunks in the store.
+func (e *Engine) liveInStore(id string) bool {
+	e.mu.RLock()
+	old := e.docs[id]
+	e.mu.RUnlock()
+	if old == nil || len(old.chunks) == 0 {
+		return false
+	}
+	c, err := e.st.ChunkByID(old.chunks[0])
+	return err == nil && c.DocID == id
+}
+
+func (e *Engine) removeLocked(id string) {
+	if e.liveInStore(id) {
+		return
+	}
+	e.mu.Lock()
+	old := e.docs[id]
+	delete(e.docs, id)
+	if old != nil {
+		for _, c := range old.chunks {
+			delete(e.chunks, c)
+		}
+	}
+	e.mu.Unlock()
+	if old != nil {
+		e.dropChunks(old.chunks)
+		e.changed += len(old.chunks)
+		e.maybeSave()
+	}
+}
+
+// dropChunks removes ids the table no longer maps from both indexes.
+func (e *Engine) dropChunks(ids []uint64) {
+	for _, id := range ids {
+		e.index.Vectors.Delete(id)
+		e.index.Keywords.Delete(id)
+	}
+}
+
+// maybeSave starts a background save once enough has changed, unless one
+// is running. Called with writeMu held.
+func (e *Engine) maybeSave() {
+	if e.opts.SaveAfter < 0 || e.changed < e.opts.SaveAfter || e.closed {
+		return
+	}
+	select {
+	case e.saveCh <- struct{}{}:
+	default:
+		return
+	}
+	e.saving.Add(1)
+	go func() {
+		defer e.saving.Done()
+		defer func() { <-e.saveCh }()
+		// ErrBehind is normal while an import streams in; the next
+		// trigger or Close saves.
+		if err := e.Save(); err != nil && !errors.Is(err, ErrBehind) {
+			fmt.Fprintf(e.opts.Progress, "couldn't save the vector index: %v\n", err)
+		}
+	}()
+}
+
+// Save persists the vector graph to Dir/hnsw.graph (written to a temporary
+// file, synced and renamed, so a crash leaves the old file or the new one)
+// with the store generation it matches. It first checks that the indexes
+// hold exactly the stored chunks and fails with ErrBehind if a write is
+// not indexed yet. Saving an unchanged engine is a no-op.
+func (e *Engine) Save() error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	return e.saveLocked()
+}
+
+func (e *Engine) saveLocked() error {
+	g := e.index.Vectors
+	gen, err := e.st.Generation()
+	if err != nil {
+		return fmt.Errorf("save vector index: %w", err)
+	}
+	if e.saved && e.savedGen == gen && e.changed == 0 {
+		return nil
+	}
+	if gen != g.Generation() || e.changed > 0 {
+		// Walk the store to prove the graph matches the generation it will
+		// be stamped with; writers to the store outside the engine may be
+		// between their Put and their Upsert.
+		n := 0
+		walked, err := e.st.ForEachChunk(context.Background(), func(c store.Chunk) error {
+			if !g.Contains(c.ID) {
+				return ErrBehind
+			}
+			n++
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("save vector index: %w", err)
+		}
+		if n != g.Len() {
+			return fmt.Errorf("save vector index: store has %d chunks, index %d: %w", n, g.Len(), ErrBehind)
+		}
+		g.SetGeneration(walked)
+	}
+	if err := writeFileAtomic(e.graphPath(), g); err != nil {
+		return fmt.Errorf("save vector index: %w", err)
+	}
+	e.changed = 0
+	e.saved, e.savedGen = true, g.Generation()
+	return nil
+}
+
+// writeFileAtomic writes w to path through a synced temporary file in the
+// same directory and a rename, then syncs the directory.
+func writeFileAtomic(path string, w io.WriterTo) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing to remove
+	if _, err := w.WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Close waits for a background save, saves the graph and stops background
+// work. It does not close the store, which the caller owns. ErrBehind is
+// returned if writes made outside the engine were never applied.
+func (e *Engine) Close() error {
+	e.writeMu.Lock()
+	e.closed = true
+	e.writeMu.Unlock()
+	e.saving.Wait()
+	return e.Save()
+}

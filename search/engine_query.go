@@ -1,0 +1,152 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/edgesearch/edgesearch/store"
+)
+
+// Limits on Query.K.
+const (
+	DefaultK = 10
+	MaxK     = 100
+)
+
+// SourceFilter is the Query.Filter key that matches a document's source
+// rather than a metadata field.
+const SourceFilter = "source"
+
+// Query is one search.
+type Query struct {
+	// Text is what the user typed: keyword search looks up its terms, and
+	// snippets mark them.
+	Text string
+	// Vector is the embedding of Text; required by Semantic, used by Hybrid
+	// when given (without it Hybrid is keyword search).
+	Vector []float32
+	// K is how many documents to return: 0 means DefaultK, at most MaxK.
+	K int
+	// Mode selects the indexes; the zero value is Hybrid.
+	Mode Mode
+	// Filter keeps documents whose metadata has every key=value given;
+	// the key "source" matches the document's source instead.
+	Filter map[string]string
+}
+
+// Result is one document that matched, by its best chunk.
+type Result struct {
+	ID       string
+	Title    string
+	Source   string
+	Score    float32 // of the best chunk: cosine, BM25 or fused RRF score by mode
+	Snippet  string  // HTML: the best chunk's passage, query terms in <mark>
+	Metadata map[string]string
+	Chunk    int // ordinal of the best chunk in the document
+}
+
+// Search returns up to q.K documents best first, each represented by its
+// best-scoring chunk. Filters are applied inside the index walk, so K
+// documents come back whenever K match. It fails with ErrBadParams for K
+// out of range, ErrUnknownMode, ErrNoQuery when the mode's input is missing
+// (no searchable words for Keyword, no vector for Semantic), and ErrDims for
+// a vector of the wrong length.
+func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
+	k := q.K
+	if k == 0 {
+		k = DefaultK
+	}
+	if k < 1 || k > MaxK {
+		return nil, fmt.Errorf("search k %d, want 1..%d: %w", q.K, MaxK, ErrBadParams)
+	}
+	if q.Mode < Hybrid || q.Mode > Keyword {
+		return nil, fmt.Errorf("search mode %d: %w", int(q.Mode), ErrUnknownMode)
+	}
+	if strings.TrimSpace(q.Text) == "" && len(q.Vector) == 0 {
+		return nil, fmt.Errorf("search without a query text or vector: %w", ErrNoQuery)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	type best struct {
+		hit Hit
+		ref chunkRef
+	}
+	var picked []best
+	e.mu.RLock()
+	keep := func(id uint64) bool {
+		ref, ok := e.chunks[id]
+		return ok && matches(ref.doc, q.Filter)
+	}
+	total := len(e.chunks)
+	// Several chunks of one document may rank together; ask for more
+	// chunks until k distinct documents are found or the index runs dry.
+	for depth := min(max(3*k, 30), max(total, 1)); ; depth = min(4*depth, total) {
+		hits, err := e.index.Search(q.Mode, q.Vector, q.Text, depth, keep)
+		if err != nil {
+			e.mu.RUnlock()
+			return nil, err
+		}
+		picked = picked[:0]
+		seen := map[*docEntry]bool{}
+		for _, h := range hits {
+			ref := e.chunks[h.ID]
+			if ref.doc == nil || seen[ref.doc] {
+				continue
+			}
+			seen[ref.doc] = true
+			picked = append(picked, best{h, ref})
+			if len(picked) == k {
+				break
+			}
+		}
+		if len(picked) == k || len(hits) < depth || depth >= total {
+			break
+		}
+	}
+	e.mu.RUnlock()
+
+	terms := Terms(q.Text)
+	out := make([]Result, 0, len(picked))
+	for _, p := range picked {
+		d := p.ref.doc
+		c, err := e.st.ChunkByID(p.hit.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // replaced or deleted since the search; its successor was not ranked
+		}
+		if err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		out = append(out, Result{
+			ID:       d.id,
+			Title:    d.title,
+			Source:   d.source,
+			Score:    p.hit.Score,
+			Snippet:  Snippet(c.Text, terms),
+			Metadata: maps.Clone(d.metadata),
+			Chunk:    p.ref.ordinal,
+		})
+	}
+	return out, nil
+}
+
+// matches reports whether d passes every key=value of filter.
+func matches(d *docEntry, filter map[string]string) bool {
+	for k, v := range filter {
+		if k == SourceFilter {
+			if d.source != v {
+				return false
+			}
+			continue
+		}
+		got, ok := d.metadata[k]
+		if !ok || got != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,412 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/edgesearch/edgesearch/indexer"
+	"github.com/edgesearch/edgesearch/search"
+	"github.com/edgesearch/edgesearch/store"
+	"github.com/edgesearch/edgesearch/web"
+)
+
+// library is a store and engine in dir, closed (graph saved) when the test ends
+// unless closed earlier.
+type library struct {
+	st     *store.Store
+	engine *search.Engine
+	once   sync.Once
+}
+
+func (l *library) close(t *testing.T) {
+	l.once.Do(func() {
+		if err := l.engine.Close(); err != nil {
+			t.Errorf("close engine: %v", err)
+		}
+		if err := l.st.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+}
+
+func openLibrary(t *testing.T, dir string) *library {
+	t.Helper()
+	info := pool(t).Info()
+	st, err := store.Open(indexer.StorePath(dir), store.Options{Model: info.Name, Dims: info.Dims})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := search.Open(context.Background(), st, search.EngineOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &library{st: st, engine: e}
+	t.Cleanup(func() { l.close(t) })
+	return l
+}
+
+// startLibrary serves the document routes over a library in dir.
+func startLibrary(t *testing.T, dir string) (*library, string) {
+	t.Helper()
+	l := openLibrary(t, dir)
+	s, base := start(t, web.Config{}, pool(t))
+	s.SetEngine(l.engine)
+	return l, base
+}
+
+type added struct {
+	IDs    []string `json:"ids"`
+	Chunks int      `json:"chunks"`
+}
+
+func addDocs(t *testing.T, base string, body any) added {
+	t.Helper()
+	r := call(t, "POST", base+"/documents", body, nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("POST /documents: status %d: %s", r.status, r.body)
+	}
+	var a added
+	r.decode(t, &a)
+	return a
+}
+
+type searchAnswer struct {
+	Query   string  `json:"query"`
+	Mode    string  `json:"mode"`
+	TookMS  float64 `json:"took_ms"`
+	Results []struct {
+		ID       string            `json:"id"`
+		Title    string            `json:"title"`
+		Source   string            `json:"source"`
+		Score    float64           `json:"score"`
+		Snippet  string            `json:"snippet"`
+		Metadata map[string]string `json:"metadata"`
+	} `json:"results"`
+}
+
+func (a searchAnswer) ids() []string {
+	var out []string
+	for _, r := range a.Results {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func searchGet(t *testing.T, base string, params url.Values) searchAnswer {
+	t.Helper()
+	r := call(t, "GET", base+"/search?"+params.Encode(), nil, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET /search?%s: status %d: %s", params.Encode(), r.status, r.body)
+	}
+	var a searchAnswer
+	r.decode(t, &a)
+	return a
+}
+
+var sampleDocs = []map[string]any{
+	{"id": "bees", "title": "Keeping honeybees", "text": "A beekeeper inspects the hive every week in spring, looking for the queen, eggs and capped brood.", "metadata": map[string]string{"topic": "nature"}},
+	{"id": "tires", "title": "Changing a flat tire", "text": "Loosen the lug nuts before lifting the car with the jack, then swap in the spare wheel.", "metadata": map[string]string{"topic": "cars"}, "source": "manual.pdf"},
+	{"id": "sleep", "title": "Better sleep", "text": "Go to bed at the same hour every day and avoid caffeine in the afternoon; screens delay melatonin.", "metadata": map[string]string{"topic": "health"}},
+}
+
+// TestDocumentRoutes walks every document and search route through its
+// successful use, in every body shape.
+func TestDocumentRoutes(t *testing.T) {
+	_, base := startLibrary(t, t.TempDir())
+
+	// One document, an array, and {"documents": [...]}, on both routes.
+	if a := addDocs(t, base, sampleDocs[0]); !slices.Equal(a.IDs, []string{"bees"}) || a.Chunks != 1 {
+		t.Errorf("one document: %+v", a)
+	}
+	if a := addDocs(t, base, sampleDocs[1:]); !slices.Equal(a.IDs, []string{"tires", "sleep"}) || a.Chunks != 2 {
+		t.Errorf("array: %+v", a)
+	}
+	r := call(t, "POST", base+"/index", map[string]any{"documents": []map[string]any{{"text": "Krill feed humpback whales in polar seas."}}}, nil)
+	var a added
+	r.decode(t, &a)
+	if r.status != http.StatusCreated || len(a.IDs) != 1 || a.IDs[0] == "" {
+		t.Fatalf("POST /index: %d %s", r.status, r.body)
+	}
+	whale := a.IDs[0]
+
+	// List and get.
+	var list struct {
+		Documents []struct {
+			ID       string            `json:"id"`
+			Title    string            `json:"title"`
+			Source   string            `json:"source"`
+			Metadata map[string]string `json:"metadata"`
+			Chunks   int               `json:"chunks"`
+			Created  string            `json:"created"`
+			Updated  string            `json:"updated"`
+		} `json:"documents"`
+		Total int `json:"total"`
+	}
+	call(t, "GET", base+"/documents?offset=1&limit=2", nil, nil).decode(t, &list)
+	if list.Total != 4 || len(list.Documents) != 2 || list.Documents[0].ID != "sleep" || list.Documents[0].Chunks != 1 || list.Documents[0].Created == "" {
+		t.Errorf("list page: %+v", list)
+	}
+	var doc map[string]any
+	r = call(t, "GET", base+"/documents/tires", nil, nil)
+	r.decode(t, &doc)
+	if r.status != http.StatusOK || doc["text"] != sampleDocs[1]["text"] || doc["source"] != "manual.pdf" || doc["chunks"] != 1.0 {
+		t.Errorf("get tires: %d %s", r.status, r.body)
+	}
+
+	// Search: GET and POST, every mode, filters.
+	got := searchGet(t, base, url.Values{"q": {"insects that make honey"}, "k": {"1"}})
+	if got.Mode != "hybrid" || got.Query != "insects that make honey" || !slices.Equal(got.ids(), []string{"bees"}) || got.Results[0].Title != "Keeping honeybees" {
+		t.Errorf("hybrid search: %+v", got)
+	}
+	got = searchGet(t, base, url.Values{"q": {"lug nuts"}, "mode": {"keyword"}})
+	if !slices.Equal(got.ids(), []string{"tires"}) || !strings.Contains(got.Results[0].Snippet, "<mark>lug</mark> <mark>nuts</mark>") || got.Results[0].Metadata["topic"] != "cars" {
+		t.Errorf("keyword search: %+v", got)
+	}
+	got = searchGet(t, base, url.Values{"q": {"animals"}, "mode": {"semantic"}, "filter": {"topic=health", "source="}})
+	if len(got.Results) != 1 || got.Results[0].ID != "sleep" {
+		t.Errorf("filtered search: %+v", got)
+	}
+	var post searchAnswer
+	r = call(t, "POST", base+"/search", map[string]any{"q": "trouble falling asleep", "k": 2, "mode": "semantic", "filter": map[string]string{"topic": "health"}}, nil)
+	r.decode(t, &post)
+	if r.status != http.StatusOK || !slices.Equal(post.ids(), []string{"sleep"}) || post.Mode != "semantic" {
+		t.Errorf("POST /search: %d %s", r.status, r.body)
+	}
+	r = call(t, "POST", base+"/search", map[string]any{"q": "car wheel", "filter": []string{"source=manual.pdf"}}, nil)
+	r.decode(t, &post)
+	if !slices.Equal(post.ids(), []string{"tires"}) {
+		t.Errorf("POST /search with a filter array: %s", r.body)
+	}
+
+	// Health counts; delete; replace.
+	var h map[string]any
+	call(t, "GET", base+"/health", nil, nil).decode(t, &h)
+	if h["documents"] != 4.0 || h["chunks"] != 4.0 {
+		t.Errorf("health: %v", h)
+	}
+	if r := call(t, "DELETE", base+"/documents/"+whale, nil, nil); r.status != http.StatusNoContent {
+		t.Errorf("delete: %d %s", r.status, r.body)
+	}
+	if got := searchGet(t, base, url.Values{"q": {"krill"}, "mode": {"keyword"}}); len(got.Results) != 0 {
+		t.Errorf("deleted document still found: %+v", got)
+	}
+	addDocs(t, base, map[string]any{"id": "bees", "title": "Wasps", "text": "Wasps build paper nests from chewed wood."})
+	if got := searchGet(t, base, url.Values{"q": {"beekeeper"}, "mode": {"keyword"}}); len(got.Results) != 0 {
+		t.Errorf("replaced text still found: %+v", got)
+	}
+	call(t, "GET", base+"/health", nil, nil).decode(t, &h)
+	if h["documents"] != 3.0 || h["chunks"] != 3.0 {
+		t.Errorf("health after delete and replace: %v", h)
+	}
+}
+
+// TestDocumentUploads pins multipart uploads: files parsed by name, rows of
+// a JSONL file as documents, and re-uploading the same name replaces.
+func TestDocumentUploads(t *testing.T) {
+	_, base := startLibrary(t, t.TempDir())
+	files := map[string]string{
+		"notes/garden.md": "# Compost\n\nPile green scraps and brown leaves, keep the heap damp and turn it.",
+		"rows.jsonl":      `{"_id":"r1","title":"Chess","text":"Control the centre and castle early.","level":"beginner"}` + "\n",
+	}
+	up := func(files map[string]string) reply {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		mw.WriteField("note", "ignored")
+		for _, name := range []string{"notes/garden.md", "rows.jsonl", "bad.exe", "empty.txt"} {
+			text, ok := files[name]
+			if !ok {
+				continue
+			}
+			w, err := mw.CreateFormFile("file", name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write([]byte(text))
+		}
+		mw.Close()
+		return call(t, "POST", base+"/documents", body.Bytes(), map[string]string{"Content-Type": mw.FormDataContentType()})
+	}
+	r := up(files)
+	var a added
+	r.decode(t, &a)
+	if r.status != http.StatusCreated || len(a.IDs) != 2 || a.IDs[1] != "r1" {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	var doc map[string]any
+	call(t, "GET", base+"/documents/"+a.IDs[0], nil, nil).decode(t, &doc)
+	if doc["title"] != "Compost" || doc["source"] != "garden.md" { // the multipart reader keeps the base name only
+		t.Errorf("uploaded markdown: %v", doc)
+	}
+	got := searchGet(t, base, url.Values{"q": {"castle"}, "mode": {"keyword"}, "filter": {"level=beginner"}})
+	if !slices.Equal(got.ids(), []string{"r1"}) {
+		t.Errorf("JSONL row search: %+v", got)
+	}
+	files["notes/garden.md"] = "# Compost v2\n\nWorms speed up composting."
+	r2 := up(files)
+	var a2 added
+	r2.decode(t, &a2)
+	if a2.IDs[0] != a.IDs[0] {
+		t.Errorf("re-upload got id %q, first upload %q; want the same", a2.IDs[0], a.IDs[0])
+	}
+
+	for name, want := range map[string]string{"bad.exe": "unsupported", "empty.txt": "empty.txt"} {
+		files := map[string]string{name: "\x00\x01binary"}
+		if name == "empty.txt" {
+			files[name] = "   "
+		}
+		up(files).wantError(t, http.StatusBadRequest, want)
+	}
+	var list struct{ Total int }
+	call(t, "GET", base+"/documents", nil, nil).decode(t, &list)
+	if list.Total != 2 {
+		t.Errorf("after refused uploads %d documents, want 2", list.Total)
+	}
+}
+
+// TestDocumentAndSearchErrors pins every refusal: status, JSON error, and
+// nothing stored lost.
+func TestDocumentAndSearchErrors(t *testing.T) {
+	_, base := startLibrary(t, t.TempDir())
+	addDocs(t, base, sampleDocs)
+	cases := []struct {
+		name, method, path string
+		body               any
+		status             int
+		want               string
+	}{
+		{"invalid JSON", "POST", "/documents", `{"text":`, 400, "invalid JSON"},
+		{"no text", "POST", "/documents", map[string]any{"id": "x", "title": "t"}, 400, `no "text"`},
+		{"blank text in an array", "POST", "/documents", []map[string]any{{"text": "ok"}, {"text": "  "}}, 400, "document 1"},
+		{"empty array", "POST", "/documents", `[]`, 400, "no documents"},
+		{"wrong type", "POST", "/index", `{"text": 5}`, 400, "text"},
+		{"documents not an array", "POST", "/documents", `{"documents": {}}`, 400, "documents"},
+		{"a number", "POST", "/documents", `42`, 400, "send a document"},
+		{"empty metadata key", "POST", "/documents", map[string]any{"text": "hello", "metadata": map[string]string{"": "v"}}, 400, "metadata key"},
+		{"bad offset", "GET", "/documents?offset=-1", nil, 400, "offset"},
+		{"bad limit", "GET", "/documents?limit=0", nil, 400, "limit"},
+		{"limit too big", "GET", "/documents?limit=5000", nil, 400, "limit"},
+		{"get missing", "GET", "/documents/nope", nil, 404, "nope"},
+		{"delete missing", "DELETE", "/documents/nope", nil, 404, "nope"},
+		{"empty q", "GET", "/search?q=", nil, 400, "empty"},
+		{"no q", "GET", "/search", nil, 400, "empty"},
+		{"k zero", "GET", "/search?q=tea&k=0", nil, 400, "k=0"},
+		{"k too big", "GET", "/search?q=tea&k=101", nil, 400, "k=101"},
+		{"k not a number", "GET", "/search?q=tea&k=ten", nil, 400, "k="},
+		{"unknown mode", "GET", "/search?q=tea&mode=fuzzy", nil, 400, "fuzzy"},
+		{"filter without =", "GET", "/search?q=tea&filter=topic", nil, 400, "key=value"},
+		{"filter empty key", "GET", "/search?q=tea&filter==x", nil, 400, "key=value"},
+		{"filter key twice", "GET", "/search?q=tea&filter=a=1&filter=a=2", nil, 400, "twice"},
+		{"keyword stop words", "GET", "/search?q=the&mode=keyword", nil, 400, "searchable words"},
+		{"post no q", "POST", "/search", map[string]any{"k": 3}, 400, `"q"`},
+		{"post k negative", "POST", "/search", map[string]any{"q": "tea", "k": -2}, 400, "k=-2"},
+		{"post bad filter", "POST", "/search", map[string]any{"q": "tea", "filter": 7}, 400, "filter"},
+		{"post invalid JSON", "POST", "/search", `{"q": "tea"`, 400, "invalid JSON"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			call(t, tc.method, base+tc.path, tc.body, nil).wantError(t, tc.status, tc.want)
+		})
+	}
+	var list struct{ Total int }
+	call(t, "GET", base+"/documents", nil, nil).decode(t, &list)
+	if list.Total != len(sampleDocs) {
+		t.Errorf("after the refusals %d documents, want %d", list.Total, len(sampleDocs))
+	}
+	if got := searchGet(t, base, url.Values{"q": {"lug nuts"}}); len(got.Results) == 0 || got.Results[0].ID != "tires" {
+		t.Errorf("search after the refusals: %+v", got)
+	}
+}
+
+// TestDocumentRoutesWaitForEngine pins 503 with Retry-After before
+// SetEngine.
+func TestDocumentRoutesWaitForEngine(t *testing.T) {
+	_, base := start(t, web.Config{}, pool(t))
+	for _, path := range []string{"/documents", "/search?q=tea", "/documents/x"} {
+		r := call(t, "GET", base+path, nil, nil)
+		r.wantError(t, http.StatusServiceUnavailable, "loading")
+		if r.header.Get("Retry-After") == "" {
+			t.Errorf("GET %s: no Retry-After", path)
+		}
+	}
+}
+
+// TestServerRestartKeepsDocuments pins that a new server over the same
+// directory finds everything, with the graph loaded rather than rebuilt.
+func TestServerRestartKeepsDocuments(t *testing.T) {
+	dir := t.TempDir()
+	l, base := startLibrary(t, dir)
+	addDocs(t, base, sampleDocs)
+	before := searchGet(t, base, url.Values{"q": {"changing a wheel"}})
+	l.close(t)
+
+	l2, base2 := startLibrary(t, dir)
+	if !l2.engine.Loaded() {
+		t.Error("the restarted engine rebuilt its graph instead of loading it")
+	}
+	after := searchGet(t, base2, url.Values{"q": {"changing a wheel"}})
+	if !slices.Equal(before.ids(), after.ids()) || len(after.Results) != len(sampleDocs) {
+		t.Errorf("results before restart %v, after %v", before.ids(), after.ids())
+	}
+	var doc map[string]any
+	call(t, "GET", base2+"/documents/sleep", nil, nil).decode(t, &doc)
+	if doc["text"] != sampleDocs[2]["text"] {
+		t.Errorf("document after restart: %v", doc)
+	}
+}
+
+// TestDocumentRoutesConcurrent mixes writers, deleters and searchers; run
+// under -race.
+func TestDocumentRoutesConcurrent(t *testing.T) {
+	_, base := startLibrary(t, t.TempDir())
+	addDocs(t, base, sampleDocs)
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 4 {
+				id := fmt.Sprintf("w%d-%d", w, i%2)
+				r := call(t, "POST", base+"/documents", map[string]any{"id": id, "text": fmt.Sprintf("Note %d from writer %d about gardens.", i, w)}, nil)
+				if r.status != http.StatusCreated {
+					t.Errorf("POST: %d %s", r.status, r.body)
+				}
+				if i == 3 {
+					if r := call(t, "DELETE", base+"/documents/"+id, nil, nil); r.status != http.StatusNoContent {
+						t.Errorf("DELETE: %d %s", r.status, r.body)
+					}
+				}
+			}
+		}()
+	}
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				for _, path := range []string{"/search?q=gardens", "/search?q=gardens&mode=keyword", "/documents?limit=5", "/health"} {
+					if r := call(t, "GET", base+path, nil, nil); r.status != http.StatusOK {
+						t.Errorf("GET %s: %d %s", path, r.status, r.body)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var list struct{ Total int }
+	call(t, "GET", base+"/documents", nil, nil).decode(t, &list)
+	if want := len(sampleDocs) + 3; list.Total != want {
+		t.Errorf("after the concurrent writes %d documents, want %d", list.Total, want)
+	}
+	got := searchGet(t, base, url.Values{"q": {"gardens"}, "mode": {"keyword"}, "k": {"100"}})
+	if len(got.Results) != 3 {
+		t.Errorf("keyword search finds %v, want the 3 surviving notes", got.ids())
+	}
+}

@@ -1,0 +1,209 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/edgesearch/edgesearch/search"
+)
+
+// ErrNoIndex: the search engine is not open yet (HTTP 503).
+var ErrNoIndex = errors.New("the document index is still loading; retry shortly")
+
+// SearchResponse is the answer of GET and POST /search, and what
+// `edgesearch search --json` prints.
+type SearchResponse struct {
+	Query   string         `json:"query"`
+	Mode    string         `json:"mode"`
+	TookMS  float64        `json:"took_ms"`
+	Results []SearchResult `json:"results"`
+}
+
+// SearchResult is one document found. Snippet is HTML: the matching
+// passage, escaped, with the query terms in <mark>…</mark>.
+type SearchResult struct {
+	ID       string            `json:"id"`
+	Title    string            `json:"title"`
+	Source   string            `json:"source"`
+	Score    float32           `json:"score"`
+	Snippet  string            `json:"snippet"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// NewSearchResponse shapes engine results for the API.
+func NewSearchResponse(query string, mode search.Mode, took time.Duration, results []search.Result) SearchResponse {
+	out := SearchResponse{Query: query, Mode: mode.String(), TookMS: float64(took.Microseconds()) / 1000,
+		Results: make([]SearchResult, len(results))}
+	for i, r := range results {
+		md := r.Metadata
+		if md == nil {
+			md = map[string]string{}
+		}
+		out.Results[i] = SearchResult{ID: r.ID, Title: r.Title, Source: r.Source, Score: r.Score, Snippet: r.Snippet, Metadata: md}
+	}
+	return out
+}
+
+// SetEngine makes the document and search routes live over e. The Server
+// does not close it.
+func (s *Server) SetEngine(e *search.Engine) { s.index.Store(e) }
+
+func (s *Server) engineOrErr() (*search.Engine, error) {
+	e := s.index.Load()
+	if e == nil {
+		return nil, &requestError{ErrStarting, ErrNoIndex.Error()}
+	}
+	return e, nil
+}
+
+// searchRequest is POST /search's body. Filter is raw: an object
+// {"key":"value"}, an array ["key=value"] or one "key=value" string.
+type searchRequest struct {
+	Q      *string         `json:"q"`
+	K      *int            `json:"k"`
+	Mode   string          `json:"mode"`
+	Filter json.RawMessage `json:"filter"`
+}
+
+// handleSearchGet serves GET /search?q=&k=&mode=&filter=key=value (repeatable).
+func (s *Server) handleSearchGet(c *gin.Context) {
+	k := 0
+	if raw, ok := c.GetQuery("k"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(raw))
+		if err != nil {
+			s.abortWithError(c, badRequest("k=%q: want a whole number from 1 to %d", raw, search.MaxK))
+			return
+		}
+		if k = n; k == 0 {
+			s.abortWithError(c, badRequest("k=0: want a whole number from 1 to %d", search.MaxK))
+			return
+		}
+	}
+	filter, err := parseFilters(c.QueryArray("filter"))
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	s.runSearch(c, c.Query("q"), k, c.Query("mode"), filter)
+}
+
+// handleSearchPost serves POST /search {q, k, mode, filter}.
+func (s *Server) handleSearchPost(c *gin.Context) {
+	var req searchRequest
+	if err := s.readJSON(c, &req); err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	if req.Q == nil {
+		s.abortWithError(c, badRequest(`missing "q", the query text`))
+		return
+	}
+	k := 0
+	if req.K != nil {
+		if k = *req.K; k == 0 {
+			s.abortWithError(c, badRequest(`"k" is 0: want a whole number from 1 to %d`, search.MaxK))
+			return
+		}
+	}
+	var pairs []string
+	if present(req.Filter) {
+		var obj map[string]string
+		var one string
+		switch {
+		case json.Unmarshal(req.Filter, &obj) == nil:
+			for key, v := range obj {
+				pairs = append(pairs, key+"="+v)
+			}
+		case json.Unmarshal(req.Filter, &pairs) == nil:
+		case json.Unmarshal(req.Filter, &one) == nil:
+			pairs = []string{one}
+		default:
+			s.abortWithError(c, badRequest(`"filter" must be an object of strings, an array of "key=value" strings or one such string`))
+			return
+		}
+	}
+	filter, err := parseFilters(pairs)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	s.runSearch(c, *req.Q, k, req.Mode, filter)
+}
+
+// parseFilters reads "key=value" pairs; a key given twice must match both
+// values, which no document can, so it is refused as a likely mistake.
+func parseFilters(pairs []string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		key, val, ok := strings.Cut(p, "=")
+		key = strings.TrimSpace(key)
+		if !ok || key == "" {
+			return nil, badRequest("filter %q: want key=value", p)
+		}
+		if old, dup := out[key]; dup && old != val {
+			return nil, badRequest("filter key %q given twice (%q and %q); a document has one value per key", key, old, val)
+		}
+		out[key] = val
+	}
+	return out, nil
+}
+
+// runSearch checks the query, embeds it when the mode uses vectors, and
+// answers with the engine's results.
+func (s *Server) runSearch(c *gin.Context, q string, k int, modeName string, filter map[string]string) {
+	start := time.Now()
+	if strings.TrimSpace(q) == "" {
+		s.abortWithError(c, badRequest(`the query "q" is empty`))
+		return
+	}
+	if k < 0 || k > search.MaxK {
+		s.abortWithError(c, badRequest("k=%d: want a whole number from 1 to %d", k, search.MaxK))
+		return
+	}
+	mode, err := search.ParseMode(modeName)
+	if err != nil {
+		s.abortWithError(c, badRequest("%v", err))
+		return
+	}
+	e, err := s.engineOrErr()
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	query := search.Query{Text: q, K: k, Mode: mode, Filter: filter}
+	if mode != search.Keyword {
+		embs, err := s.embed(c, []string{q})
+		if err != nil {
+			s.abortWithError(c, err)
+			return
+		}
+		query.Vector = embs[0].Vector
+	}
+	results, err := e.Search(c.Request.Context(), query)
+	if err != nil {
+		s.abortWithError(c, searchError(err))
+		return
+	}
+	c.JSON(http.StatusOK, NewSearchResponse(q, mode, time.Since(start), results))
+}
+
+// searchError turns the engine's refusals of a query into 400s.
+func searchError(err error) error {
+	switch {
+	case errors.Is(err, search.ErrNoQuery):
+		return badRequest("the query has no searchable words for keyword search; try other words or mode=semantic")
+	case errors.Is(err, search.ErrBadParams), errors.Is(err, search.ErrUnknownMode), errors.Is(err, search.ErrDims):
+		return badRequest("%v", err)
+	}
+	return fmt.Errorf("search: %w", err)
+}
