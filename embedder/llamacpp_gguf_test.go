@@ -356,69 +356,22 @@ func tensorTypeNamed(name string) (gguf.TensorType, bool) {
 }
 
 // checkAgainstOracles embeds the st_vectors.json texts once with p and
-// compares each vector with sentence-transformers' (as checkAgainstST does,
-// which would embed them a second time) and, when set is not "", with
-// llama.cpp's from llamacpp_vectors.json, which must have been made from the
-// file with sha256 fileSHA. Only texts llama.cpp tokenised as
-// sentence-transformers did are compared with it: its WordPiece differs on
-// some scripts (Hangul, for one), and then its vector is no reference for ours.
+// compares the vectors with sentence-transformers' and, when set is not "",
+// with llama.cpp's from llamacpp_vectors.json, which must have been made
+// from the file with sha256 fileSHA.
 func checkAgainstOracles(t *testing.T, p *Pool, minCosST float64, sets map[string]llamaVectorSet, set, fileSHA string, minCosLlama float64) {
 	t.Helper()
-	texts := stFixture(t)
-	var llama llamaVectorSet
-	if set != "" {
-		var ok bool
-		llama, ok = sets[set]
-		if !ok || len(llama.Texts) != len(texts) {
-			t.Fatalf("llamacpp_vectors.json: set %s missing or not one vector per st_vectors.json text", set)
-		}
-		if llama.GGUFSHA256 != fileSHA {
-			t.Fatalf("llamacpp_vectors.json: set %s was embedded from a GGUF with sha256 %s, not llama.cpp's converter output %s (regenerate the fixtures together)",
-				set, llama.GGUFSHA256, fileSHA)
-		}
-	}
-	in := make([]string, len(texts))
-	for i, tx := range texts {
-		in[i] = tx.Text
-	}
-	embs, err := p.Embed(context.Background(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	worstST, worstLlama, compared := 1.0, 1.0, 0
-	for i, tx := range texts {
-		c := cosine(embs[i].Vector, tx.Vector)
-		worstST = min(worstST, c)
-		if c < minCosST {
-			t.Errorf("%s: cosine %.6f against sentence-transformers, want ≥ %v", tx.Name, c, minCosST)
-		}
-		if embs[i].Tokens != tx.NTokens || embs[i].Truncated != tx.Truncated {
-			t.Errorf("%s: %d tokens (truncated %v), sentence-transformers %d (truncated %v)",
-				tx.Name, embs[i].Tokens, embs[i].Truncated, tx.NTokens, tx.Truncated)
-		}
-		if set == "" {
-			continue
-		}
-		lt := llama.Texts[i]
-		if lt.Name != tx.Name {
-			t.Fatalf("%s: text %d is %q, st_vectors.json has %q", set, i, lt.Name, tx.Name)
-		}
-		if !lt.SameTokens {
-			continue
-		}
-		compared++
-		c = cosine(embs[i].Vector, lt.Vector)
-		worstLlama = min(worstLlama, c)
-		if c < minCosLlama {
-			t.Errorf("%s %s: cosine %.6f against llama.cpp, want ≥ %v", set, tx.Name, c, minCosLlama)
-		}
-	}
-	t.Logf("%d texts, worst cosine %.6f against sentence-transformers", len(texts), worstST)
+	embs := checkAgainstST(t, p, minCosST)
 	if set == "" {
 		return
 	}
-	if compared < len(texts)*3/4 {
-		t.Errorf("%s: only %d of %d texts tokenised alike by llama.cpp", set, compared, len(texts))
+	llama, ok := sets[set]
+	if !ok {
+		t.Fatalf("llamacpp_vectors.json: no set %s", set)
 	}
-	t.Logf("%s: %d of %d texts compared, worst cosine %.6f against llama.cpp", set, compared, len(texts), worstLlama)
+	if llama.GGUFSHA256 != fileSHA {
+		t.Fatalf("llamacpp_vectors.json: set %s was embedded from a GGUF with sha256 %s, not llama.cpp's converter output %s (regenerate the fixtures together)",
+			set, llama.GGUFSHA256, fileSHA)
+	}
+	checkAgainstLlama(t, embs, set, llama, minCosLlama)
 }

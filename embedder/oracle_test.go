@@ -82,9 +82,10 @@ func TestTokenIDsMatchTokenizersPackage(t *testing.T) {
 	}
 }
 
-// checkAgainstST embeds the fixture texts with p and compares each vector
-// with sentence-transformers' by cosine.
-func checkAgainstST(t *testing.T, p *Pool, minCos float64) {
+// checkAgainstST embeds the fixture texts with p, compares each vector with
+// sentence-transformers' by cosine and each token count, and returns the
+// embeddings in fixture order.
+func checkAgainstST(t *testing.T, p *Pool, minCos float64) []Embedding {
 	t.Helper()
 	texts := stFixture(t)
 	in := make([]string, len(texts))
@@ -107,7 +108,40 @@ func checkAgainstST(t *testing.T, p *Pool, minCos float64) {
 				tx.Name, embs[i].Tokens, embs[i].Truncated, tx.NTokens, tx.Truncated)
 		}
 	}
-	t.Logf("%d texts, worst cosine %.6f", len(texts), worst)
+	t.Logf("%d texts, worst cosine %.6f against sentence-transformers", len(texts), worst)
+	return embs
+}
+
+// checkAgainstLlama compares embs, the embeddings of the st_vectors.json
+// texts in order, with llama.cpp's vectors in set. Only texts llama.cpp
+// tokenised as the tokenizers package did are compared: its WordPiece
+// differs on some scripts (it does not split Hangul into jamo, for one), and
+// then its vector is no reference for ours.
+func checkAgainstLlama(t *testing.T, embs []Embedding, name string, set llamaVectorSet, minCos float64) {
+	t.Helper()
+	texts := stFixture(t)
+	if len(set.Texts) != len(texts) || len(embs) != len(texts) {
+		t.Fatalf("llamacpp_vectors.json: set %s has %d vectors for %d texts", name, len(set.Texts), len(texts))
+	}
+	worst, compared := 1.0, 0
+	for i, lt := range set.Texts {
+		if lt.Name != texts[i].Name {
+			t.Fatalf("%s: text %d is %q, st_vectors.json has %q", name, i, lt.Name, texts[i].Name)
+		}
+		if !lt.SameTokens {
+			continue
+		}
+		compared++
+		c := cosine(embs[i].Vector, lt.Vector)
+		worst = min(worst, c)
+		if c < minCos {
+			t.Errorf("%s %s: cosine %.6f against llama.cpp, want ≥ %v", name, lt.Name, c, minCos)
+		}
+	}
+	if compared < len(texts)*3/4 {
+		t.Errorf("%s: only %d of %d texts tokenised alike by llama.cpp", name, compared, len(texts))
+	}
+	t.Logf("%s: %d of %d texts compared, worst cosine %.6f against llama.cpp", name, compared, len(texts), worst)
 }
 
 func TestF16VectorsMatchSentenceTransformers(t *testing.T) {
@@ -148,51 +182,17 @@ func TestOtherWeightTypesMatchSentenceTransformers(t *testing.T) {
 
 func TestF16VectorsMatchLlamaCpp(t *testing.T) {
 	var fx struct {
-		Sets map[string]struct {
-			Texts []struct {
-				Name   string    `json:"name"`
-				Vector []float32 `json:"vector"`
-				// SameTokens: llama.cpp's own WordPiece tokenizer gave the
-				// ids sentence-transformers did. Where it did not (it does
-				// not split Hangul into jamo, for one), its vector is not a
-				// reference for ours.
-				SameTokens bool `json:"token_ids_match_st"`
-			} `json:"texts"`
-		} `json:"sets"`
+		Sets map[string]llamaVectorSet `json:"sets"`
 	}
 	readFixture(t, "llamacpp_vectors.json", &fx)
-	texts := stFixture(t)
-	in := make([]string, len(texts))
-	for i, tx := range texts {
-		in[i] = tx.Text
-	}
-	embs, err := pool(t).Embed(context.Background(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	embs := checkAgainstST(t, pool(t), 0.999)
 	// llamacpp_f16 is llama.cpp on its own converter's GGUF, ours_f16 is
 	// llama.cpp on the GGUF our converter writes.
-	for _, set := range []string{"llamacpp_f16", "ours_f16"} {
-		s, ok := fx.Sets[set]
-		if !ok || len(s.Texts) != len(texts) {
-			t.Fatalf("llamacpp_vectors.json: set %s missing or of the wrong length", set)
+	for _, name := range []string{"llamacpp_f16", "ours_f16"} {
+		set, ok := fx.Sets[name]
+		if !ok {
+			t.Fatalf("llamacpp_vectors.json: no set %s", name)
 		}
-		compared := 0
-		for i, lt := range s.Texts {
-			if lt.Name != texts[i].Name {
-				t.Fatalf("%s: text %d is %q, want %q", set, i, lt.Name, texts[i].Name)
-			}
-			if !lt.SameTokens {
-				t.Logf("%s %s: llama.cpp tokenizes differently from the tokenizers package; not compared", set, lt.Name)
-				continue
-			}
-			compared++
-			if c := cosine(embs[i].Vector, lt.Vector); c < 0.999 {
-				t.Errorf("%s %s: cosine %.6f against llama.cpp, want ≥ 0.999", set, lt.Name, c)
-			}
-		}
-		if compared < len(texts)*3/4 {
-			t.Errorf("%s: only %d of %d texts comparable", set, compared, len(texts))
-		}
+		checkAgainstLlama(t, embs, name, set, 0.999)
 	}
 }
