@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 CACHE     := $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/edgesearch
 MODEL     ?= $(if $(EDGESEARCH_MODEL),$(EDGESEARCH_MODEL),$(CACHE)/all-MiniLM-L6-v2-f16.gguf)
 ADDR      ?= :8080
-APT_PKGS  := clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 curl
+APT_PKGS  := clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 curl chromium nodejs npm
 PIP_PKGS  := openai==3.57.0 wasmtime==50.0.1
 
 export EDGESEARCH_MODEL := $(MODEL)
@@ -43,13 +43,14 @@ run: model
 
 # test-deps installs only what is missing, so a second run costs nothing.
 test-deps:
-	@echo "==> test dependencies (apt: $(APT_PKGS); pip: $(PIP_PKGS))"
+	@echo "==> test dependencies (apt: $(APT_PKGS); pip: $(PIP_PKGS); npm: web/uitest)"
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "    apt-get install$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@python3 -c 'import openai, wasmtime' 2>/dev/null || python3 -m pip install -q $(PIP_PKGS)
+	@test -d web/uitest/node_modules || { echo "    npm ci --prefix web/uitest (playwright-core, axe-core)"; npm ci --prefix web/uitest --no-audit --no-fund; }
 
 wasm:
 	@echo "==> building guest/edgesearch.wasm"

@@ -79,11 +79,12 @@ func (s *Server) cors() gin.HandlerFunc {
 }
 
 // requireAPIKey refuses requests without the configured key. GET /health
-// stays open so load balancers and supervisors can probe without secrets.
+// stays open so load balancers and supervisors can probe without secrets,
+// and so does the web UI's page, which then asks the person for the key.
 func (s *Server) requireAPIKey() gin.HandlerFunc {
 	want := []byte(s.cfg.APIKey)
 	return func(c *gin.Context) {
-		if len(want) == 0 || c.Request.URL.Path == "/health" {
+		if len(want) == 0 || c.Request.URL.Path == "/health" || s.isUIRequest(c) {
 			c.Next()
 			return
 		}

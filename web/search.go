@@ -35,6 +35,9 @@ type SearchResult struct {
 	Score    float32           `json:"score"`
 	Snippet  string            `json:"snippet"`
 	Metadata map[string]string `json:"metadata"`
+	// Chunk is the ordinal of the document's chunk that matched best, for
+	// GET /documents/:id/similar?chunk= ("more like this passage").
+	Chunk int `json:"chunk"`
 }
 
 // NewSearchResponse shapes engine results for the API.
@@ -46,7 +49,7 @@ func NewSearchResponse(query string, mode search.Mode, took time.Duration, resul
 		if md == nil {
 			md = map[string]string{}
 		}
-		out.Results[i] = SearchResult{ID: r.ID, Title: r.Title, Source: r.Source, Score: r.Score, Snippet: r.Snippet, Metadata: md}
+		out.Results[i] = SearchResult{ID: r.ID, Title: r.Title, Source: r.Source, Score: r.Score, Snippet: r.Snippet, Metadata: md, Chunk: r.Chunk}
 	}
 	return out
 }

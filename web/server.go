@@ -122,6 +122,7 @@ func (s *Server) routes() *gin.Engine {
 	e.Use(s.recoverJSON(), s.observe(), s.cors(), s.requireAPIKey())
 
 	e.GET("/", s.handleRoot)
+	s.routeUI(e)
 	e.GET("/health", s.handleHealth)
 	e.GET("/metrics", s.handleMetrics)
 	e.POST("/embed", s.handleEmbed)
@@ -132,6 +133,7 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/documents", s.handleListDocuments)
 	e.GET("/documents/:id", s.handleGetDocument)
 	e.DELETE("/documents/:id", s.handleDeleteDocument)
+	e.GET("/documents/:id/similar", s.handleSimilar)
 	e.GET("/search", s.handleSearchGet)
 	e.POST("/search", s.handleSearchPost)
 

@@ -69,6 +69,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		MaxBodyBytes: cfg.MaxBody,
 		MaxTexts:     cfg.MaxTexts,
 		Logger:       log,
+		UI:           web.UI(),
 	})
 	if err != nil {
 		return err
