@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 CACHE     := $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/edgesearch
 MODEL     ?= $(if $(EDGESEARCH_MODEL),$(EDGESEARCH_MODEL),$(CACHE)/all-MiniLM-L6-v2-f16.gguf)
 ADDR      ?= :8080
-APT_PKGS  := clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 curl chromium nodejs npm
+APT_PKGS  := clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 curl chromium
 PIP_PKGS  := openai==3.57.0 wasmtime==50.0.1
 
 export EDGESEARCH_MODEL := $(MODEL)
@@ -43,8 +43,9 @@ run: model
 
 # test-deps installs only what is missing, so a second run costs nothing.
 test-deps:
-	@echo "==> test dependencies (apt: $(APT_PKGS); pip: $(PIP_PKGS); npm: web/uitest)"
+	@echo "==> test dependencies (apt: $(APT_PKGS), node and npm if missing; pip: $(PIP_PKGS); npm: web/uitest)"
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "    apt-get install$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
