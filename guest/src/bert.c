@@ -49,6 +49,7 @@ typedef struct {
   const gguf_ctx *g;
   int alias;      /* F32 weights point into the file */
   float *next;    /* next free float in the arena */
+  int q8;         /* linear weights are packed for es_matmul_q8 */
   char *err;
   size_t cap;
 } loader;
@@ -59,6 +60,10 @@ static void shape_str(char *s, size_t cap, const uint64_t *ne, uint32_t n) {
     k += snprintf(s + k, cap - k, d ? " %llu" : "%llu", (unsigned long long)ne[d]);
   if (k > 0 && (size_t)k < cap) snprintf(s + k, cap - k, "]");
 }
+
+/* How tensor_as stores a tensor: widened to f32, copied in its file type,
+ * or (a Q8_0 linear weight) packed for es_matmul_q8. */
+enum { RAW_NO, RAW_FILE, RAW_Q8 };
 
 /* Floats of arena a tensor kept in its file type takes. */
 static uint64_t raw_floats(const gguf_tensor *t) { return (t->size + 3) / 4; }
@@ -93,6 +98,11 @@ static float *tensor_as(loader *L, const char *name, uint64_t ne0, uint64_t ne1,
   size_t n = (size_t)t->n_elem;
   if (L->alias) return (float *)t->data;
   float *dst = L->next;
+  if (raw == RAW_Q8) {
+    es_pack_q8(t->data, (int)ne1, (int)ne0, (uint8_t *)dst);
+    L->next += ES_Q8_PACKED_BYTES(ne1, ne0) / 4;
+    return dst;
+  }
   if (raw) {
     memcpy(dst, t->data, (size_t)t->size);
     L->next += raw_floats(t);
@@ -122,7 +132,7 @@ static float *tensor_as(loader *L, const char *name, uint64_t ne0, uint64_t ne1,
 }
 
 static float *tensor(loader *L, const char *name, uint64_t ne0, uint64_t ne1, int required) {
-  return tensor_as(L, name, ne0, ne1, required, 0);
+  return tensor_as(L, name, ne0, ne1, required, RAW_NO);
 }
 
 /* Names of the per-block tensors, in bert_layer field order (weight, bias). */
@@ -131,8 +141,27 @@ static const char *const block_parts[] = {
     "ffn_up", "ffn_down", "layer_output_norm",
 };
 
+/*
+ * Whether every linear weight is Q8_0 with widths the q8 kernels take (rows
+ * a multiple of four; Q8_0 rows are whole blocks of 32 already). Then they
+ * stay int8 and the matmuls run in integers; a mix of types, which no
+ * converter we know writes, takes the f32 path.
+ */
+static int all_linear_q8(const gguf_ctx *g, const bert_model *m) {
+  if (m->n_embd % 4 || m->n_ff % 4) return 0;
+  static const int linear[6] = {0, 1, 2, 3, 5, 6};
+  char name[64];
+  for (uint32_t l = 0; l < m->n_layer; l++)
+    for (int p = 0; p < 6; p++) {
+      snprintf(name, sizeof name, "blk.%u.%s.weight", l, block_parts[linear[p]]);
+      const gguf_tensor *t = gguf_find_tensor(g, name);
+      if (!t || t->type != GGML_Q8_0) return 0;
+    }
+  return 1;
+}
+
 /* Floats the arena needs: every tensor the model uses. */
-static void count_floats(const gguf_ctx *g, const bert_model *m, uint64_t *total,
+static void count_floats(const gguf_ctx *g, const bert_model *m, int q8, uint64_t *total,
                          int *all_f32) {
   static const char *const top[] = {"token_embd.weight", "token_types.weight",
                                     "position_embd.weight", "token_embd_norm.weight",
@@ -150,7 +179,15 @@ static void count_floats(const gguf_ctx *g, const bert_model *m, uint64_t *total
     }
     const gguf_tensor *t = gguf_find_tensor(g, nm);
     if (!t) continue; /* reported by tensor() when required */
-    *total += i == 0 ? raw_floats(t) : t->n_elem; /* the token table stays raw */
+    /* Past the first five, i - 5 runs over (weight, bias) of each part
+     * of block_parts; parts 4 and 7 are the norms. */
+    uint32_t k = i < 5 ? 1 : i - 5, part = k % 16 / 2;
+    if (i == 0)
+      *total += raw_floats(t); /* the token table stays raw */
+    else if (q8 && k % 2 == 0 && part != 4 && part != 7) /* a linear weight */
+      *total += ES_Q8_PACKED_BYTES(t->ne[1], t->ne[0]) / 4;
+    else
+      *total += t->n_elem;
     if (t->type != GGML_F32) *all_f32 = 0;
   }
 }
@@ -159,7 +196,8 @@ static int load_weights(loader *L, bert_model *m) {
   uint32_t E = m->n_embd, F = m->n_ff;
   const gguf_tensor *tt = gguf_find_tensor(L->g, "token_types.weight");
   uint64_t n_types = tt && tt->ne[1] >= 1 ? tt->ne[1] : 1;
-  if (!(m->tok_embd = (const uint8_t *)tensor_as(L, "token_embd.weight", E, m->n_vocab, 1, 1)))
+  if (!(m->tok_embd =
+            (const uint8_t *)tensor_as(L, "token_embd.weight", E, m->n_vocab, 1, RAW_FILE)))
     return -1;
   m->tok_embd_type = gguf_find_tensor(L->g, "token_embd.weight")->type;
   if (!(m->type0_embd = tensor(L, "token_types.weight", E, n_types, 1))) return -1;
@@ -177,7 +215,8 @@ static int load_weights(loader *L, bert_model *m) {
     for (int p = 0; p < 8; p++) {
       char name[64];
       snprintf(name, sizeof name, "blk.%u.%s.weight", l, block_parts[p]);
-      if (!(*w[p] = tensor(L, name, in[p], out[p], 1))) return -1;
+      int raw = L->q8 && out[p] ? RAW_Q8 : RAW_NO;
+      if (!(*w[p] = tensor_as(L, name, in[p], out[p], 1, raw))) return -1;
       snprintf(name, sizeof name, "blk.%u.%s.bias", l, block_parts[p]);
       /* Linear biases are optional (some BERT variants drop them); a norm
        * without its bias is not a layer norm we know. */
@@ -328,8 +367,9 @@ bert_model *bert_load(uint8_t *buf, size_t len, char *err, size_t cap) {
   }
   uint64_t total;
   int all_f32;
-  count_floats(&g, m, &total, &all_f32);
-  loader L = {&g, all_f32, NULL, err, cap};
+  m->q8 = all_linear_q8(&g, m);
+  count_floats(&g, m, m->q8, &total, &all_f32);
+  loader L = {&g, all_f32, NULL, m->q8, err, cap};
   if (!all_f32) {
     if (total > (SIZE_MAX - 64) / 4 || !(m->arena = malloc((size_t)total * 4))) {
       errf(err, cap, "model: out of memory for %llu weights", (unsigned long long)total);
@@ -338,7 +378,7 @@ bert_model *bert_load(uint8_t *buf, size_t len, char *err, size_t cap) {
     L.next = m->arena;
   }
   if (load_weights(&L, m)) goto fail;
-  if (pack_weights(m)) {
+  if (!m->q8 && pack_weights(m)) {
     errf(err, cap, "model: out of memory packing weights");
     goto fail;
   }
@@ -410,15 +450,19 @@ int bert_embed(const bert_model *m, const int32_t *ids, const int32_t *seq_len, 
   /* One allocation for every activation: x, q|k|v, attention output, a
    * scratch row block, the feed-forward hidden layer, one head's scores and
    * a transposed V slice. */
-  size_t nf = M * E * 6 + M * F + Lmax * Lmax + D * Lmax + ES_PACK_SCRATCH(F > E ? F : E);
+  size_t KW = F > E ? F : E;
+  size_t nscratch = m->q8 ? (ES_Q8_SCRATCH(KW) + 3) / 4 : ES_PACK_SCRATCH(KW);
+  size_t nf = M * E * 6 + M * F + Lmax * Lmax + D * Lmax + nscratch;
   float *mem = malloc(nf * sizeof(float));
   if (!mem) return errf(err, cap, "embed: out of memory for %zu tokens", M);
   float *x = mem, *qkv = x + M * E, *att = qkv + 3 * M * E, *tmp = att + M * E;
   float *hid = tmp + M * E, *sc = hid + M * F, *vt = sc + Lmax * Lmax;
   float *pk = vt + D * Lmax;
 #define LINEAR(x, ldx, w, b, y, ldy, n, k)                                                  \
-  (m->packed ? es_matmul_packed(x, ldx, w, b, y, ldy, (int)M, (int)(n), (int)(k), pk)     \
-             : es_matmul(x, ldx, w, k, b, y, ldy, (int)M, (int)(n), (int)(k)))
+  (m->q8       ? es_matmul_q8(x, ldx, (const uint8_t *)(w), b, y, ldy, (int)M, (int)(n),    \
+                              (int)(k), (uint8_t *)pk)                                      \
+   : m->packed ? es_matmul_packed(x, ldx, w, b, y, ldy, (int)M, (int)(n), (int)(k), pk)     \
+               : es_matmul(x, ldx, w, k, b, y, ldy, (int)M, (int)(n), (int)(k)))
 
   for (size_t s = 0, i = 0; s < (size_t)n_seq; s++)
     for (int32_t p = 0; p < seq_len[s]; p++, i++) {

@@ -33,7 +33,8 @@ typedef struct {
   float *pos_embd, *type0_embd, *embd_ln_w, *embd_ln_b;
   bert_layer *layers;
   int packed;          /* linear weights in es_pack4 layout */
-  float *arena;        /* every weight, as f32 */
+  int q8;              /* linear weights in es_pack_q8 layout (file was Q8_0) */
+  float *arena;        /* every weight, as f32 (linear ones packed int8 when q8) */
   uint8_t *file;       /* the GGUF buffer when weights point into it */
   char *vocab;         /* token text, copied so the file can be freed */
   const char **tok_str;
