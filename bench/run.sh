@@ -27,6 +27,19 @@ python3 bench/peers/llamacpp.py "$MODEL" "$THREADS" --t0 "$(date +%s.%N)" > "$OU
 echo "==> sentence-transformers (threads=$THREADS)"
 python3 bench/peers/sentence_transformers.py "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/sentence_transformers.json"
 
+echo "==> edgesearch and llama.cpp on a q8_0 GGUF (threads=$THREADS)"
+Q8="$OUT/all-MiniLM-L6-v2-q8_0.gguf"
+if [ ! -f "$Q8" ]; then
+  hf=$(bin/edgesearch model pull --source --model "$MODEL" | head -1)
+  bin/edgesearch model convert "$hf" "$Q8" --type q8_0
+fi
+go run ./bench/embedbench -model "$Q8" -threads "$THREADS" -cli bin/edgesearch > "$OUT/edgesearch-q8_0.json"
+python3 bench/peers/llamacpp.py "$Q8" "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/llamacpp-q8_0.json"
+
+echo "==> web UI in headless Chromium: keystroke to results, first load"
+go test -count=1 -run TestUIInBrowser ./web/ > /dev/null
+python3 -m json.tool --compact web/uitest/out/ui-bench.json > "$OUT/ui.json"
+
 echo "==> Go benchmarks: search and store"
 go test -run '^$' -bench 'Search100k|Recall100k|CoderHNSW' -benchtime 2s -timeout 60m ./search/ > "$OUT/search.txt"
 go test -run '^$' -bench 'Put' -benchtime 2s ./store/ > "$OUT/store.txt"

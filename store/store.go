@@ -174,7 +174,7 @@ func (s *Store) init(opts Options) error {
 	}
 	if !opts.Reembed {
 		return fmt.Errorf("open store %s: it holds vectors from model %q (%d dims) but model %q (%d dims) was asked for; "+
-			"use the model that built it, or run \"edgesearch reindex\" to re-embed every document with the new model: %w",
+			"use the model that built it, or re-embed: import the documents again into a new data directory: %w",
 			s.path, m.model, m.dims, opts.Model, opts.Dims, ErrModelMismatch)
 	}
 	s.model, s.dims = opts.Model, opts.Dims

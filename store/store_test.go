@@ -158,7 +158,7 @@ func TestOpenRejects(t *testing.T) {
 		{"negative dims", filepath.Join(dir, "c.db"), Options{Model: "m", Dims: -1}, ErrInvalid, nil},
 		{"missing file without model", filepath.Join(dir, "none.db"), Options{}, ErrNotFound, nil},
 		{"other model", existing, Options{Model: "bge-small-en", Dims: testDims}, ErrModelMismatch,
-			[]string{`"all-MiniLM-L6-v2" (384 dims)`, `"bge-small-en" (384 dims)`, "edgesearch reindex"}},
+			[]string{`"all-MiniLM-L6-v2" (384 dims)`, `"bge-small-en" (384 dims)`, "re-embed"}},
 		{"other dims", existing, Options{Model: testModel, Dims: 768}, ErrModelMismatch,
 			[]string{"(384 dims)", "(768 dims)", "re-embed"}},
 		{"not a bbolt file", garbage, Options{}, ErrCorrupt, nil},
