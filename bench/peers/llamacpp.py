@@ -12,14 +12,12 @@ bench/sentences.txt reaches 256, so the two agree there).
 """
 
 import argparse
-import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the checkout
-from peerclock import machine, ms, peak_rss_mb, percentile, process_start
+from peerclock import process_start, report
 
 QUERY = "how do I reset my router"
 
@@ -59,27 +57,13 @@ def main():
     elapsed = time.perf_counter() - s
     assert len(vecs) == len(sentences)
 
-    print(json.dumps({
+    report({
         "peer": "llama.cpp",
         "llama_cpp_python": llama_cpp.__version__,
         "gguf": Path(args.gguf).name,
         "threads": args.threads,
         "n_batch": args.batch,
-        "start_to_first_vector_ms": ms(t_done - t0),
-        "start_measured_from": t0_how,
-        "interpreter_start_ms": ms(t_import - t0),
-        "import_ms": ms(t_load - t_import),
-        "load_ms": ms(t_first - t_load),
-        "first_vector_ms": ms(t_done - t_first),
-        "query_ms_p50": ms(statistics.median(lat)),
-        "query_ms_p90": ms(percentile(lat, 0.9)),
-        "n_texts": len(sentences),
-        "n_tokens": n_tokens,
-        "throughput_texts_per_s": round(len(sentences) / elapsed, 1),
-        "throughput_tokens_per_s": round(n_tokens / elapsed, 1),
-        "peak_rss_mb": peak_rss_mb(),
-        **machine(),
-    }, sort_keys=True))
+    }, t0, t0_how, t_import, t_load, t_first, t_done, lat, len(sentences), n_tokens, elapsed)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ starts when this module is imported, which leaves out interpreter start-up, and 
 A caller that wants the exact moment can pass --t0 with `date +%s.%N` taken just before exec.
 """
 
+import json
 import os
 import resource
+import statistics
 import sys
 import time
 
@@ -58,3 +60,25 @@ def machine():
         "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
     }
+
+
+def report(own, t0, t0_how, t_import, t_load, t_first, t_done, lat, n_texts, n_tokens, elapsed):
+    """Prints the JSON line both peers share: their own fields (name, versions, settings) plus
+    the timings, in the field names bench/report.py and bench/embedbench use."""
+    print(json.dumps({
+        **own,
+        "start_to_first_vector_ms": ms(t_done - t0),
+        "start_measured_from": t0_how,
+        "interpreter_start_ms": ms(t_import - t0),
+        "import_ms": ms(t_load - t_import),
+        "load_ms": ms(t_first - t_load),
+        "first_vector_ms": ms(t_done - t_first),
+        "query_ms_p50": ms(statistics.median(lat)),
+        "query_ms_p90": ms(percentile(lat, 0.9)),
+        "n_texts": n_texts,
+        "n_tokens": n_tokens,
+        "throughput_texts_per_s": round(n_texts / elapsed, 1),
+        "throughput_tokens_per_s": round(n_tokens / elapsed, 1),
+        "peak_rss_mb": peak_rss_mb(),
+        **machine(),
+    }, sort_keys=True))
