@@ -26,6 +26,10 @@ type Options struct {
 	// CacheDir holds wazero's compilation cache; default
 	// $XDG_CACHE_HOME/edgesearch/wazero (or ~/.cache/...). "-" disables it.
 	CacheDir string
+	// KeepFirstStack skips the check, at instance start, of where wazero put
+	// the embedding call's native stack (see stack.go). Only benchmarks
+	// showing what the check avoids want it.
+	KeepFirstStack bool
 }
 
 // Embedding is one text's vector.

@@ -25,11 +25,13 @@ type instance struct {
 	// scratch is a guest buffer reused across calls, grown on demand, so a
 	// steady stream of requests does no guest allocation.
 	scratch, scratchLen uint32
+
+	tuned tuneResult // see stack.go
 }
 
 // newInstance instantiates the compiled guest and loads the model bytes into
 // it. maxTokens ≤ 0 keeps the model's own limit.
-func newInstance(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, model []byte, maxTokens int) (*instance, error) {
+func newInstance(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, model []byte, maxTokens int, tune bool) (*instance, error) {
 	in, err := instantiate(ctx, rt, compiled)
 	if err != nil {
 		return nil, err
@@ -50,6 +52,12 @@ func newInstance(ctx context.Context, rt wazero.Runtime, compiled wazero.Compile
 		return nil, err
 	}
 	in.dims = int(d)
+	if tune {
+		if err := in.tuneEmbed(ctx); err != nil {
+			in.close(ctx)
+			return nil, err
+		}
+	}
 	return in, nil
 }
 

@@ -42,6 +42,9 @@ type Stats struct {
 	Batches  atomic.Int64 // guest calls made
 	Tokens   atomic.Int64 // tokens embedded
 	Rejected atomic.Int64 // texts refused with ErrOverloaded
+	// SlowStacks counts instances whose first lookup of the embedding call
+	// ran ≥ 1.4× slower than the one kept (see stack.go).
+	SlowStacks atomic.Int64
 }
 
 // job is one unit in the queue: a text to embed, or a function to run on an
@@ -108,7 +111,7 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			instances[i], errs[i] = newInstance(ctx, rt, compiled, model, opts.MaxTokens)
+			instances[i], errs[i] = newInstance(ctx, rt, compiled, model, opts.MaxTokens, !opts.KeepFirstStack)
 		}()
 	}
 	wg.Wait()
@@ -121,6 +124,9 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		return nil, err
 	}
 	for _, in := range instances {
+		if in.tuned.avoidedSlowStack() {
+			p.stats.SlowStacks.Add(1)
+		}
 		p.wg.Add(1)
 		go p.work(in)
 	}
@@ -439,9 +445,12 @@ func (p *Pool) replace(ctx context.Context, old *instance) *instance {
 	if err != nil {
 		return nil
 	}
-	in, err := newInstance(ctx, p.rt, p.compiled, model, p.opts.MaxTokens)
+	in, err := newInstance(ctx, p.rt, p.compiled, model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
 	if err != nil {
 		return nil
+	}
+	if in.tuned.avoidedSlowStack() {
+		p.stats.SlowStacks.Add(1)
 	}
 	return in
 }
