@@ -223,7 +223,7 @@ func encodeChunk(c *Chunk, half bool) []byte {
 	b = binary.AppendUvarint(b, uint64(len(c.Vector)))
 	for _, v := range c.Vector {
 		if half {
-			b = binary.LittleEndian.AppendUint16(b, float16Bits(v))
+			b = binary.LittleEndian.AppendUint16(b, Float16Bits(v))
 		} else {
 			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
 		}
@@ -278,7 +278,7 @@ func decodeChunk(key, rec []byte) (Chunk, error) {
 	c.Vector = make([]float32, dims)
 	for i := range c.Vector {
 		if size == 2 {
-			c.Vector[i] = float16Value(binary.LittleEndian.Uint16(raw[2*i:]))
+			c.Vector[i] = Float16Value(binary.LittleEndian.Uint16(raw[2*i:]))
 		} else {
 			c.Vector[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 		}

@@ -5,10 +5,10 @@ import "math"
 // maxFloat16 is the largest finite IEEE 754 half-precision value.
 const maxFloat16 = 65504
 
-// float16Bits converts f to IEEE 754 binary16, rounding to nearest even the
+// Float16Bits converts f to IEEE 754 binary16, rounding to nearest even the
 // way hardware converters do, so stored vectors match what numpy or a GPU
 // would produce for the same input.
-func float16Bits(f float32) uint16 {
+func Float16Bits(f float32) uint16 {
 	b := math.Float32bits(f)
 	sign := uint16(b>>16) & 0x8000
 	exp := int(b>>23) & 0xff
@@ -48,8 +48,8 @@ func float16Bits(f float32) uint16 {
 	return sign | uint16(out)
 }
 
-// float16Value converts IEEE 754 binary16 bits to float32 exactly.
-func float16Value(h uint16) float32 {
+// Float16Value converts IEEE 754 binary16 bits to float32 exactly.
+func Float16Value(h uint16) float32 {
 	sign := uint32(h&0x8000) << 16
 	exp := uint32(h>>10) & 0x1f
 	mant := uint32(h & 0x3ff)

@@ -9,8 +9,8 @@ import (
 // that encoding gives the same bits back (NaNs stay NaN).
 func TestFloat16RoundTripsEveryValue(t *testing.T) {
 	for h := range 1 << 16 {
-		f := float16Value(uint16(h))
-		got := float16Bits(f)
+		f := Float16Value(uint16(h))
+		got := Float16Bits(f)
 		if math.IsNaN(float64(f)) {
 			if got&0x7c00 != 0x7c00 || got&0x3ff == 0 {
 				t.Errorf("NaN %#04x encoded as %#04x", h, got)
@@ -29,20 +29,20 @@ func TestFloat16RoundTripsEveryValue(t *testing.T) {
 func TestFloat16RoundsToNearestEven(t *testing.T) {
 	for _, sign := range []uint16{0, 0x8000} {
 		for h := uint16(0); h < 0x7bff; h++ {
-			lo, hi := float16Value(sign|h), float16Value(sign|(h+1))
+			lo, hi := Float16Value(sign|h), Float16Value(sign|(h+1))
 			mid := float32((float64(lo) + float64(hi)) / 2)
 			even := sign | h
 			if h&1 == 1 {
 				even = sign | (h + 1)
 			}
-			if got := float16Bits(mid); got != even {
+			if got := Float16Bits(mid); got != even {
 				t.Fatalf("midpoint %v of %#04x and %#04x -> %#04x, want %#04x", mid, sign|h, sign|(h+1), got, even)
 			}
 			below, above := math.Nextafter32(mid, lo), math.Nextafter32(mid, hi)
-			if got := float16Bits(below); got != sign|h {
+			if got := Float16Bits(below); got != sign|h {
 				t.Fatalf("%v just below the midpoint -> %#04x, want %#04x", below, got, sign|h)
 			}
-			if got := float16Bits(above); got != sign|(h+1) {
+			if got := Float16Bits(above); got != sign|(h+1) {
 				t.Fatalf("%v just above the midpoint -> %#04x, want %#04x", above, got, sign|(h+1))
 			}
 		}
@@ -58,8 +58,8 @@ func TestFloat16RoundsToNearestEven(t *testing.T) {
 		{1e-10, 0},
 		{float32(math.Inf(1)), 0x7c00},
 	} {
-		if got := float16Bits(tt.in); got != tt.want {
-			t.Errorf("float16Bits(%v) = %#04x, want %#04x", tt.in, got, tt.want)
+		if got := Float16Bits(tt.in); got != tt.want {
+			t.Errorf("Float16Bits(%v) = %#04x, want %#04x", tt.in, got, tt.want)
 		}
 	}
 }

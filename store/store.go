@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -73,6 +75,7 @@ type Store struct {
 	model string // fixed at Open: a model change needs a reopen with Reembed
 	dims  int
 	half  bool
+	reads atomic.Int64 // point reads since open; see afterRead
 }
 
 // Open opens the store at path, creating it if it does not exist and
@@ -174,7 +177,7 @@ func (s *Store) init(opts Options) error {
 	}
 	if !opts.Reembed {
 		return fmt.Errorf("open store %s: it holds vectors from model %q (%d dims) but model %q (%d dims) was asked for; "+
-			"use the model that built it, or re-embed: import the documents again into a new data directory: %w",
+			"use the model that built it, or re-embed the documents (Options.Reembed; `edgesearch reindex`): %w",
 			s.path, m.model, m.dims, opts.Model, opts.Dims, ErrModelMismatch)
 	}
 	s.model, s.dims = opts.Model, opts.Dims
@@ -198,6 +201,13 @@ func create(tx *bolt.Tx, model string, dims int) error {
 		return err
 	}
 	if err := putU64(m, metaDims, uint64(dims)); err != nil {
+		return err
+	}
+	// The generation starts at a random number, not 0, so that an index
+	// derived from another store (a data directory whose store file was
+	// replaced, say by a backup of another) does not match it by chance;
+	// 2^62 leaves room to count up.
+	if err := putU64(m, metaGeneration, 1+rand.Uint64N(1<<62)); err != nil {
 		return err
 	}
 	// Chunk ids start at 1 so that 0 can mean "not assigned yet".
@@ -316,8 +326,9 @@ func (s *Store) Model() string { return s.model }
 func (s *Store) Dims() int { return s.dims }
 
 // Generation returns a number that grows with every committed write (Put,
-// Delete, re-embedding). A derived index records the generation it was
-// built from and is stale when the store's differs.
+// Delete, re-embedding), from a random start at creation. A derived index
+// records the generation it was built from and is stale when the store's
+// differs, also when the store file was swapped for another store's.
 func (s *Store) Generation() (uint64, error) {
 	var g uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
