@@ -133,6 +133,10 @@ func Open(ctx context.Context, st *store.Store, opts EngineOptions) (*Engine, er
 	if err := e.load(ctx); err != nil {
 		return nil, err
 	}
+	// The load read every chunk; searches will read few of them again.
+	if err := st.ReleasePages(); err != nil {
+		fmt.Fprintf(opts.Progress, "%v\n", err)
+	}
 	e.stats.took = time.Since(start)
 	return e, nil
 }
@@ -197,7 +201,9 @@ func (e *Engine) readGraph(gen uint64) (*HNSW, string) {
 	}
 	defer f.Close()
 	g := &HNSW{}
-	if _, err := g.ReadFrom(f); err != nil {
+	if _, err := g.ReadFrom(f); errors.Is(err, ErrVersion) {
+		return nil, "saved index has an older format"
+	} else if err != nil {
 		return nil, fmt.Sprintf("saved index damaged: %v", err)
 	}
 	if g.Generation() != gen {

@@ -66,8 +66,8 @@ func (p Params) resolve() (Params, error) {
 
 // HNSW is a hierarchical navigable small world graph (Malkov & Yashunin)
 // for cosine similarity. Vectors are normalised on the way in and kept in
-// one contiguous slab; links are slot numbers (uint32), so 100k 384-d
-// vectors take about 170 MB.
+// one contiguous slab in half precision (see vector.go); links are slot
+// numbers (uint32), so 100k 384-d vectors take about 95 MB.
 //
 // Delete leaves a tombstone that still routes searches but is never
 // returned; the live neighbours that linked to it are repaired at once, and
@@ -83,7 +83,7 @@ type HNSW struct {
 	rng    *rand.Rand
 	gen    uint64
 	dims   int
-	vecs   []float32  // slot*dims .. +dims, unit length
+	vecs   []uint16   // slot*dims .. +dims, unit length, binary16
 	ids    []uint64   // slot → caller's id
 	levels []uint8    // slot → top layer
 	dead   []bool     // slot → tombstone
@@ -95,7 +95,9 @@ type HNSW struct {
 	top    int // entry's level; -1 when the graph has no nodes
 	// writer scratch, guarded by the write lock
 	wvis  visitSet
-	wvec  []float32
+	wvec  []float32 // the vector being added
+	wq    []float32 // a stored vector decoded: link, repair, compact
+	wsel  []float32 // another, for selectNeighbors
 	wcand []candidate
 	// reader scratch
 	pool sync.Pool
@@ -203,9 +205,19 @@ func (h *HNSW) Reserve(n, dims int) {
 	h.upper = slices.Grow(h.upper, extra)
 }
 
-func (h *HNSW) vec(s uint32) []float32 {
+func (h *HNSW) vec(s uint32) []uint16 {
 	o := int(s) * h.dims
 	return h.vecs[o : o+h.dims : o+h.dims]
+}
+
+// decoded returns slot s's vector as float32 in *buf, which it grows.
+func (h *HNSW) decoded(s uint32, buf *[]float32) []float32 {
+	if cap(*buf) < h.dims {
+		*buf = make([]float32, h.dims)
+	}
+	v := (*buf)[:h.dims]
+	decodeHalf(v, h.vec(s))
+	return v
 }
 
 // block returns slot s's link block on layer lc: element 0 is the count.
@@ -262,7 +274,9 @@ func (h *HNSW) Add(id uint64, vec []float32) error {
 	s := uint32(len(h.ids))
 	level := h.randomLevel()
 	h.ids = append(h.ids, id)
-	h.vecs = append(h.vecs, q...)
+	h.vecs = slices.Grow(h.vecs, len(q))
+	h.vecs = h.vecs[:len(h.vecs)+len(q)]
+	encodeHalf(h.vecs[len(h.vecs)-len(q):], q)
 	h.levels = append(h.levels, uint8(level))
 	h.dead = append(h.dead, false)
 	h.links0 = append(h.links0, make([]uint32, h.m0+1)...)
@@ -272,19 +286,19 @@ func (h *HNSW) Add(id uint64, vec []float32) error {
 	}
 	h.upper = append(h.upper, up)
 	h.slots[id] = s
-	h.insert(s, level)
+	h.insert(s, level, q)
 	h.maybeCompact()
 	return nil
 }
 
-// insert links the new slot s into every layer up to level.
-func (h *HNSW) insert(s uint32, level int) {
+// insert links the new slot s, whose vector is q, into every layer up to
+// level.
+func (h *HNSW) insert(s uint32, level int, q []float32) {
 	if h.top < 0 {
 		h.entry, h.top = s, level
 		return
 	}
-	q := h.vec(s)
-	ep := candidate{1 - dot(q, h.vec(h.entry)), h.entry}
+	ep := candidate{1 - dotHalf(q, h.vec(h.entry)), h.entry}
 	for lc := h.top; lc > level; lc-- {
 		ep = h.greedy(q, ep, lc)
 	}
@@ -321,7 +335,7 @@ func (h *HNSW) greedy(q []float32, ep candidate, lc int) candidate {
 		changed = false
 		b := h.block(ep.slot, lc)
 		for _, nb := range b[1 : 1+b[0]] {
-			if d := 1 - dot(q, h.vec(nb)); d < ep.dist {
+			if d := 1 - dotHalf(q, h.vec(nb)); d < ep.dist {
 				ep, changed = candidate{d, nb}, true
 			}
 		}
@@ -365,7 +379,7 @@ func (h *HNSW) searchLayer(q []float32, eps []candidate, ef, lc int, vis *visitS
 			if vis.visit(nb) {
 				continue
 			}
-			d := 1 - dot(q, h.vec(nb))
+			d := 1 - dotHalf(q, h.vec(nb))
 			if res.len() < ef || d < res.top().dist {
 				cands.push(candidate{d, nb})
 				if accept(nb) {
@@ -414,10 +428,10 @@ func (h *HNSW) selectNeighbors(cands []candidate, m int, preferLive bool) []cand
 		if len(out) >= m {
 			break
 		}
-		cv := h.vec(c.slot)
+		cv := h.decoded(c.slot, &h.wsel)
 		good := true
 		for _, r := range out {
-			if 1-dot(cv, h.vec(r.slot)) < c.dist {
+			if 1-dotHalf(cv, h.vec(r.slot)) < c.dist {
 				good = false
 				break
 			}
@@ -439,11 +453,11 @@ func (h *HNSW) link(n, s uint32, d float32, lc int) {
 		b[0]++
 		return
 	}
-	nv := h.vec(n)
+	nv := h.decoded(n, &h.wq)
 	cs := make([]candidate, 0, cnt+1)
 	cs = append(cs, candidate{d, s})
 	for _, x := range b[1 : 1+cnt] {
-		cs = append(cs, candidate{1 - dot(nv, h.vec(x)), x})
+		cs = append(cs, candidate{1 - dotHalf(nv, h.vec(x)), x})
 	}
 	slices.SortFunc(cs, func(a, b candidate) int {
 		switch {
@@ -497,13 +511,13 @@ func (h *HNSW) deleteSlot(s uint32) {
 			}
 			list[i] = list[len(list)-1]
 			list = list[:len(list)-1]
-			nv := h.vec(n)
+			nv := h.decoded(n, &h.wq)
 			best, bestD := uint32(0), float32(math.Inf(1))
 			for _, c := range around {
 				if c == n || h.dead[c] || slices.Contains(list, c) {
 					continue
 				}
-				if d := 1 - dot(nv, h.vec(c)); d < bestD {
+				if d := 1 - dotHalf(nv, h.vec(c)); d < bestD {
 					best, bestD = c, d
 				}
 			}
@@ -542,7 +556,7 @@ func (h *HNSW) compact() {
 		if h.dead[s] {
 			continue
 		}
-		sv := h.vec(s)
+		sv := h.decoded(s, &h.wq)
 		for lc := 0; lc <= int(h.levels[s]); lc++ {
 			b := h.block(s, lc)
 			kept = kept[:0]
@@ -564,7 +578,7 @@ func (h *HNSW) compact() {
 						slices.ContainsFunc(cands, func(k candidate) bool { return k.slot == c }) {
 						continue
 					}
-					cands = append(cands, candidate{1 - dot(sv, h.vec(c)), c})
+					cands = append(cands, candidate{1 - dotHalf(sv, h.vec(c)), c})
 				}
 			}
 			if lost == 0 {
@@ -665,7 +679,7 @@ func (h *HNSW) SearchFunc(vec []float32, k int, keep func(id uint64) bool) ([]Hi
 	if err := normalize(q, vec); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	ep := candidate{1 - dot(q, h.vec(h.entry)), h.entry}
+	ep := candidate{1 - dotHalf(q, h.vec(h.entry)), h.entry}
 	for lc := h.top; lc > 0; lc-- {
 		ep = h.greedy(q, ep, lc)
 	}

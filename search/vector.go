@@ -1,6 +1,10 @@
 package search
 
-import "math"
+import (
+	"math"
+
+	"github.com/edgesearch/edgesearch/store"
+)
 
 // dot is the inner loop of every vector search, so it keeps eight
 // independent accumulators: the Go compiler does not vectorise, but the CPU
@@ -43,4 +47,62 @@ func normalize(dst, v []float32) error {
 		dst[i] = float32(float64(x) * inv)
 	}
 	return nil
+}
+
+// The graph keeps its vectors in IEEE half precision, the store's own
+// 16-bit encoding: half the memory of float32 for a relative error of about
+// 5e-4 per component, which moves a cosine between unit vectors by less
+// than 1e-3 and recall not measurably (TestHNSWRecall).
+
+// halfTable maps every binary16 value to its float32, built once: one
+// load per component decodes faster than the bit arithmetic, and its 256 KB
+// stay in cache while a search runs.
+var halfTable = func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for h := range t {
+		t[h] = store.Float16Value(uint16(h))
+	}
+	return &t
+}()
+
+// encodeHalf writes v as binary16 into dst.
+func encodeHalf(dst []uint16, v []float32) {
+	dst = dst[:len(v)]
+	for i, x := range v {
+		dst[i] = store.Float16Bits(x)
+	}
+}
+
+// decodeHalf writes h as float32 into dst.
+func decodeHalf(dst []float32, h []uint16) {
+	t := halfTable
+	dst = dst[:len(h)]
+	for i, x := range h {
+		dst[i] = t[x]
+	}
+}
+
+// dotHalf is dot with b in binary16, decoded on the fly.
+func dotHalf(a []float32, b []uint16) float32 {
+	t := halfTable
+	n := len(a)
+	b = b[:n]
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		x := a[i : i+8 : i+8]
+		y := b[i : i+8 : i+8]
+		s0 += x[0] * t[y[0]]
+		s1 += x[1] * t[y[1]]
+		s2 += x[2] * t[y[2]]
+		s3 += x[3] * t[y[3]]
+		s4 += x[4] * t[y[4]]
+		s5 += x[5] * t[y[5]]
+		s6 += x[6] * t[y[6]]
+		s7 += x[7] * t[y[7]]
+	}
+	for ; i < n; i++ {
+		s0 += a[i] * t[b[i]]
+	}
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
