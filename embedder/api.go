@@ -9,9 +9,19 @@ import (
 type Options struct {
 	// ModelPath is the GGUF file to load. Required.
 	ModelPath string
-	// Workers is the number of module instances, each with its own copy of
-	// the model; default runtime.NumCPU().
+	// Workers is the most module instances, each with its own copy of the
+	// model (about 70 MB for all-MiniLM-L6-v2 f16); default
+	// runtime.NumCPU().
 	Workers int
+	// MinWorkers is how many instances stay up when there is nothing to do;
+	// default (and at most) Workers. Above it, an instance starts when texts
+	// wait and no worker is free, and stops after IdleTimeout without work:
+	// a server that mostly answers queries then holds one model copy, and
+	// still uses every core for a bulk upload.
+	MinWorkers int
+	// IdleTimeout is how long an instance above MinWorkers waits for work
+	// before it stops; default 30s.
+	IdleTimeout time.Duration
 	// QueueSize bounds the texts waiting for a worker; default 1024. Embed
 	// returns ErrOverloaded when the queue is full.
 	QueueSize int

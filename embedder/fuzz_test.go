@@ -150,7 +150,7 @@ func fuzzInstance(t testing.TB) *instance {
 func TestTinyBERTLoadsAndEmbeds(t *testing.T) {
 	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.Q8_0} {
 		in := fuzzInstance(t)
-		if err := in.loadModel(context.Background(), tinyBERT(t, typ)); err != nil {
+		if err := in.loadModel(context.Background(), modelBytes(tinyBERT(t, typ))); err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
 		in.dims = 32
@@ -184,7 +184,7 @@ func TestCorruptGGUFGivesAnErrorNotATrap(t *testing.T) {
 	binary.LittleEndian.PutUint32(version[4:], 99)
 	cases["unknown version"] = version
 	for name, data := range cases {
-		err := fuzzInstance(t).loadModel(context.Background(), data)
+		err := fuzzInstance(t).loadModel(context.Background(), modelBytes(data))
 		if err == nil {
 			t.Errorf("%s: loaded without error", name)
 			continue
@@ -207,7 +207,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("GGUF"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := fuzzInstance(t)
-		err := in.loadModel(context.Background(), data)
+		err := in.loadModel(context.Background(), modelBytes(data))
 		if isTrap(err) {
 			t.Fatalf("guest trapped on a %d-byte file: %v", len(data), err)
 		}
@@ -238,7 +238,7 @@ func FuzzTokenize(f *testing.F) {
 	// One instance with the tiny model serves every iteration: the
 	// tokenizer keeps no state between calls.
 	in := fuzzInstance(f)
-	if err := in.loadModel(context.Background(), tinyBERT(f, gguf.F32)); err != nil {
+	if err := in.loadModel(context.Background(), modelBytes(tinyBERT(f, gguf.F32))); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, text []byte) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -29,9 +30,9 @@ type instance struct {
 	tuned tuneResult // see stack.go
 }
 
-// newInstance instantiates the compiled guest and loads the model bytes into
-// it. maxTokens ≤ 0 keeps the model's own limit.
-func newInstance(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, model []byte, maxTokens int, tune bool) (*instance, error) {
+// newInstance instantiates the compiled guest and loads the model into it.
+// maxTokens ≤ 0 keeps the model's own limit.
+func newInstance(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, model *modelFile, maxTokens int, tune bool) (*instance, error) {
 	in, err := instantiate(ctx, rt, compiled)
 	if err != nil {
 		return nil, err
@@ -151,22 +152,44 @@ func (in *instance) cString(ptr uint32, max uint32) string {
 	return string(buf)
 }
 
-func (in *instance) loadModel(ctx context.Context, model []byte) error {
-	ptr, err := in.alloc(ctx, len(model))
+func (in *instance) loadModel(ctx context.Context, model *modelFile) error {
+	ptr, err := in.alloc(ctx, model.size)
 	if err != nil {
 		return fmt.Errorf("couldn't make room for the model: %w", err)
 	}
-	if !in.mem.Write(ptr, model) {
+	view, ok := in.mem.Read(ptr, uint32(model.size))
+	if !ok {
 		in.release(ctx, ptr)
-		return fmt.Errorf("couldn't write the model into guest memory")
+		return fmt.Errorf("guest allocation for the model is out of bounds")
+	}
+	if err := model.readInto(view); err != nil {
+		in.release(ctx, ptr)
+		return err
 	}
 	// es_load owns ptr from here on, whatever it returns.
-	rc, err := in.call1(ctx, in.load, uint64(ptr), uint64(len(model)))
+	rc, err := in.call1(ctx, in.load, uint64(ptr), uint64(model.size))
 	if err != nil {
 		return err
 	}
 	if rc != 0 {
 		return fmt.Errorf("couldn't load the model: %s", in.errorText(ctx))
+	}
+	// The guest copied the weights out of the file buffer (converting and
+	// packing them) and freed it, unless every tensor was f32, whose
+	// weights it uses in place (guest/src/bert.c, bert_load). A freed
+	// buffer is as large as the model, and its pages stay resident: linear
+	// memory never shrinks. Give them back; the allocator's bookkeeping at
+	// the ends of the free block is left alone.
+	mi, err := in.info(ctx)
+	if err != nil {
+		return err
+	}
+	const guard = 64 << 10
+	if !strings.EqualFold(mi.WeightType, "f32") && model.size > 2*guard {
+		// Read again: the load grew memory, which may have moved it.
+		if freed, ok := in.mem.Read(ptr+guard, uint32(model.size-2*guard)); ok {
+			releaseGuestPages(freed)
+		}
 	}
 	return nil
 }

@@ -6,8 +6,10 @@ import (
 	"context"
 	"math/bits"
 	"syscall"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero/experimental"
+	"golang.org/x/sys/unix"
 )
 
 // withGuestMemory makes the guest instances created with ctx back their
@@ -78,4 +80,18 @@ func (m *reservedMemory) Free() {
 		syscall.Munmap(m.buf)
 		m.buf, m.size = nil, 0
 	}
+}
+
+// releaseGuestPages tells the kernel that the whole pages within b, a view
+// of guest memory the guest no longer uses, may be dropped: they read as
+// zeros next time, which is what fresh memory reads as anyway.
+func releaseGuestPages(b []byte) {
+	page := uintptr(syscall.Getpagesize())
+	start := (uintptr(unsafe.Pointer(unsafe.SliceData(b))) + page - 1) &^ (page - 1)
+	end := (uintptr(unsafe.Pointer(unsafe.SliceData(b))) + uintptr(len(b))) &^ (page - 1)
+	if end <= start {
+		return
+	}
+	off := start - uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	_ = unix.Madvise(b[off:off+(end-start)], unix.MADV_DONTNEED)
 }

@@ -25,6 +25,7 @@ type Pool struct {
 	info     ModelInfo
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
+	model    *modelFile
 	queue    chan *job
 
 	// mu guards closed; closing the queue under it means no Embed sends on
@@ -32,6 +33,12 @@ type Pool struct {
 	mu     sync.RWMutex
 	closed bool
 	wg     sync.WaitGroup
+
+	// Elastic workers (Options.MinWorkers): live counts running and
+	// starting instances, idle the workers waiting on the queue.
+	workersMu sync.Mutex
+	live      int
+	idle      atomic.Int32
 
 	stats Stats
 }
@@ -42,6 +49,8 @@ type Stats struct {
 	Batches  atomic.Int64 // guest calls made
 	Tokens   atomic.Int64 // tokens embedded
 	Rejected atomic.Int64 // texts refused with ErrOverloaded
+	// Instances is the number of guest instances up now.
+	Instances atomic.Int64
 	// SlowStacks counts instances whose first lookup of the embedding call
 	// ran ≥ 1.4× slower than the one kept (see stack.go).
 	SlowStacks atomic.Int64
@@ -93,19 +102,30 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 32
 	}
-	model, err := os.ReadFile(opts.ModelPath)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't read model: %w", err)
+	if opts.MinWorkers <= 0 || opts.MinWorkers > opts.Workers {
+		opts.MinWorkers = opts.Workers
 	}
-
-	rt, compiled, err := newRuntime(ctx, cacheDir(opts.CacheDir))
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 30 * time.Second
+	}
+	// Every instance reads the model from this one open file, straight into
+	// its own memory: no copy on the Go heap, and instances started later
+	// (replacing a trapped one) read the same file even if the path has
+	// been replaced since.
+	model, err := openModel(opts.ModelPath)
 	if err != nil {
 		return nil, err
 	}
 
-	p := &Pool{opts: opts, rt: rt, compiled: compiled, queue: make(chan *job, opts.QueueSize)}
-	instances := make([]*instance, opts.Workers)
-	errs := make([]error, opts.Workers)
+	rt, compiled, err := newRuntime(ctx, cacheDir(opts.CacheDir))
+	if err != nil {
+		model.Close()
+		return nil, err
+	}
+
+	p := &Pool{opts: opts, rt: rt, compiled: compiled, model: model, queue: make(chan *job, opts.QueueSize)}
+	instances := make([]*instance, opts.MinWorkers)
+	errs := make([]error, opts.MinWorkers)
 	var wg sync.WaitGroup
 	for i := range instances {
 		wg.Add(1)
@@ -116,10 +136,12 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
+		model.Close()
 		rt.Close(ctx)
 		return nil, fmt.Errorf("model %s: %w", opts.ModelPath, errs[firstErr(errs)])
 	}
 	if p.info, err = instances[0].info(ctx); err != nil {
+		model.Close()
 		rt.Close(ctx)
 		return nil, err
 	}
@@ -127,6 +149,8 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		if in.tuned.avoidedSlowStack() {
 			p.stats.SlowStacks.Add(1)
 		}
+		p.live++
+		p.stats.Instances.Add(1)
 		p.wg.Add(1)
 		go p.work(in)
 	}
@@ -230,6 +254,7 @@ func (p *Pool) Embed(ctx context.Context, texts []string) ([]Embedding, error) {
 			return nil, ErrOverloaded
 		}
 	}
+	p.grow()
 	p.mu.RUnlock()
 
 	select {
@@ -282,10 +307,55 @@ func (p *Pool) enqueue(j *job) error {
 	}
 	select {
 	case p.queue <- j:
+		p.grow()
 		return nil
 	default:
 		return ErrOverloaded
 	}
+}
+
+// grow starts another instance when work waits, no worker is free and the
+// pool is below Workers. The caller holds p.mu for reading and the pool is
+// open, so Close waits for the new worker.
+func (p *Pool) grow() {
+	if p.idle.Load() > 0 || len(p.queue) == 0 {
+		return
+	}
+	p.workersMu.Lock()
+	defer p.workersMu.Unlock()
+	if p.live >= p.opts.Workers {
+		return
+	}
+	p.live++
+	p.wg.Add(1)
+	go func() {
+		in, err := newInstance(context.Background(), p.rt, p.compiled, p.model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
+		if err != nil {
+			// The instances already up carry on; the next wait tries again.
+			p.workersMu.Lock()
+			p.live--
+			p.workersMu.Unlock()
+			p.wg.Done()
+			return
+		}
+		if in.tuned.avoidedSlowStack() {
+			p.stats.SlowStacks.Add(1)
+		}
+		p.stats.Instances.Add(1)
+		p.work(in)
+	}()
+}
+
+// retire reports whether a worker that found nothing to do for IdleTimeout
+// should stop: only while the pool is above MinWorkers.
+func (p *Pool) retire() bool {
+	p.workersMu.Lock()
+	defer p.workersMu.Unlock()
+	if p.live <= p.opts.MinWorkers {
+		return false
+	}
+	p.live--
+	return true
 }
 
 // Close stops the workers after the queued texts are done and frees the
@@ -300,7 +370,7 @@ func (p *Pool) Close() error {
 	close(p.queue)
 	p.mu.Unlock()
 	p.wg.Wait()
-	return p.rt.Close(context.Background())
+	return errors.Join(p.rt.Close(context.Background()), p.model.Close())
 }
 
 // work is a worker's loop: it owns in until the queue closes.
@@ -315,9 +385,10 @@ func (p *Pool) work(in *instance) {
 			j, pending = pending, nil
 		} else {
 			var ok bool
-			if j, ok = <-p.queue; !ok {
+			if j, ok = p.next(); !ok {
 				if in != nil {
 					in.close(ctx)
+					p.stats.Instances.Add(-1)
 				}
 				return
 			}
@@ -339,7 +410,40 @@ func (p *Pool) work(in *instance) {
 		}
 		batch = append(batch[:0], j)
 		pending = p.fill(&batch)
+		if len(p.queue) > 0 {
+			// More than a batch waits: one long request should use the
+			// other cores too.
+			p.mu.RLock()
+			if !p.closed {
+				p.grow()
+			}
+			p.mu.RUnlock()
+		}
 		in = p.run(ctx, in, batch)
+	}
+}
+
+// next waits for a job. It reports false when the worker should stop: the
+// queue is closed, or the worker was idle for IdleTimeout above MinWorkers.
+func (p *Pool) next() (*job, bool) {
+	p.idle.Add(1)
+	defer p.idle.Add(-1)
+	if p.opts.MinWorkers >= p.opts.Workers {
+		j, ok := <-p.queue
+		return j, ok
+	}
+	t := time.NewTimer(p.opts.IdleTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case j, ok := <-p.queue:
+			return j, ok
+		case <-t.C:
+			if p.retire() {
+				return nil, false
+			}
+			t.Reset(p.opts.IdleTimeout)
+		}
 	}
 }
 
@@ -441,11 +545,7 @@ func isTrap(err error) bool {
 // replace closes a trapped instance and starts a new one in its place.
 func (p *Pool) replace(ctx context.Context, old *instance) *instance {
 	old.close(ctx)
-	model, err := os.ReadFile(p.opts.ModelPath)
-	if err != nil {
-		return nil
-	}
-	in, err := newInstance(ctx, p.rt, p.compiled, model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
+	in, err := newInstance(ctx, p.rt, p.compiled, p.model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
 	if err != nil {
 		return nil
 	}

@@ -6,9 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // modelPath is the f16 all-MiniLM-L6-v2 GGUF that `make model` pulls.
@@ -291,5 +293,51 @@ func TestTokenizeOffsetsCoverTheText(t *testing.T) {
 			t.Fatalf("token %d: span [%d,%d) out of order or bounds", i, tk.Start, tk.End)
 		}
 		prev = tk.Start
+	}
+}
+
+func TestExtraWorkersStartUnderLoadAndStopWhenIdle(t *testing.T) {
+	p, err := New(context.Background(), Options{ModelPath: modelPath(t), Workers: 2, MinWorkers: 1, IdleTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if n := p.Stats().Instances.Load(); n != 1 {
+		t.Fatalf("%d instances after New, want MinWorkers = 1", n)
+	}
+	want, err := p.Embed(context.Background(), []string{"a reference text"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep the queue busy until the second instance is up; its vectors
+	// must equal the first one's.
+	texts := make([]string, 64)
+	for i := range texts {
+		texts[i] = "a reference text"
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for p.Stats().Instances.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no second instance while texts kept waiting")
+		}
+		embs, err := p.Embed(context.Background(), texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range embs {
+			if !slices.Equal(e.Vector, want[0].Vector) {
+				t.Fatal("a worker returned a different vector for the same text")
+			}
+		}
+	}
+	for p.Stats().Instances.Load() > 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the extra instance did not stop after IdleTimeout without work")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The pool still works with its one instance, and grows again.
+	if _, err := p.Embed(context.Background(), texts); err != nil {
+		t.Fatal(err)
 	}
 }
