@@ -44,6 +44,18 @@ type ImportOptions struct {
 	// chunks and vectors included, so a server can update its search
 	// indexes; it runs on Import's writer goroutine and should not block.
 	OnStored func([]store.Document)
+	// OnRemoved is called with the ids of documents removed because their
+	// JSONL or CSV file no longer holds them, after the removal committed.
+	OnRemoved func(ids []string)
+
+	// SourceIDs and Remove let Import remove, with Send, the rows a changed
+	// JSONL or CSV file no longer holds: SourceIDs returns the ids of the
+	// documents stored from each of the given sources, Remove deletes ids
+	// and returns how many were stored. With a Store they default to its
+	// IDsBySource and DeleteBatch; with Send and either nil, stale rows
+	// are left alone.
+	SourceIDs func(ctx context.Context, sources []string) (map[string][]string, error)
+	Remove    func(ctx context.Context, ids []string) (int, error)
 }
 
 // Failure is a file or row that could not be imported.
@@ -69,6 +81,8 @@ type Summary struct {
 	Failures  []Failure     // files and rows that failed, in path order
 	Documents int           // documents stored
 	Chunks    int           // chunks embedded and stored
+	Removed   int           // documents removed: their JSONL or CSV file no longer has their id
+	StaleKept int           // documents missing from a JSONL or CSV file that had failures, kept
 	Elapsed   time.Duration // wall time of the whole import
 }
 
@@ -85,6 +99,12 @@ func (s Summary) Write(w io.Writer) {
 	fmt.Fprintf(w, "imported %d files (%d documents, %d chunks) in %s, %.1f chunks/s; %d unchanged, %d failed, %d skipped (unknown type)\n",
 		s.Imported, s.Documents, s.Chunks, s.Elapsed.Round(time.Millisecond), s.ChunksPerSecond(),
 		s.Unchanged, len(s.Failures), len(s.Skipped))
+	if s.Removed > 0 {
+		fmt.Fprintf(w, "removed %d documents whose rows are gone from their JSONL or CSV file\n", s.Removed)
+	}
+	if s.StaleKept > 0 {
+		fmt.Fprintf(w, "kept %d documents whose rows are gone from a JSONL or CSV file that had failures; fix the file and import it again to remove them\n", s.StaleKept)
+	}
 	for _, p := range s.Skipped {
 		fmt.Fprintf(w, "  skipped %s: not a supported type (.txt .md .html .pdf .jsonl .csv)\n", p)
 	}
@@ -101,6 +121,11 @@ type fileJob struct {
 	unchanged int              // documents skipped as already stored
 	failures  []Failure
 	err       error
+
+	// For a JSONL or CSV file: its source (the absolute path its rows are
+	// stored under) and the id of every row it holds now, stored or not.
+	rowSource string
+	rowIDs    []string
 }
 
 // Import reads every supported file under paths (directories recursively,
@@ -110,6 +135,12 @@ type fileJob struct {
 // second. A file whose every document is stored with the same source and
 // text is skipped as unchanged. A file or row that fails is recorded in the
 // summary and the rest carry on.
+//
+// After everything is written, documents stored from a JSONL or CSV file of
+// this import whose ids the file no longer holds are removed (Summary.Removed),
+// unless some row of that file failed, or the id now comes from another file
+// of the same import. Because this runs at the end of every import, an import
+// interrupted before it is completed by the next one.
 //
 // Import returns an error only when it cannot go on: a path that does not
 // exist, bad options, ctx ending, or the store or embedder failing as a
@@ -235,6 +266,7 @@ func Import(ctx context.Context, paths []string, opts ImportOptions) (Summary, e
 
 	// Stage 3: write in batched transactions.
 	w := writer{opts: opts, sum: &sum, prog: prog}
+	rows := rowFiles{sources: make(map[string]string), ids: make(map[string]bool)}
 	timer := time.NewTimer(putEvery)
 	timer.Stop()
 	for done := false; !done; {
@@ -244,6 +276,7 @@ func Import(ctx context.Context, paths []string, opts ImportOptions) (Summary, e
 				done = true
 				break
 			}
+			rows.add(j)
 			if err := w.add(ctx, j); err != nil {
 				cancel(err)
 				done = true
@@ -267,6 +300,9 @@ func Import(ctx context.Context, paths []string, opts ImportOptions) (Summary, e
 	}
 	if err == nil && context.Cause(ctx) == nil {
 		err = w.flush(ctx)
+	}
+	if err == nil && context.Cause(ctx) == nil {
+		err = rows.prune(ctx, opts, &sum)
 	}
 	if err == nil {
 		err = context.Cause(ctx)
@@ -342,6 +378,11 @@ func parseJob(ctx context.Context, path string, opts ImportOptions) *fileJob {
 		j.err = err
 		return j
 	}
+	if rowsFile(path) {
+		// Rows are stored with the file's path as their source (rowDoc),
+		// also when the file now holds none: then all of them are gone.
+		j.rowSource = path
+	}
 	// Later rows with the same id replace earlier ones, as they would if
 	// sent one by one.
 	seen := make(map[string]int, len(docs))
@@ -349,6 +390,9 @@ func parseJob(ctx context.Context, path string, opts ImportOptions) *fileJob {
 		if err := normalize(&d); err != nil {
 			j.failures = append(j.failures, Failure{Path: path, Err: fmt.Errorf("document %q: %w", d.ID, err)})
 			continue
+		}
+		if j.rowSource != "" {
+			j.rowIDs = append(j.rowIDs, d.ID)
 		}
 		if opts.Send != nil {
 			if i, dup := seen[d.ID]; dup {
@@ -397,4 +441,88 @@ func unchanged(st *store.Store, d Doc) (bool, error) {
 		return false, nil
 	}
 	return err == nil && old.Hash == hash && old.Source == d.Source, err
+}
+
+// rowsFile reports whether path is a JSONL or CSV file: one document per
+// row, so rows can disappear from it while the file stays.
+func rowsFile(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson", ".csv":
+		return true
+	}
+	return false
+}
+
+// rowFiles is what Import learns, on its writer goroutine, about the JSONL
+// and CSV files it read, so that it can remove the rows they no longer hold.
+type rowFiles struct {
+	sources map[string]string // source of the rows -> the file as walked
+	ids     map[string]bool   // id of every row of every such file
+}
+
+func (r *rowFiles) add(j *fileJob) {
+	if j.err != nil || j.rowSource == "" {
+		return
+	}
+	r.sources[j.rowSource] = j.path
+	for _, id := range j.rowIDs {
+		r.ids[id] = true
+	}
+}
+
+// pruneBatch is how many stale documents one removal transaction takes.
+const pruneBatch = 1024
+
+// prune removes the documents stored from a JSONL or CSV file of this
+// import whose ids no row of any such file holds any more. It runs after
+// every document of the import is written, so an id that moved to another
+// file is stored under that file's source by then and is not a candidate;
+// the check against every row id seen also keeps it when that file's write
+// failed. A file with any failure keeps its stale rows: a row that failed
+// to parse may be one of them, and removing it would lose it.
+func (r *rowFiles) prune(ctx context.Context, opts ImportOptions, sum *Summary) error {
+	sourceIDs, remove := opts.SourceIDs, opts.Remove
+	if opts.Send == nil {
+		sourceIDs, remove = opts.Store.IDsBySource, opts.Store.DeleteBatch
+	}
+	if len(r.sources) == 0 || sourceIDs == nil || remove == nil {
+		return nil
+	}
+	failed := make(map[string]bool)
+	for _, f := range sum.Failures {
+		failed[f.Path] = true
+	}
+	sources := make([]string, 0, len(r.sources))
+	for src := range r.sources {
+		sources = append(sources, src)
+	}
+	slices.Sort(sources)
+	stored, err := sourceIDs(ctx, sources)
+	if err != nil {
+		return fmt.Errorf("import: find rows removed from their files: %w", err)
+	}
+	var stale []string
+	for _, src := range sources {
+		for _, id := range stored[src] {
+			switch {
+			case r.ids[id]:
+			case failed[r.sources[src]]:
+				sum.StaleKept++
+			default:
+				stale = append(stale, id)
+			}
+		}
+	}
+	for lo := 0; lo < len(stale); lo += pruneBatch {
+		batch := stale[lo:min(lo+pruneBatch, len(stale))]
+		n, err := remove(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("import: remove %d rows gone from their files: %w", len(batch), err)
+		}
+		sum.Removed += n
+		if opts.OnRemoved != nil {
+			opts.OnRemoved(batch)
+		}
+	}
+	return nil
 }

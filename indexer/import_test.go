@@ -3,6 +3,7 @@ package indexer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,5 +153,99 @@ func TestIngestStoresParsedDocumentsAndRejectsBadOnes(t *testing.T) {
 	}
 	if n, _, _ := st.Count(); n != 3 {
 		t.Errorf("a failed Ingest stored something: %d documents", n)
+	}
+}
+
+// writeRows writes a JSONL file with one {"id","text"} row per id; the
+// text of each id is text[id], else a sentence naming it.
+func writeRows(t *testing.T, path string, text map[string]string, ids ...string) {
+	t.Helper()
+	var b strings.Builder
+	for _, id := range ids {
+		tx, ok := text[id]
+		if !ok {
+			tx = "Row " + id + " is about compost heaps and worms."
+		}
+		if id == "" {
+			b.WriteString(`{"title": "a row without text"}` + "\n")
+			continue
+		}
+		fmt.Fprintf(&b, "{\"id\": %q, \"text\": %q}\n", id, tx)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestImportRemovesRowsGoneFromAChangedFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	a, b, c := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl"), filepath.Join(dir, "c.jsonl")
+
+	for _, tt := range []struct {
+		name string
+		send bool // through Send, SourceIDs and Remove, as `import --server` does
+	}{{"store", false}, {"send", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := testStore(t, t.TempDir())
+			p := testPool(t)
+			var removed []string
+			opts := ImportOptions{Store: st, Embedder: p, Workers: 2, OnRemoved: func(ids []string) { removed = append(removed, ids...) }}
+			if tt.send {
+				opts = ImportOptions{Workers: 2, OnRemoved: opts.OnRemoved,
+					Send: func(ctx context.Context, docs []Doc) error {
+						_, err := Ingest(ctx, st, p, docs)
+						return err
+					},
+					SourceIDs: st.IDsBySource, Remove: st.DeleteBatch}
+			}
+			writeRows(t, a, nil, "r1", "r2", "r3", "r4")
+			writeRows(t, b, nil, "b1", "b2")
+			writeRows(t, c, nil, "c1", "c2")
+			sum, err := Import(ctx, []string{dir}, opts)
+			if err != nil || sum.Documents != 8 || sum.Removed != 0 {
+				t.Fatalf("first import: %+v, %v", sum, err)
+			}
+
+			// a: r1 changed, r2 removed, r3 kept, r4 moved to b, b2 moved in
+			// from b. c: c2 removed, but a row without text failed, so c
+			// keeps what it no longer lists.
+			writeRows(t, a, map[string]string{"r1": "Row r1 now talks about mulch."}, "r1", "r3", "b2")
+			writeRows(t, b, nil, "b1", "r4")
+			writeRows(t, c, nil, "c1", "")
+			sum, err = Import(ctx, []string{dir}, opts)
+			if err != nil || sum.Removed != 1 || sum.StaleKept != 1 || len(removed) != 1 || removed[0] != "r2" {
+				t.Fatalf("import after the change: %+v, %v; OnRemoved saw %q", sum, err, removed)
+			}
+			if _, err := st.Get("r2"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("r2, removed from its file, is still stored: %v", err)
+			}
+			for id, src := range map[string]string{"r1": a, "r3": a, "b2": a, "b1": b, "r4": b, "c1": c, "c2": c} {
+				d, err := st.Get(id)
+				if err != nil || d.Source != src || len(d.Chunks) == 0 {
+					t.Errorf("%s: source %q, %d chunks, %v; want it stored from %s", id, d.Source, len(d.Chunks), err, src)
+				}
+			}
+			if d, _ := st.Get("r1"); !strings.Contains(d.Text, "mulch") {
+				t.Errorf("r1 was not replaced: %q", d.Text)
+			}
+			if n, _, _ := st.Count(); n != 7 {
+				t.Errorf("store holds %d documents, want 7", n)
+			}
+			var out strings.Builder
+			sum.Write(&out)
+			if !strings.Contains(out.String(), "removed 1 documents") || !strings.Contains(out.String(), "kept 1 documents") {
+				t.Errorf("summary does not report the removal:\n%s", out.String())
+			}
+
+			// Once c is fixed, its stale row goes too.
+			writeRows(t, c, nil, "c1")
+			if sum, err = Import(ctx, []string{dir}, opts); err != nil || sum.Removed != 1 || sum.StaleKept != 0 {
+				t.Errorf("import after fixing c: %+v, %v", sum, err)
+			}
+			if _, err := st.Get("c2"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("c2 is still stored: %v", err)
+			}
+		})
 	}
 }

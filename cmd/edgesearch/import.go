@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -32,6 +33,8 @@ func newImportCmd(getenv func(string) string) *cobra.Command {
 hidden ones skipped) into the store in the data directory. JSONL and CSV files
 give one document per row: id from "id" or "_id", "title", "text", and the
 other fields as metadata. Files whose text is already stored are skipped.
+Documents whose rows are gone from a JSONL or CSV file given again are removed
+(kept, and counted in the summary, while a row of that file fails).
 
 A progress bar shows on a terminal, a log line every few seconds otherwise,
 then a summary. A bad file or row does not stop the import: the rest is
@@ -57,6 +60,7 @@ While a server uses the data directory its store is locked; stop it, or give
 			opts := indexer.ImportOptions{Workers: cfg.Threads, Progress: cmd.ErrOrStderr()}
 			if server != "" {
 				opts.Send = sendTo(server, cfg.APIKey)
+				opts.SourceIDs, opts.Remove = serverSourceIDs(server, cfg.APIKey), serverRemove(server, cfg.APIKey)
 			} else {
 				st, pool, err := openForImport(cmd.Context(), cfg)
 				if err != nil {
@@ -121,7 +125,7 @@ func openForImport(ctx context.Context, cfg config) (*store.Store, *embedder.Poo
 			if errors.Is(err, store.ErrLocked) {
 				return nil, nil, fmt.Errorf("a server is using %s; stop it or use --server URL", cfg.DataDir)
 			}
-			return nil, nil, err
+			return nil, nil, reindexAdvice(err, cfg, info)
 		}
 	}
 	return st, pool, nil
@@ -155,5 +159,86 @@ func sendTo(server, apiKey string) func(context.Context, []indexer.Doc) error {
 			return fmt.Errorf("server %s: POST /documents: %s: %s", server, resp.Status, strings.TrimSpace(string(msg)))
 		}
 		return nil
+	}
+}
+
+// serverRequest sends one request to the server and decodes a 2xx JSON
+// answer into out (when out is not nil); other statuses are errors that
+// carry the server's message.
+func serverRequest(ctx context.Context, client *http.Client, method, server, path, apiKey string, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(server, "/")+path, nil)
+	if err != nil {
+		return 0, fmt.Errorf("server %s: %w", server, err)
+	}
+	if apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("server %s: %w", server, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return resp.StatusCode, fmt.Errorf("server %s: %s %s: %s: %s", server, method, path, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return resp.StatusCode, fmt.Errorf("server %s: %s %s: %w", server, method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// serverSourceIDs returns an indexer SourceIDs function that pages through
+// the server's GET /documents, which lists every document with its source.
+func serverSourceIDs(server, apiKey string) func(context.Context, []string) (map[string][]string, error) {
+	client := &http.Client{Timeout: time.Minute}
+	return func(ctx context.Context, sources []string) (map[string][]string, error) {
+		want := make(map[string]bool, len(sources))
+		for _, s := range sources {
+			want[s] = true
+		}
+		out := make(map[string][]string)
+		const limit = 1000 // the server's largest page
+		for offset := 0; ; offset += limit {
+			var page struct {
+				Documents []struct{ ID, Source string }
+				Total     int
+			}
+			path := fmt.Sprintf("/documents?offset=%d&limit=%d", offset, limit)
+			if _, err := serverRequest(ctx, client, http.MethodGet, server, path, apiKey, &page); err != nil {
+				return nil, err
+			}
+			for _, d := range page.Documents {
+				if want[d.Source] {
+					out[d.Source] = append(out[d.Source], d.ID)
+				}
+			}
+			if len(page.Documents) < limit || offset+limit >= page.Total {
+				return out, nil
+			}
+		}
+	}
+}
+
+// serverRemove returns an indexer Remove function that deletes documents
+// one by one with the server's DELETE /documents/:id; one already gone
+// (404) is not counted and not an error.
+func serverRemove(server, apiKey string) func(context.Context, []string) (int, error) {
+	client := &http.Client{Timeout: time.Minute}
+	return func(ctx context.Context, ids []string) (int, error) {
+		n := 0
+		for _, id := range ids {
+			code, err := serverRequest(ctx, client, http.MethodDelete, server, "/documents/"+url.PathEscape(id), apiKey, nil)
+			if code == http.StatusNotFound {
+				continue
+			}
+			if err != nil {
+				return n, err
+			}
+			n++
+		}
+		return n, nil
 	}
 }

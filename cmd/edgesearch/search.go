@@ -130,6 +130,9 @@ func searchLocal(ctx context.Context, cfg config, query string, k int, mode sear
 	if errors.Is(err, store.ErrLocked) {
 		return web.SearchResponse{}, fmt.Errorf("a server (or an import) is using %s, so its store is locked; ask the server with --server http://HOST:PORT instead", cfg.DataDir)
 	}
+	if err != nil && pool != nil {
+		err = reindexAdvice(err, cfg, pool.Info())
+	}
 	if err != nil {
 		return web.SearchResponse{}, err
 	}
