@@ -183,21 +183,32 @@ func (s *Server) runSearch(c *gin.Context, q string, k int, modeName string, fil
 		s.abortWithError(c, err)
 		return
 	}
-	query := search.Query{Text: q, K: k, Mode: mode, Filter: filter}
-	if mode != search.Keyword {
-		embs, err := s.embed(c, []string{q})
+	// The metrics' clock starts here, after the checks, so the histogram
+	// shows what searching costs rather than how fast bad requests bounce.
+	searchStart := time.Now()
+	results, err := s.searchWith(c, e, search.Query{Text: q, K: k, Mode: mode, Filter: filter})
+	s.metrics.observeSearch(mode, time.Since(searchStart), err)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, NewSearchResponse(q, mode, time.Since(start), results))
+}
+
+// searchWith embeds the query when its mode uses vectors and runs it.
+func (s *Server) searchWith(c *gin.Context, e *search.Engine, query search.Query) ([]search.Result, error) {
+	if query.Mode != search.Keyword {
+		embs, err := s.embed(c, []string{query.Text})
 		if err != nil {
-			s.abortWithError(c, err)
-			return
+			return nil, err
 		}
 		query.Vector = embs[0].Vector
 	}
 	results, err := e.Search(c.Request.Context(), query)
 	if err != nil {
-		s.abortWithError(c, searchError(err))
-		return
+		return nil, searchError(err)
 	}
-	c.JSON(http.StatusOK, NewSearchResponse(q, mode, time.Since(start), results))
+	return results, nil
 }
 
 // searchError turns the engine's refusals of a query into 400s.

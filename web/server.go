@@ -125,6 +125,7 @@ func (s *Server) routes() *gin.Engine {
 	s.routeUI(e)
 	e.GET("/health", s.handleHealth)
 	e.GET("/metrics", s.handleMetrics)
+	e.GET("/backup", s.handleBackup)
 	e.POST("/embed", s.handleEmbed)
 	e.POST("/v1/embeddings", s.handleOpenAIEmbeddings)
 	e.GET("/v1/models", s.handleOpenAIModels)

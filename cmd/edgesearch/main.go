@@ -65,6 +65,7 @@ Configuration is resolved once at start, first match wins:
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	addCommonFlags(root.PersistentFlags())
-	root.AddCommand(newServeCmd(getenv), newSearchCmd(getenv), newEmbedCmd(getenv), newModelCmd(getenv), newVersionCmd(), newImportCmd(getenv))
+	root.AddCommand(newServeCmd(getenv), newSearchCmd(getenv), newEmbedCmd(getenv), newModelCmd(getenv), newVersionCmd(), newImportCmd(getenv), newReindexCmd(getenv))
+	root.AddCommand(newBackupCmd(getenv))
 	return root
 }
