@@ -17,6 +17,7 @@ type config struct {
 	DataDir     string
 	ModelPath   string
 	Threads     int // embedder workers; 0 = one per core
+	IdleThreads int // serve: workers kept when idle (the rest start on demand)
 	APIKey      string
 	CORSOrigins []string
 	MaxBody     int64 // bytes
@@ -50,6 +51,7 @@ var settings = map[string]setting{
 	"max-tokens":   {flag: "max-tokens", env: []string{"EDGESEARCH_MAX_TOKENS", "ctx_size"}, def: "0"},
 	"max-batch":    {flag: "max-batch", env: []string{"EDGESEARCH_MAX_BATCH", "batch_size"}, def: "0"},
 	"queue":        {flag: "queue", env: []string{"EDGESEARCH_QUEUE"}, def: "0"},
+	"idle-threads": {flag: "idle-threads", env: []string{"EDGESEARCH_IDLE_THREADS"}, def: "1"},
 	"log-level":    {flag: "log-level", env: []string{"EDGESEARCH_LOG_LEVEL"}, def: "info"},
 	"log-format":   {flag: "log-format", env: []string{"EDGESEARCH_LOG_FORMAT"}, def: "text"},
 }
@@ -73,6 +75,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	fs.String("max-body", "8MiB", "largest request body, in bytes or with a K/M/G/KiB/MiB/GiB suffix")
 	fs.Int("max-texts", 256, "most texts in one embedding request")
 	fs.Int("queue", 0, "texts that may wait for a worker before requests get 503 (default 1024)")
+	fs.Int("idle-threads", 1, "embedding workers kept when idle; the others (up to --threads) start when texts wait and stop after 30 s idle, each holds a model copy (~70 MB)")
 }
 
 // resolveConfig reads each setting from the first source that has it: a flag
@@ -125,6 +128,7 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 	cfg.MaxTokens = intOf("max-tokens", 0)
 	cfg.MaxBatch = intOf("max-batch", 0)
 	cfg.Queue = intOf("queue", 0)
+	cfg.IdleThreads = intOf("idle-threads", 1)
 	if err != nil {
 		return config{}, err
 	}

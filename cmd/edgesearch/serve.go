@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -84,8 +85,11 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	loaded := make(chan *embedder.Pool, 1) // the loader's result; nil if it failed
 	libc := make(chan *library, 1)         // the open store and engine, if the loader got that far
 	go func() {
+		defer setGCPercent(loadingGCPercent)()
 		start := time.Now()
-		pool, err := embedder.New(ctx, poolOptions(cfg))
+		opts := poolOptions(cfg)
+		opts.MinWorkers = cfg.IdleThreads
+		pool, err := embedder.New(ctx, opts)
 		if err != nil {
 			cancel(fmt.Errorf("couldn't load the model: %w", err))
 			loaded <- nil
@@ -97,7 +101,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 			"weights", info.WeightType, "took", time.Since(start).Round(time.Millisecond))
 		lib, err := openLibrary(ctx, cfg.DataDir, info, logLines{log})
 		if err != nil {
-			cancel(err)
+			cancel(reindexAdvice(err, cfg, info))
 			pool.Close()
 			loaded <- nil
 			return
@@ -130,6 +134,27 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	return serveErr
 }
 
+// The garbage collector's pacing while the server runs. Go's default (100)
+// lets the heap grow to twice what is live before collecting; the search
+// index of 100k chunks is ~125 MB live, so that would be 125 MB of slack on
+// a machine whose budget for everything is 300 MB. Loading makes garbage
+// fast (the graph file, every chunk's text), hence a tighter setting until
+// it is done. A GOGC in the environment wins over both.
+const (
+	servingGCPercent = 50
+	loadingGCPercent = 25
+)
+
+// setGCPercent sets the collector's target unless the user chose one with
+// GOGC, and returns a function that sets the serving one.
+func setGCPercent(p int) (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	debug.SetGCPercent(p)
+	return func() { debug.SetGCPercent(servingGCPercent) }
+}
+
 // library is the open store and the search engine over it.
 type library struct {
 	st     *store.Store
@@ -153,6 +178,9 @@ func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, p
 		st.Close()
 		return nil, fmt.Errorf("couldn't open the search index: %w", err)
 	}
+	// Opening made garbage the size of the graph file and more; give it
+	// back to the system now rather than when the scavenger gets to it.
+	debug.FreeOSMemory()
 	return &library{st: st, engine: e}, nil
 }
 
