@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -29,9 +30,10 @@ func main() {
 		threads   = flag.Int("threads", 2, "workers (guest instances)")
 		cli       = flag.String("cli", "bin/edgesearch", "binary for the start-to-first-vector measure; empty skips it")
 		rounds    = flag.Int("rounds", 3, "throughput rounds (the best is reported)")
+		stacks    = flag.Int("stack-check", 12, "fresh one-worker pools timed with and without the embedder's stack check (0 skips)")
 	)
 	flag.Parse()
-	if err := run(*modelPath, *sentences, *threads, *cli, *rounds); err != nil {
+	if err := run(*modelPath, *sentences, *threads, *cli, *rounds, *stacks); err != nil {
 		fmt.Fprintln(os.Stderr, "embedbench:", err)
 		os.Exit(1)
 	}
@@ -53,9 +55,20 @@ type result struct {
 	LoadMs         float64 `json:"load_ms"`
 	PeakRSSMB      float64 `json:"peak_rss_mb"`
 	WasmBytes      int     `json:"wasm_bytes"`
+	Stacks         *stacks `json:"stack_check,omitempty"`
 }
 
-func run(modelPath, sentencesPath string, threads int, cli string, rounds int) error {
+// stacks is what the embedder's stack check (embedder/stack.go) changes:
+// one-query latency of fresh single-worker pools with and without it.
+type stacks struct {
+	Pools       int       `json:"pools"`
+	WithoutMs   []float64 `json:"query_ms_p50_without"`
+	WithMs      []float64 `json:"query_ms_p50_with"`
+	SlowWithout int       `json:"slow_without"` // pools ≥ 1.5× the fastest
+	SlowWith    int       `json:"slow_with"`
+}
+
+func run(modelPath, sentencesPath string, threads int, cli string, rounds, stackPools int) error {
 	texts, err := readLines(sentencesPath)
 	if err != nil {
 		return err
@@ -115,11 +128,61 @@ func run(modelPath, sentencesPath string, threads int, cli string, rounds int) e
 		res.StartToFirstMs = starts[len(starts)/2]
 	}
 
+	if stackPools > 0 {
+		if res.Stacks, err = stackCheck(ctx, modelPath, stackPools); err != nil {
+			return err
+		}
+	}
+
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
 		res.PeakRSSMB = float64(ru.Maxrss) / 1024 // Linux reports KiB
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// stackCheck times the one-query latency of n fresh one-worker pools with
+// the stack check and n without, alternating.
+func stackCheck(ctx context.Context, modelPath string, n int) (*stacks, error) {
+	const query = "how do vaccines train the immune system"
+	st := &stacks{Pools: n}
+	for i := 0; i < 2*n; i++ {
+		keep := i%2 == 0
+		pool, err := embedder.New(ctx, embedder.Options{ModelPath: modelPath, Workers: 1, KeepFirstStack: keep})
+		if err != nil {
+			return nil, err
+		}
+		var lat []float64
+		for j := 0; j < 16; j++ {
+			t := time.Now()
+			if _, err := pool.Embed(ctx, []string{query}); err != nil {
+				pool.Close()
+				return nil, err
+			}
+			if j >= 3 {
+				lat = append(lat, ms(time.Since(t)))
+			}
+		}
+		pool.Close()
+		sort.Float64s(lat)
+		if keep {
+			st.WithoutMs = append(st.WithoutMs, lat[len(lat)/2])
+		} else {
+			st.WithMs = append(st.WithMs, lat[len(lat)/2])
+		}
+	}
+	fastest := slices.Min(append(slices.Clone(st.WithoutMs), st.WithMs...))
+	for _, v := range st.WithoutMs {
+		if v >= 1.5*fastest {
+			st.SlowWithout++
+		}
+	}
+	for _, v := range st.WithMs {
+		if v >= 1.5*fastest {
+			st.SlowWith++
+		}
+	}
+	return st, nil
 }
 
 func throughput(ctx context.Context, pool *embedder.Pool, texts []string, senders int) (int, error) {
