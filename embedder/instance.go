@@ -20,7 +20,8 @@ type instance struct {
 	dims int
 
 	malloc, free, lastError          api.Function
-	load, modelInfo, nEmbd           api.Function
+	load, loadVocab                  api.Function
+	modelInfo, nEmbd                 api.Function
 	setMaxTokens, tokenize, embedBat api.Function
 
 	// scratch is a guest buffer reused across calls, grown on demand, so a
@@ -74,7 +75,7 @@ func instantiate(ctx context.Context, rt wazero.Runtime, compiled wazero.Compile
 	in := &instance{mod: mod, mem: mod.Memory()}
 	for name, fn := range map[string]*api.Function{
 		"es_malloc": &in.malloc, "es_free": &in.free, "es_last_error": &in.lastError,
-		"es_load": &in.load, "es_model_info": &in.modelInfo, "es_n_embd": &in.nEmbd,
+		"es_load": &in.load, "es_load_vocab": &in.loadVocab, "es_model_info": &in.modelInfo, "es_n_embd": &in.nEmbd,
 		"es_set_max_tokens": &in.setMaxTokens, "es_tokenize": &in.tokenize,
 		"es_embed_batch": &in.embedBat,
 	} {

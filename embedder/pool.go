@@ -28,6 +28,11 @@ type Pool struct {
 	model    *modelFile
 	queue    chan *job
 
+	// The tokenizing instance (tokenizer.go), used by one caller at a time.
+	tokMu sync.Mutex
+	tok   *instance
+	vocab []byte // its GGUF, to start a new one after a trap
+
 	// mu guards closed; closing the queue under it means no Embed sends on
 	// a closed channel.
 	mu     sync.RWMutex
@@ -56,13 +61,11 @@ type Stats struct {
 	SlowStacks atomic.Int64
 }
 
-// job is one unit in the queue: a text to embed, or a function to run on an
-// instance (tokenizing, model info).
+// job is one unit in the queue: a text to embed.
 type job struct {
 	req  *request
-	i    int    // index of the text within req
-	text string // the text, when req != nil
-	fn   func(*instance)
+	i    int // index of the text within req
+	text string
 }
 
 // request collects the results of one Embed call.
@@ -144,6 +147,17 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		model.Close()
 		rt.Close(ctx)
 		return nil, err
+	}
+	if p.vocab, err = vocabGGUF(model); err == nil {
+		p.tok, err = newTokenizer(ctx, rt, compiled, p.vocab)
+	}
+	if err != nil {
+		for _, in := range instances {
+			in.close(ctx)
+		}
+		model.Close()
+		rt.Close(ctx)
+		return nil, fmt.Errorf("model %s: tokenizer: %w", opts.ModelPath, err)
 	}
 	for _, in := range instances {
 		if in.tuned.avoidedSlowStack() {
@@ -270,48 +284,36 @@ func (p *Pool) Embed(ctx context.Context, texts []string) ([]Embedding, error) {
 }
 
 // Tokenize returns the word pieces of text (without [CLS] and [SEP]) with
-// their byte offsets in text.
+// their byte offsets in text. It runs on an instance of its own, so it
+// never waits behind queued embeddings.
 func (p *Pool) Tokenize(ctx context.Context, text string) ([]Token, error) {
 	if !utf8.ValidString(text) {
 		return nil, ErrInvalidText
 	}
-	var (
-		toks []Token
-		err  error
-		done = make(chan struct{})
-	)
-	j := &job{fn: func(in *instance) {
-		defer close(done)
-		if in == nil {
-			err = errLostInstance
-			return
-		}
-		toks, err = in.tokenizeText(ctx, text)
-	}}
-	if err := p.enqueue(j); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	select {
-	case <-done:
-		return toks, err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	p.tokMu.Lock()
+	defer p.tokMu.Unlock()
+	if p.tok == nil {
+		p.mu.RLock()
+		closed := p.closed
+		p.mu.RUnlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		// The last one trapped; start another.
+		var err error
+		if p.tok, err = newTokenizer(context.Background(), p.rt, p.compiled, p.vocab); err != nil {
+			return nil, fmt.Errorf("%w: %w", errLostInstance, err)
+		}
 	}
-}
-
-func (p *Pool) enqueue(j *job) error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed {
-		return ErrClosed
+	toks, err := p.tok.tokenizeText(ctx, text)
+	if isTrap(err) {
+		p.tok.close(context.Background())
+		p.tok = nil
 	}
-	select {
-	case p.queue <- j:
-		p.grow()
-		return nil
-	default:
-		return ErrOverloaded
-	}
+	return toks, err
 }
 
 // grow starts another instance when work waits, no worker is free and the
@@ -370,6 +372,12 @@ func (p *Pool) Close() error {
 	close(p.queue)
 	p.mu.Unlock()
 	p.wg.Wait()
+	p.tokMu.Lock()
+	if p.tok != nil {
+		p.tok.close(context.Background())
+		p.tok = nil
+	}
+	p.tokMu.Unlock()
 	return errors.Join(p.rt.Close(context.Background()), p.model.Close())
 }
 
@@ -378,38 +386,24 @@ func (p *Pool) work(in *instance) {
 	defer p.wg.Done()
 	ctx := context.Background()
 	batch := make([]*job, 0, p.opts.MaxBatch)
-	var pending *job // a job taken while filling a batch that must run next
 	for {
-		var j *job
-		if pending != nil {
-			j, pending = pending, nil
-		} else {
-			var ok bool
-			if j, ok = p.next(); !ok {
-				if in != nil {
-					in.close(ctx)
-					p.stats.Instances.Add(-1)
-				}
-				return
+		j, ok := p.next()
+		if !ok {
+			if in != nil {
+				in.close(ctx)
+				p.stats.Instances.Add(-1)
 			}
+			return
 		}
 		if in == nil {
 			// The guest trapped and no new instance could be made: fail
 			// fast rather than leave callers waiting.
-			if j.fn != nil {
-				j.fn(nil)
-			} else {
-				j.req.fail(errLostInstance)
-				j.req.finish()
-			}
-			continue
-		}
-		if j.fn != nil {
-			j.fn(in)
+			j.req.fail(errLostInstance)
+			j.req.finish()
 			continue
 		}
 		batch = append(batch[:0], j)
-		pending = p.fill(&batch)
+		p.fill(&batch)
 		if len(p.queue) > 0 {
 			// More than a batch waits: one long request should use the
 			// other cores too.
@@ -448,9 +442,8 @@ func (p *Pool) next() (*job, bool) {
 }
 
 // fill adds texts already waiting in the queue to batch, without blocking
-// (or waiting up to Options.BatchWait for more). It returns a non-text job it
-// took, which the caller runs next.
-func (p *Pool) fill(batch *[]*job) *job {
+// (or waiting up to Options.BatchWait for more).
+func (p *Pool) fill(batch *[]*job) {
 	var timer <-chan time.Time
 	if p.opts.BatchWait > 0 {
 		t := time.NewTimer(p.opts.BatchWait)
@@ -465,25 +458,21 @@ func (p *Pool) fill(batch *[]*job) *job {
 			select {
 			case j, ok = <-p.queue:
 			default:
-				return nil
+				return
 			}
 		} else {
 			select {
 			case j, ok = <-p.queue:
 			case <-timer:
-				return nil
+				return
 			}
 		}
 		if !ok {
-			return nil
-		}
-		if j.fn != nil {
-			return j
+			return
 		}
 		*batch = append(*batch, j)
 		bytes += len(j.text)
 	}
-	return nil
 }
 
 // maxBatchBytes bounds one guest call's input, so a batch of long texts does

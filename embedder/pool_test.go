@@ -341,3 +341,75 @@ func TestExtraWorkersStartUnderLoadAndStopWhenIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTokenizeDoesNotWaitBehindQueuedEmbeddings(t *testing.T) {
+	p, err := New(context.Background(), Options{ModelPath: modelPath(t), Workers: 1, MaxBatch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	long := make([]string, 24)
+	for i := range long {
+		long[i] = strings.Repeat("a sentence that takes the worker a while to embed. ", 12)
+	}
+	embedded := make(chan error, 1)
+	go func() {
+		_, err := p.Embed(context.Background(), long)
+		embedded <- err
+	}()
+	for p.QueueLen() == 0 { // the texts are queued behind the one worker
+		select {
+		case err := <-embedded:
+			t.Fatalf("the embedding finished before it was seen queued: %v", err)
+		default:
+		}
+		time.Sleep(time.Millisecond)
+	}
+	toks, err := p.Tokenize(context.Background(), "hello world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-embedded:
+		t.Fatalf("Tokenize returned only after the queued embeddings (err %v)", err)
+	default:
+	}
+	if len(toks) != 2 || toks[1].Start != 6 {
+		t.Errorf("tokens %+v, want hello, world", toks)
+	}
+	if err := <-embedded; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVocabularyOnlyInstanceRefusesToEmbed(t *testing.T) {
+	m, err := openModel(modelPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	vocab, err := vocabGGUF(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vocab) > m.size/10 {
+		t.Errorf("vocabulary GGUF is %d bytes of a %d-byte model", len(vocab), m.size)
+	}
+	ctx := context.Background()
+	rt, compiled, err := newRuntime(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	in, err := newTokenizer(ctx, rt, compiled, vocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.dims = 384
+	if _, err := in.embed(ctx, []string{"hello"}); err == nil || !strings.Contains(err.Error(), "only a vocabulary") {
+		t.Errorf("embed on a vocabulary-only instance: %v", err)
+	}
+	if toks, err := in.tokenizeText(ctx, "hello"); err != nil || len(toks) != 1 {
+		t.Errorf("tokenize: %v %v", toks, err)
+	}
+}

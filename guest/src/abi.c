@@ -40,7 +40,7 @@ void es_free(void *ptr) { free(ptr); }
 
 const char *es_last_error(void) { return last_error; }
 
-int32_t es_load(uint8_t *data, uint32_t len) {
+static int32_t load(uint8_t *data, uint32_t len, int vocab_only) {
   last_error[0] = 0;
   /* The old model goes first: linear memory never shrinks, so holding two
    * models at once would raise the high-water mark for good. */
@@ -50,9 +50,13 @@ int32_t es_load(uint8_t *data, uint32_t len) {
     return fail("load: buffer [%u, +%u) is outside guest memory", (unsigned)(uintptr_t)data,
                 len);
   }
-  model = bert_load(data, len, last_error, sizeof last_error);
+  model = bert_load(data, len, vocab_only, last_error, sizeof last_error);
   return model ? 0 : -1;
 }
+
+int32_t es_load(uint8_t *data, uint32_t len) { return load(data, len, 0); }
+
+int32_t es_load_vocab(uint8_t *data, uint32_t len) { return load(data, len, 1); }
 
 const char *es_model_info(void) {
   if (!model) return NULL;
@@ -93,6 +97,7 @@ int32_t es_embed_batch(const uint8_t *texts, const uint32_t *lens, int32_t n, fl
                        int32_t *tokens) {
   last_error[0] = 0;
   if (!model) return fail("embed: no model loaded");
+  if (model->vocab_only) return fail("embed: only a vocabulary is loaded (es_load_vocab)");
   if (n < 0) return fail("embed: negative text count %d", n);
   if (n == 0) return 0;
   const size_t E = model->n_embd;

@@ -263,9 +263,10 @@ static void json_str(char *dst, size_t cap, const char *s, size_t n) {
   dst[k] = 0;
 }
 
-bert_model *bert_load(uint8_t *buf, size_t len, char *err, size_t cap) {
+bert_model *bert_load(uint8_t *buf, size_t len, int vocab_only, char *err, size_t cap) {
   gguf_ctx g;
   bert_model *m = NULL;
+  int all_f32 = 0;
   if (gguf_parse(&g, buf, len, err, cap)) {
     free(buf);
     return NULL;
@@ -360,13 +361,17 @@ bert_model *bert_load(uint8_t *buf, size_t len, char *err, size_t cap) {
     m->tok_str[i] = m->vocab + off;
   }
 
+  m->vocab_only = vocab_only;
+  if (vocab_only) {
+    m->weight_type = "none";
+    goto named;
+  }
   m->layers = calloc(m->n_layer, sizeof *m->layers);
   if (!m->layers) {
     errf(err, cap, "model: out of memory");
     goto fail;
   }
   uint64_t total;
-  int all_f32;
   m->q8 = all_linear_q8(&g, m);
   count_floats(&g, m, m->q8, &total, &all_f32);
   loader L = {&g, all_f32, NULL, m->q8, err, cap};
@@ -384,6 +389,7 @@ bert_model *bert_load(uint8_t *buf, size_t len, char *err, size_t cap) {
   }
   const gguf_tensor *up = gguf_find_tensor(&g, "blk.0.ffn_up.weight");
   m->weight_type = gguf_type_name(up->type);
+named:;
   const gguf_kv *nm = gguf_find_kv(&g, "general.name");
   if (nm && nm->type == GGUF_STRING)
     json_str(m->name, sizeof m->name, (const char *)nm->val, (size_t)nm->val_len);

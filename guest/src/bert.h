@@ -33,6 +33,7 @@ typedef struct {
   float *pos_embd, *type0_embd, *embd_ln_w, *embd_ln_b;
   bert_layer *layers;
   int packed;          /* linear weights in es_pack4 layout */
+  int vocab_only;      /* loaded by es_load_vocab: no weights */
   int q8;              /* linear weights in es_pack_q8 layout (file was Q8_0) */
   float *arena;        /* every weight, as f32 (linear ones packed int8 when q8) */
   uint8_t *file;       /* the GGUF buffer when weights point into it */
@@ -49,7 +50,7 @@ typedef struct {
  * Load a model from a GGUF buffer allocated with malloc. Takes ownership of
  * buf whatever the outcome. Returns NULL with a message in err on failure.
  */
-bert_model *bert_load(uint8_t *buf, size_t len, char *err, size_t errcap);
+bert_model *bert_load(uint8_t *buf, size_t len, int vocab_only, char *err, size_t errcap);
 void bert_free(bert_model *m);
 
 /*

@@ -37,6 +37,14 @@ const char *ES_EXPORT(es_last_error)(void);
 int32_t ES_EXPORT(es_load)(uint8_t *data, uint32_t len);
 
 /*
+ * es_load for tokenizing only: reads the metadata and vocabulary of a GGUF
+ * (which may hold no tensors at all) and no weights, so an instance that
+ * only tokenizes needs a few MB instead of the model's size. es_embed_batch
+ * fails on it; es_model_info reports "weight_type":"none".
+ */
+int32_t ES_EXPORT(es_load_vocab)(uint8_t *data, uint32_t len);
+
+/*
  * Model information as a NUL-terminated JSON object, valid until the next
  * es_load: {"architecture":"bert","name":...,"n_embedding":384,
  * "n_layer":6,"n_head":12,"n_ff":1536,"n_vocab":30522,"n_ctx":512,
