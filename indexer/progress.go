@@ -16,26 +16,34 @@ const (
 	logEvery = 5 * time.Second
 )
 
-// progress reports an import's advance from its own goroutine; the counts
-// are guarded by mu because the writer updates them.
+// progress reports the advance of an import (files) or a reindex
+// (documents) from its own goroutine; the counts are guarded by mu because
+// the writer updates them.
 type progress struct {
-	out   io.Writer
-	tty   bool
-	total int
-	start time.Time
+	out        io.Writer
+	tty        bool
+	verb, noun string // "import", "files"
+	total      int
+	start      time.Time
 
 	mu     sync.Mutex
-	files  int
+	files  int // of the noun's things
 	chunks int
 
 	quit chan struct{}
 	done chan struct{}
 }
 
-// newProgress starts reporting to out; a nil out gives a progress that
-// only counts.
+// newProgress starts reporting an import of total files to out; a nil out
+// gives a progress that only counts.
 func newProgress(out io.Writer, total int) *progress {
-	p := &progress{out: out, total: total, start: time.Now(), quit: make(chan struct{}), done: make(chan struct{})}
+	return newCountProgress(out, "import", "files", total)
+}
+
+// newCountProgress is newProgress for total things of another noun.
+func newCountProgress(out io.Writer, verb, noun string, total int) *progress {
+	p := &progress{out: out, verb: verb, noun: noun, total: total, start: time.Now(),
+		quit: make(chan struct{}), done: make(chan struct{})}
 	if out == nil {
 		close(p.done)
 		return p
@@ -93,17 +101,17 @@ func (p *progress) print(final bool) {
 	}
 	if !p.tty {
 		if !final {
-			fmt.Fprintf(p.out, "import: %d/%d files, %d chunks, %.1f chunks/s, ETA %s\n", files, p.total, chunks, rate, eta)
+			fmt.Fprintf(p.out, "%s: %d/%d %s, %d chunks, %.1f chunks/s, ETA %s\n", p.verb, files, p.total, p.noun, chunks, rate, eta)
 		}
 		return
 	}
 	const width = 30
 	filled := width
 	if p.total > 0 {
-		filled = width * files / p.total
+		filled = width * min(files, p.total) / p.total
 	}
 	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-	fmt.Fprintf(p.out, "\r[%s] %d/%d files  %d chunks  %.1f chunks/s  ETA %-8s", bar, files, p.total, chunks, rate, eta)
+	fmt.Fprintf(p.out, "\r[%s] %d/%d %s  %d chunks  %.1f chunks/s  ETA %-8s", bar, files, p.total, p.noun, chunks, rate, eta)
 	if final {
 		fmt.Fprintln(p.out)
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/edgesearch/edgesearch/embedder"
@@ -149,7 +147,7 @@ func Reindex(ctx context.Context, opts ReindexOptions) (ReindexSummary, error) {
 write:
 	for g := range groups {
 		sum.Failures = append(sum.Failures, g.failed...)
-		prog.add(len(g.failed), 0)
+		prog.filesDone(len(g.failed), 0)
 		if failed = embedDocs(ctx, emb, g.docs); failed != nil {
 			break
 		}
@@ -168,7 +166,7 @@ write:
 			}
 			sum.Documents += len(batch)
 			sum.Chunks += chunks
-			prog.add(len(batch), chunks)
+			prog.filesDone(len(batch), chunks)
 		}
 	}
 	// The reader may have stopped on an error of its own, or the caller's
@@ -181,101 +179,4 @@ write:
 	}
 	sum.Elapsed = time.Since(start)
 	return sum, failed
-}
-
-// countProgress is Import's progress display for a count of things other
-// than files: the same bar on a terminal, a log line every few seconds
-// elsewhere. The counts are guarded by mu because the caller updates them
-// while the display goroutine reads them.
-type countProgress struct {
-	out        io.Writer
-	tty        bool
-	verb, noun string
-	total      int
-	start      time.Time
-
-	mu     sync.Mutex
-	n      int
-	chunks int
-
-	quit chan struct{}
-	done chan struct{}
-}
-
-// newCountProgress starts reporting to out; a nil out gives a progress that
-// only counts.
-func newCountProgress(out io.Writer, verb, noun string, total int) *countProgress {
-	p := &countProgress{out: out, verb: verb, noun: noun, total: total, start: time.Now(),
-		quit: make(chan struct{}), done: make(chan struct{})}
-	if out == nil {
-		close(p.done)
-		return p
-	}
-	p.tty = isTerminal(out)
-	every := logEvery
-	if p.tty {
-		every = barEvery
-	}
-	go func() {
-		defer close(p.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				p.print(false)
-			case <-p.quit:
-				p.print(true)
-				return
-			}
-		}
-	}()
-	return p
-}
-
-func (p *countProgress) add(n, chunks int) {
-	p.mu.Lock()
-	p.n += n
-	p.chunks += chunks
-	p.mu.Unlock()
-}
-
-// stop draws the final state and ends the goroutine.
-func (p *countProgress) stop() {
-	select {
-	case <-p.quit:
-	default:
-		close(p.quit)
-	}
-	<-p.done
-}
-
-func (p *countProgress) print(final bool) {
-	p.mu.Lock()
-	n, chunks := p.n, p.chunks
-	p.mu.Unlock()
-	el := time.Since(p.start)
-	rate := float64(chunks) / max(el.Seconds(), 1e-9)
-	eta := "?"
-	if n > 0 && n < p.total {
-		eta = (time.Duration(float64(el) / float64(n) * float64(p.total-n))).Round(time.Second).String()
-	} else if n >= p.total {
-		eta = "0s"
-	}
-	if !p.tty {
-		if !final {
-			fmt.Fprintf(p.out, "%s: %d/%d %s, %d chunks, %.1f chunks/s, ETA %s\n", p.verb, n, p.total, p.noun, chunks, rate, eta)
-		}
-		return
-	}
-	const width = 30
-	filled := width
-	if p.total > 0 {
-		filled = width * min(n, p.total) / p.total
-	}
-	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-	fmt.Fprintf(p.out, "\r[%s] %d/%d %s  %d chunks  %.1f chunks/s  ETA %-8s", bar, n, p.total, p.noun, chunks, rate, eta)
-	if final {
-		fmt.Fprintln(p.out)
-	}
 }
