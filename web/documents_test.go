@@ -189,7 +189,7 @@ func TestDocumentRoutes(t *testing.T) {
 	// Health counts; delete; replace.
 	var h map[string]any
 	call(t, "GET", base+"/health", nil, nil).decode(t, &h)
-	if h["documents"] != 4.0 || h["chunks"] != 4.0 {
+	if h["documents"] != 4.0 || h["chunks"] != 4.0 || h["index"] != "ready" {
 		t.Errorf("health: %v", h)
 	}
 	if r := call(t, "DELETE", base+"/documents/"+whale, nil, nil); r.status != http.StatusNoContent {

@@ -8,12 +8,15 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// healthResponse is GET /health once the model is loaded. Documents and
-// Chunks are the store's counts, 0 until SetEngine.
+// healthResponse is GET /health once the model is loaded: embedding works
+// from then on. Index says whether search does yet: "loading" while the
+// store and its search index open (Documents and Chunks are 0 until then),
+// "ready" after.
 type healthResponse struct {
 	Status    string `json:"status"`
 	Model     string `json:"model"`
 	Dims      int    `json:"dims"`
+	Index     string `json:"index"`
 	Documents int    `json:"documents"`
 	Chunks    int    `json:"chunks"`
 }
@@ -28,8 +31,9 @@ func (s *Server) handleHealth(c *gin.Context) {
 		return
 	}
 	info := pool.Info()
-	resp := healthResponse{Status: "ok", Model: info.Name, Dims: info.Dims}
+	resp := healthResponse{Status: "ok", Model: info.Name, Dims: info.Dims, Index: "loading"}
 	if e := s.index.Load(); e != nil {
+		resp.Index = "ready"
 		docs, chunks, err := e.Store().Count()
 		if err != nil {
 			s.abortWithError(c, err)
