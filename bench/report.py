@@ -112,12 +112,16 @@ def embedding(p, out, es, ll, st, binary):
       f"The peers measure from just before exec to their first vector ({ll.get('start_measured_from', '')}).")
     p(f"- Peak RSS of `edgesearch embed` over all 1,000 sentences (one process, "
       f"{es['threads']} workers): {serve_rss_kb / 1024:.0f} MB.")
-    p("- On this 2-core VM, edgesearch's speed is bimodal from one process to the next with the "
-      "same binary and model: one short query takes either ~12.5 ms or ~25 ms, and throughput "
-      "moves by the same 2× (seen as 1,610 and 637 tokens/s with 2 threads on the f16 model, and "
-      "772 against 332 tokens/s in four back-to-back 1-thread runs); llama.cpp in between did not "
-      "move. The cause is not found yet (not CPU steal, not transparent huge pages); the tables "
-      "show the run this report was made from.")
+    sc = es.get("stack_check")
+    if sc:
+        def ms(v):
+            return ", ".join(f"{x:.1f}" for x in sorted(v))
+        p(f"- Where wazero's native stack lands in a page made half of all guest instances run every "
+          f"matmul at half speed on this VM (the previous report's \"bimodal\" runs; "
+          f"embedder/stack.go). Each instance now times a 3-token text on a few stacks at start "
+          f"and keeps the fastest. One-query p50 of {sc['pools']} fresh one-worker pools, ms — "
+          f"without the check: {ms(sc['query_ms_p50_without'])} ({sc['slow_without']} slow, "
+          f"≥ 1.5× the fastest); with it: {ms(sc['query_ms_p50_with'])} ({sc['slow_with']} slow).")
     p(f"- llama.cpp {ll.get('llama_cpp_python', '')} built from the llama-cpp-python sdist for this "
       f"CPU; sentence-transformers {st.get('sentence_transformers', '')} on torch {st.get('torch', '')}.")
     p("")
@@ -251,6 +255,7 @@ def search_sections(p, sf, sb):
                 (f"`edgesearch serve` GET /search p50 (query embedding included, {sb['serve_queries']} queries), ms",
                  sb["serve_http_ms_p50"], 1),
                 ("`edgesearch serve` peak RSS (VmHWM), MB", sb["serve_peak_rss_mb"], 0),
+                ("`edgesearch serve` RSS after the queries, MB", sb["serve_rss_after_mb"], 0),
             ]
             if sb.get("serve_rss_anon_mb"):
                 rows.append(("… of which anonymous (heap, guest memory) / file pages (bbolt mmap), MB",
@@ -258,6 +263,14 @@ def search_sections(p, sf, sb):
         for label, v, digits in rows:
             p(f"| {label} | {v if digits is None else fmt(v, digits)} |")
         p("")
+        if sb.get("serve_peak_rss_mb"):
+            p("What the server's memory holds at 100k chunks: one embedding worker with its model "
+              "copy (~70 MB; `--idle-threads 1`, the second starts only while texts wait), the graph "
+              "with half-precision vectors (~95 MB), the BM25 index and the document table (~30 MB), "
+              "a small vocabulary-only tokenizer instance. The store's file pages are released after "
+              "the index loads and every 64 reads, the model's file buffer inside the guest is given "
+              "back after loading, and the garbage collector runs at GOGC 25 while loading and 50 "
+              "after (cmd/edgesearch/serve.go).\n")
 
 
 if __name__ == "__main__":

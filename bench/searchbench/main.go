@@ -53,7 +53,7 @@ func main() {
 		perDoc    = flag.Int("per-doc", 4, "chunks per document")
 		queries   = flag.Int("queries", 1000, "latency queries per mode")
 		recallN   = flag.Int("recall-queries", 200, "queries for recall@10 against exact search")
-		serveN    = flag.Int("serve-queries", 200, "GET /search requests to the server")
+		serveN    = flag.Int("serve-queries", 1000, "GET /search requests to the server")
 		sentences = flag.String("sentences", "bench/sentences.txt", "words for the chunk texts")
 		modelPath = flag.String("model", os.Getenv("EDGESEARCH_MODEL"), "GGUF model (the store records its name; serve embeds queries with it)")
 		threads   = flag.Int("threads", 2, "embedder workers of the server")
