@@ -37,6 +37,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,8 +74,20 @@ func main() {
 		via       = flag.String("via", "import", "import path to measure: import (indexer.Import, as `edgesearch import`) or ingest (indexer.Ingest batches)")
 		keep      = flag.String("keep", "", "data directory to build in and keep (default: a temporary one, removed)")
 		rawSample = flag.Int("raw-sample", 2000, "chunks (evenly spread) embedded again for the raw measure; 0: all")
+		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	)
 	flag.Parse()
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scifact:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *modelPath == "" {
 		home, _ := os.UserHomeDir()
 		*modelPath = filepath.Join(home, ".cache", "edgesearch", "all-MiniLM-L6-v2-f16.gguf")
