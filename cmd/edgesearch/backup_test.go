@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,35 +17,7 @@ import (
 // its documents are loaded, and returns it with its base URL.
 func startKeyedServe(t *testing.T, dataDir, key string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--data", dataDir)
-	cmd.Env = []string{"HOME=" + t.TempDir(), "MODEL_PATH=" + modelPath(t), "EDGESEARCH_API_KEY=" + key}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs := bufio.NewScanner(stderr)
-	addrRE := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
-	var addr string
-	var seen []string
-	for logs.Scan() {
-		line := logs.Text()
-		seen = append(seen, line)
-		if m := addrRE.FindStringSubmatch(line); m != nil && addr == "" {
-			addr = m[1]
-		}
-		if strings.Contains(line, `"msg":"documents loaded"`) {
-			break
-		}
-	}
-	if addr == "" {
-		t.Fatalf("serve never loaded the documents:\n%s", strings.Join(seen, "\n"))
-	}
-	go io.Copy(io.Discard, stderr)
-	return cmd, "http://" + addr
+	return startServeEnv(t, dataDir, "EDGESEARCH_API_KEY="+key)
 }
 
 // storeIDs opens a store file and returns its document ids.

@@ -18,8 +18,14 @@ import (
 // loaded and returns its address; the test stops it with SIGTERM.
 func startServe(t *testing.T, dataDir string) (*exec.Cmd, string) {
 	t.Helper()
+	return startServeEnv(t, dataDir)
+}
+
+// startServeEnv is startServe with more environment variables (KEY=value).
+func startServeEnv(t *testing.T, dataDir string, env ...string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--data", dataDir)
-	cmd.Env = []string{"HOME=" + t.TempDir(), "MODEL_PATH=" + modelPath(t)}
+	cmd.Env = append([]string{"HOME=" + t.TempDir(), "MODEL_PATH=" + modelPath(t)}, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
