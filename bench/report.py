@@ -239,9 +239,11 @@ def search_sections(p, sf, sb):
               "96% of samples in the guest and under 2% in Go, so the gap is idle time, not overhead. "
               "A likely cause: compiled wasm has no preemption points, so the two workers hold both of "
               "Go's Ps for whole guest calls and the import's feeding goroutines wait for a call to "
-              "end; a sampler goroutine ticking every 50 ms ran 15 times in 116 s. GOMAXPROCS 3 made "
-              "a 300-document import 10% faster, GOMAXPROCS 4 an 800-document one 5% slower (the "
-              "collector's dedicated worker then takes a core), so nothing was changed. Tokenizing on "
+              "end; a sampler goroutine ticking every 50 ms ran 15 times in 116 s. More Ps did not help "
+              "in absolute terms: with GOMAXPROCS 3 a 300-document import ran 10% faster but an "
+              "800-document one 5% slower (240 s against 229 s, raw embedding 7% slower too), and "
+              "GOMAXPROCS 4 was 5% slower (the collector's dedicated worker then takes a core), so "
+              "nothing was changed. Tokenizing on "
               "its own instance (this session) took the ratio from 0.76 to 0.86–0.90.\n")
 
     if sb:
