@@ -379,8 +379,8 @@ func parseJob(ctx context.Context, path string, opts ImportOptions) *fileJob {
 		return j
 	}
 	if rowsFile(path) {
-		// Rows are stored with the file's path as their source (rowDoc),
-		// also when the file now holds none: then all of them are gone.
+		// Rows are stored with the file's path as their source (rowDoc).
+		// (A file with no rows left fails to parse, so its rows stay.)
 		j.rowSource = path
 	}
 	// Later rows with the same id replace earlier ones, as they would if
