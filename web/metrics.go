@@ -161,15 +161,7 @@ func (m *metrics) writeTo(w io.Writer, sc storeCounts) error {
 
 	p("# HELP edgesearch_embed_duration_seconds Time to embed one request's texts, queueing included.\n")
 	p("# TYPE edgesearch_embed_duration_seconds histogram\n")
-	var cum uint64
-	for i, le := range embedBuckets {
-		cum += m.buckets[i]
-		p("edgesearch_embed_duration_seconds_bucket{le=\"%s\"} %d\n", strconv.FormatFloat(le, 'g', -1, 64), cum)
-	}
-	cum += m.buckets[len(embedBuckets)]
-	p("edgesearch_embed_duration_seconds_bucket{le=\"+Inf\"} %d\n", cum)
-	p("edgesearch_embed_duration_seconds_sum %s\n", strconv.FormatFloat(m.embedSum, 'g', -1, 64))
-	p("edgesearch_embed_duration_seconds_count %d\n", m.embedCount)
+	histogram(p, "edgesearch_embed_duration_seconds", "", embedBuckets, m.buckets, m.embedSum, m.embedCount)
 
 	p("# HELP edgesearch_embedded_texts_total Texts embedded.\n")
 	p("# TYPE edgesearch_embedded_texts_total counter\n")
@@ -195,15 +187,8 @@ func (m *metrics) writeTo(w io.Writer, sc storeCounts) error {
 	p("# TYPE edgesearch_search_duration_seconds histogram\n")
 	for _, mode := range searchModes {
 		st := m.searches[mode]
-		cum = 0
-		for i, le := range searchBuckets {
-			cum += st.buckets[i]
-			p("edgesearch_search_duration_seconds_bucket{mode=%q,le=\"%s\"} %d\n", mode.String(), strconv.FormatFloat(le, 'g', -1, 64), cum)
-		}
-		cum += st.buckets[len(searchBuckets)]
-		p("edgesearch_search_duration_seconds_bucket{mode=%q,le=\"+Inf\"} %d\n", mode.String(), cum)
-		p("edgesearch_search_duration_seconds_sum{mode=%q} %s\n", mode.String(), strconv.FormatFloat(st.sum, 'g', -1, 64))
-		p("edgesearch_search_duration_seconds_count{mode=%q} %d\n", mode.String(), st.count)
+		histogram(p, "edgesearch_search_duration_seconds", fmt.Sprintf("mode=%q", mode.String()),
+			searchBuckets, st.buckets, st.sum, st.count)
 	}
 
 	if sc.ok {
@@ -221,6 +206,25 @@ func (m *metrics) writeTo(w io.Writer, sc storeCounts) error {
 	p("# TYPE edgesearch_backup_failures_total counter\n")
 	p("edgesearch_backup_failures_total %d\n", m.backupFailures)
 	return err
+}
+
+// histogram writes one Prometheus histogram series: counts holds the
+// observations per bound of bounds (not cumulative) and one more above the
+// last; labels ("k=\"v\"", or "") go before le.
+func histogram(p func(string, ...any), name, labels string, bounds []float64, counts []uint64, sum float64, count uint64) {
+	sep, braced := "", ""
+	if labels != "" {
+		sep, braced = labels+",", "{"+labels+"}"
+	}
+	var cum uint64
+	for i, le := range bounds {
+		cum += counts[i]
+		p("%s_bucket{%sle=\"%s\"} %d\n", name, sep, strconv.FormatFloat(le, 'g', -1, 64), cum)
+	}
+	cum += counts[len(bounds)]
+	p("%s_bucket{%sle=\"+Inf\"} %d\n", name, sep, cum)
+	p("%s_sum%s %s\n", name, braced, strconv.FormatFloat(sum, 'g', -1, 64))
+	p("%s_count%s %d\n", name, braced, count)
 }
 
 // handleMetrics serves GET /metrics. A store that cannot be counted leaves
