@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/edgesearch/edgesearch/embedder"
+	"github.com/edgesearch/edgesearch/indexer"
 	"github.com/edgesearch/edgesearch/search"
 )
 
@@ -22,6 +23,8 @@ const (
 	DefaultMaxTexts        = 256
 	DefaultRetryAfter      = time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultMaxDocuments    = 10_000
+	DefaultMaxFiles        = 100
 )
 
 // Config configures a Server. The zero value of every field means its default.
@@ -40,6 +43,14 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxTexts caps the texts in one embedding request; default 256.
 	MaxTexts int
+	// MaxDocuments caps the documents one POST /documents may store, rows
+	// of uploaded JSONL and CSV files included; default 10,000.
+	MaxDocuments int
+	// MaxFiles caps the files in one multipart upload; default 100.
+	MaxFiles int
+	// ParseLimits bound the parse of each uploaded file (see indexer.Limits);
+	// zero fields mean the indexer's defaults.
+	ParseLimits indexer.Limits
 	// RetryAfter is advised on every 503; default 1s (rounded up to seconds).
 	RetryAfter time.Duration
 	// ShutdownTimeout bounds how long Serve waits for requests in flight
@@ -72,8 +83,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("web config: max body bytes %d is negative", cfg.MaxBodyBytes)
 	}
-	if cfg.MaxTexts < 0 {
-		return nil, fmt.Errorf("web config: max texts %d is negative", cfg.MaxTexts)
+	if cfg.MaxTexts < 0 || cfg.MaxDocuments < 0 || cfg.MaxFiles < 0 {
+		return nil, fmt.Errorf("web config: max texts, documents and files must not be negative")
+	}
+	if err := cfg.ParseLimits.Check(); err != nil {
+		return nil, fmt.Errorf("web config: %w", err)
 	}
 	if cfg.RetryAfter < 0 || cfg.ShutdownTimeout < 0 {
 		return nil, fmt.Errorf("web config: durations must not be negative")
@@ -83,6 +97,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxTexts == 0 {
 		cfg.MaxTexts = DefaultMaxTexts
+	}
+	if cfg.MaxDocuments == 0 {
+		cfg.MaxDocuments = DefaultMaxDocuments
+	}
+	if cfg.MaxFiles == 0 {
+		cfg.MaxFiles = DefaultMaxFiles
 	}
 	if cfg.RetryAfter == 0 {
 		cfg.RetryAfter = DefaultRetryAfter
@@ -117,6 +137,10 @@ func (s *Server) routes() *gin.Engine {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true // c.Done() follows the request's context
+	// Route on the path as sent, so an id holding "/" (sent as %2F, as
+	// encodeURIComponent does) is one path segment, then unescape it.
+	e.UseRawPath = true
+	e.UnescapePathValues = true
 	// Trust no proxy headers: a client must not choose the IP we log.
 	_ = e.SetTrustedProxies(nil)
 	e.Use(s.recoverJSON(), s.observe(), s.cors(), s.requireAPIKey())
