@@ -191,9 +191,21 @@ func decodeDocument(id string, rec []byte) (Document, error) {
 		d.fail("metadata count")
 	}
 	if d.err == nil && n > 0 {
+		// The encoder writes keys in increasing order; a key out of order,
+		// or the same key twice, is damage, and taking either value would
+		// silently drop the other.
 		doc.Metadata = make(map[string]string, n)
-		for range n {
+		prev := ""
+		for i := range n {
 			k := d.string("metadata key")
+			if d.err == nil && i > 0 && k <= prev {
+				if k == prev {
+					d.fail(fmt.Sprintf("metadata key %q twice", k))
+				} else {
+					d.fail(fmt.Sprintf("metadata key %q after %q, out of order", k, prev))
+				}
+			}
+			prev = k
 			doc.Metadata[k] = d.string("metadata value")
 		}
 	}

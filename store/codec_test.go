@@ -24,12 +24,37 @@ func FuzzDecodeDocument(f *testing.F) {
 		if _, err := decodeHeader(rec); err != nil {
 			t.Fatalf("decodeDocument accepts what decodeHeader rejects: %v", err)
 		}
-		if again := encodeDocument(&got); string(again) != string(rec) && len(got.Metadata) < 2 {
-			// With two or more metadata keys the input may list them in an
-			// order the encoder would not, so only smaller records compare.
+		// The decoder accepts only the encoder's canonical form (metadata
+		// keys in increasing order, each once), so nothing it accepts can
+		// lose a value to a duplicate key.
+		if again := encodeDocument(&got); string(again) != string(rec) {
 			t.Fatalf("re-encoding differs:\n in %x\nout %x", rec, again)
 		}
 	})
+}
+
+// TestDecodeDocumentRefusesDuplicateAndUnorderedMetadataKeys pins that a
+// record listing a metadata key twice is corrupt rather than decoded with one
+// of the two values dropped.
+func TestDecodeDocumentRefusesDuplicateAndUnorderedMetadataKeys(t *testing.T) {
+	for name, keys := range map[string][2]string{"duplicate": {"lang", "lang"}, "unordered": {"lang", "author"}} {
+		t.Run(name, func(t *testing.T) {
+			// A record without metadata ends in the count 0 and the text;
+			// keep what comes before and write two pairs in the order given.
+			head := encodeDocument(&Document{Text: "some text"})
+			prefix := head[:len(head)-len(appendString(nil, "some text"))-1]
+			rec := append(append([]byte{}, prefix...), 2)
+			rec = appendString(rec, keys[0])
+			rec = appendString(rec, "en")
+			rec = appendString(rec, keys[1])
+			rec = appendString(rec, "de")
+			rec = appendString(rec, "some text")
+			_, err := decodeDocument("id", rec)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("decodeDocument with metadata keys %q = %v, want ErrCorrupt", keys, err)
+			}
+		})
+	}
 }
 
 // FuzzDecodeChunk does the same for chunk records.
