@@ -125,7 +125,9 @@ func (d *decoder) uvarint(what string) uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	// The encoder writes the shortest form; a longer one (0x80 0x00 for 0)
+	// is not ours, so every record has one encoding.
+	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
 		d.fail(what)
 		return 0
 	}
