@@ -1,6 +1,10 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
 
 // Sentinel errors. Errors returned by this package wrap one of these (and
 // sometimes an error from bbolt), so callers test them with errors.Is.
@@ -25,4 +29,22 @@ var (
 
 	// ErrLocked means another process holds the store open for writing.
 	ErrLocked = errors.New("store is locked by another process")
+
+	// ErrNoSpace means a write failed because the disk (or the user's quota,
+	// or the process's file size limit) is full. The transaction was rolled
+	// back: what was stored before is intact, the new write is not stored.
+	ErrNoSpace = errors.New("no space left on the store's disk")
 )
+
+// diskFull wraps err with ErrNoSpace when the operating system said the disk,
+// the quota or the file size limit is exhausted, so callers can tell the
+// user what to do instead of reporting an internal error.
+func diskFull(err error) error {
+	if err == nil || errors.Is(err, ErrNoSpace) {
+		return err
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}

@@ -126,7 +126,7 @@ func (s *Store) DeleteBatch(ctx context.Context, ids []string) (int, error) {
 		return 0, fmt.Errorf("delete %d documents: %w", len(ids), err)
 	}
 	removed := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		removed = 0
 		b := buckets(tx)
 		chunks := 0

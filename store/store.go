@@ -162,7 +162,7 @@ func (s *Store) init(opts Options) error {
 			return fmt.Errorf("open store %s: the file is empty and no model was given to create a store: %w", s.path, ErrInvalid)
 		}
 		s.model, s.dims = opts.Model, opts.Dims
-		if err := s.db.Update(func(tx *bolt.Tx) error { return create(tx, opts.Model, opts.Dims) }); err != nil {
+		if err := s.update(func(tx *bolt.Tx) error { return create(tx, opts.Model, opts.Dims) }); err != nil {
 			return fmt.Errorf("create store %s: %w", s.path, err)
 		}
 		return nil
@@ -181,7 +181,7 @@ func (s *Store) init(opts Options) error {
 			s.path, m.model, m.dims, opts.Model, opts.Dims, ErrModelMismatch)
 	}
 	s.model, s.dims = opts.Model, opts.Dims
-	if err := s.db.Update(func(tx *bolt.Tx) error { return resetVectors(tx, opts.Model, opts.Dims) }); err != nil {
+	if err := s.update(func(tx *bolt.Tx) error { return resetVectors(tx, opts.Model, opts.Dims) }); err != nil {
 		return fmt.Errorf("re-embed store %s for model %q: %w", s.path, opts.Model, err)
 	}
 	return nil
@@ -359,4 +359,10 @@ func (s *Store) Count() (documents, chunks int, err error) {
 		return 0, 0, fmt.Errorf("store %s count: %w", s.path, err)
 	}
 	return documents, chunks, nil
+}
+
+// update runs fn in a read-write transaction, as bolt's Update does, and
+// marks a failure because the disk is full with ErrNoSpace.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	return diskFull(s.db.Update(fn))
 }

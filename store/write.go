@@ -67,7 +67,7 @@ func (s *Store) Put(ctx context.Context, docs []Document) error {
 		p.ids = make([]uint64, len(p.chunks))
 	}
 
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := buckets(tx)
 		next, err := getU64(b.meta, metaNextChunk)
 		if err != nil {
@@ -155,7 +155,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("delete document %q: %w", id, err)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := buckets(tx)
 		old := b.docs.Get([]byte(id))
 		if old == nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/edgesearch/edgesearch/embedder"
+	"github.com/edgesearch/edgesearch/store"
 )
 
 // Sentinel errors for requests the server refuses; each maps to one status in
@@ -54,6 +55,8 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, store.ErrNoSpace):
+		return http.StatusInsufficientStorage
 	case errors.Is(err, embedder.ErrOverloaded), errors.Is(err, ErrStarting),
 		errors.Is(err, embedder.ErrClosed), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, context.Canceled):
@@ -70,6 +73,8 @@ func clientMessage(err error, status int) string {
 	switch {
 	case status == http.StatusInternalServerError:
 		return "internal error; see the server log"
+	case status == http.StatusInsufficientStorage:
+		return "the disk holding the data directory is full: nothing of this request was stored; free some space and retry"
 	case errors.Is(err, embedder.ErrOverloaded):
 		return "server overloaded; retry later"
 	case errors.Is(err, embedder.ErrClosed):

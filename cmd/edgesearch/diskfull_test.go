@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestFullDiskAnswers507AndKeepsWhatWasStored runs the server with its data
+// directory on a small tmpfs, fills the disk, and checks that a write then
+// answers 507 with a message saying what happened (not 500 "internal
+// error"), that the documents stored before are intact, also after a
+// restart, and that writes work again once space is freed. Mounting needs
+// root, which CI has; elsewhere the test skips.
+func TestFullDiskAnswers507AndKeepsWhatWasStored(t *testing.T) {
+	disk := mountTmpfs(t, "4m")
+	data := filepath.Join(disk, "data")
+	srv, base := startServe(t, data)
+
+	post := func(id, text string) (int, string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"id": id, "text": text})
+		resp, err := http.Post(base+"/documents", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("before", "Stored before the disk filled up."); code != http.StatusCreated {
+		t.Fatalf("first document: %d %s", code, body)
+	}
+	// Leave less room than the next document's text needs.
+	filler := filepath.Join(disk, "filler")
+	fillDisk(t, filler, 48<<10)
+	big := strings.Repeat("The disk of this small appliance is nearly full, so this long text cannot be written. ", 1200)
+	code, body := post("big", big)
+	if code != http.StatusInsufficientStorage || !strings.Contains(body, "disk") || !strings.Contains(body, "full") {
+		t.Fatalf("write to a full disk: %d %s; want 507 saying the disk is full", code, body)
+	}
+	var d struct{ ID, Text string }
+	getJSON(t, base+"/documents/before", &d)
+	if d.Text != "Stored before the disk filled up." {
+		t.Fatalf("document stored before the disk filled: %+v", d)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post("big", big); code != http.StatusCreated {
+		t.Fatalf("write after space was freed: %d %s", code, body)
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	_, base = startServe(t, data)
+	for _, id := range []string{"before", "big"} {
+		getJSON(t, base+"/documents/"+id, &d)
+		if d.ID != id {
+			t.Errorf("after restart: document %q is %+v", id, d)
+		}
+	}
+}
+
+// mountTmpfs mounts a tmpfs of the given size on a temp directory for the
+// test. Without root the test skips, except in CI, which runs as root and
+// must not skip.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		if os.Getenv("CI") == "" && os.Geteuid() != 0 {
+			t.Skipf("mounting a tmpfs needs root: %v %s", err, out)
+		}
+		t.Fatalf("mount a tmpfs of %s on %s: %v %s", size, dir, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fillDisk writes path until the file system has about free bytes left.
+func fillDisk(t *testing.T, path string, free int64) {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
+		t.Fatal(err)
+	}
+	avail := int64(st.Bavail) * int64(st.Bsize)
+	if avail <= free {
+		t.Fatalf("only %d bytes free before filling", avail)
+	}
+	if err := os.WriteFile(path, make([]byte, avail-free), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
