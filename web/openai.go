@@ -53,6 +53,19 @@ type openAIModel struct {
 	OwnedBy string `json:"owned_by"`
 }
 
+// openAIErrorBody is OpenAI's error answer, which the openai clients parse
+// into their exception's message and code.
+type openAIErrorBody struct {
+	Error openAIError `json:"error"`
+}
+
+type openAIError struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"` // always null here: refusals are about the request, not a field
+	Code    string  `json:"code"`
+}
+
 // handleOpenAIEmbeddings serves POST /v1/embeddings.
 func (s *Server) handleOpenAIEmbeddings(c *gin.Context) {
 	var req openAIEmbeddingsRequest

@@ -19,6 +19,7 @@ import (
 
 // Defaults for the zero values of Config.
 const (
+	DefaultAddr            = "127.0.0.1:8080"
 	DefaultMaxBodyBytes    = 8 << 20
 	DefaultMaxTexts        = 256
 	DefaultRetryAfter      = time.Second
@@ -29,16 +30,30 @@ const (
 
 // Config configures a Server. The zero value of every field means its default.
 type Config struct {
-	// Addr is the listen address for ListenAndServe, e.g. ":8080".
+	// Addr is the listen address for ListenAndServe; default
+	// "127.0.0.1:8080", reachable from this machine only. A host name in it
+	// is also allowed as a Host header (see AllowedHosts).
 	Addr string
 	// Version is reported by GET /.
 	Version string
 	// APIKey, when set, is required on every route except GET /health and
 	// CORS preflights, as "Authorization: Bearer KEY" or "X-API-Key: KEY".
+	// New refuses a key with spaces, control characters or non-ASCII
+	// letters (see CheckAPIKey): no client could send it back intact.
 	APIKey string
-	// CORSOrigins lists the origins allowed to call the API from a browser;
-	// "*" allows any. Empty (the default) sends no CORS headers at all.
+	// CORSOrigins lists the origins ("scheme://host[:port]") allowed to call
+	// the API from a browser, and so to change data from a page of their
+	// own; "*" allows any, which also turns the cross-origin check off: the
+	// owner opened the API to every site. Empty (the default) sends no CORS
+	// headers and refuses every cross-origin POST, PUT, PATCH and DELETE.
 	CORSOrigins []string
+	// AllowedHosts lists the names, besides IP literals, "localhost",
+	// "*.localhost", the machine's host name and that name + ".local", that
+	// clients may use to reach the server (the Host header). Other names get
+	// 403, so a site whose name an attacker rebinds to this machine's address
+	// (DNS rebinding) cannot read it. An entry ".example.com" allows
+	// example.com and every name under it; "*" allows any name.
+	AllowedHosts []string
 	// MaxBodyBytes caps a request body; larger bodies get 413. Default 8 MiB.
 	MaxBodyBytes int64
 	// MaxTexts caps the texts in one embedding request; default 256.
@@ -70,6 +85,8 @@ type Server struct {
 	engine  *gin.Engine
 	metrics *metrics
 	started time.Time
+	hosts   hostPolicy
+	csrf    *http.CrossOriginProtection // nil: every origin may write (CORSOrigins "*")
 	// pool is nil while the model loads; handlers read it once per request.
 	pool atomic.Pointer[embedder.Pool]
 	// index is nil until SetEngine; the document and search routes answer
@@ -78,8 +95,20 @@ type Server struct {
 }
 
 // New checks cfg, fills in its defaults and builds the routes. It fails only
-// for a Config that cannot work (negative limits).
+// for a Config that cannot work (negative limits, an API key no client can
+// send, a malformed origin or host name).
 func New(cfg Config) (*Server, error) {
+	if err := CheckAPIKey(cfg.APIKey); err != nil {
+		return nil, fmt.Errorf("web config: %w", err)
+	}
+	hosts, err := newHostPolicy(cfg.AllowedHosts, cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("web config: %w", err)
+	}
+	csrf, err := newOriginPolicy(cfg.CORSOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("web config: %w", err)
+	}
 	if cfg.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("web config: max body bytes %d is negative", cfg.MaxBodyBytes)
 	}
@@ -116,7 +145,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), started: time.Now(), hosts: hosts, csrf: csrf}
 	s.engine = s.routes()
 	return s, nil
 }
@@ -130,8 +159,13 @@ func (s *Server) Handler() http.Handler { return s.engine }
 
 // routes builds the gin engine. Middleware order matters: recovery outermost
 // so a panic still yields JSON; observe next so it counts every answer,
-// refusals included; CORS before auth so browsers' preflights, which carry
-// no credentials, are answered.
+// refusals included; the Host check before anything answers, preflights
+// included, so a rebound name learns nothing; CORS before the cross-origin
+// check and auth so browsers' preflights, which carry no credentials, are
+// answered for the configured origins; the cross-origin check before auth,
+// so a foreign page's write is refused whatever credentials ride along.
+// The JSON routes also refuse browser requests that are not JSON (see
+// requireJSON).
 func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
@@ -143,24 +177,25 @@ func (s *Server) routes() *gin.Engine {
 	e.UnescapePathValues = true
 	// Trust no proxy headers: a client must not choose the IP we log.
 	_ = e.SetTrustedProxies(nil)
-	e.Use(s.recoverJSON(), s.observe(), s.cors(), s.requireAPIKey())
+	e.Use(s.recoverJSON(), s.observe(), s.checkHost(), s.cors(), s.checkOrigin(), s.requireAPIKey())
+	jsonOnly, jsonOrFiles := s.requireJSON(false), s.requireJSON(true)
 
 	e.GET("/", s.handleRoot)
 	s.routeUI(e)
 	e.GET("/health", s.handleHealth)
 	e.GET("/metrics", s.handleMetrics)
 	e.GET("/backup", s.handleBackup)
-	e.POST("/embed", s.handleEmbed)
-	e.POST("/v1/embeddings", s.handleOpenAIEmbeddings)
+	e.POST("/embed", jsonOnly, s.handleEmbed)
+	e.POST("/v1/embeddings", jsonOnly, s.handleOpenAIEmbeddings)
 	e.GET("/v1/models", s.handleOpenAIModels)
-	e.POST("/documents", s.handleAddDocuments)
-	e.POST("/index", s.handleAddDocuments)
+	e.POST("/documents", jsonOrFiles, s.handleAddDocuments)
+	e.POST("/index", jsonOrFiles, s.handleAddDocuments)
 	e.GET("/documents", s.handleListDocuments)
 	e.GET("/documents/:id", s.handleGetDocument)
 	e.DELETE("/documents/:id", s.handleDeleteDocument)
 	e.GET("/documents/:id/similar", s.handleSimilar)
 	e.GET("/search", s.handleSearchGet)
-	e.POST("/search", s.handleSearchPost)
+	e.POST("/search", jsonOnly, s.handleSearchPost)
 
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, errorBody{Error: fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path)})
@@ -175,7 +210,7 @@ func (s *Server) routes() *gin.Engine {
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	addr := s.cfg.Addr
 	if addr == "" {
-		addr = ":8080"
+		addr = DefaultAddr
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -96,7 +96,8 @@ type reply struct {
 }
 
 // call sends one request; body may be nil, a string or []byte (sent as is),
-// or anything else (sent as JSON).
+// or anything else (sent as JSON). A "Host" in header sets the Host the
+// request names.
 func call(t *testing.T, method, url string, body any, header map[string]string) reply {
 	t.Helper()
 	var r io.Reader
@@ -121,6 +122,10 @@ func call(t *testing.T, method, url string, body any, header map[string]string) 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range header {
+		if strings.EqualFold(k, "Host") { // net/http sends req.Host, not a Host header
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -366,11 +371,19 @@ func TestCORSAllowsOnlyConfiguredOrigins(t *testing.T) {
 				t.Fatalf("preflight from %s allowed: %v", tt.origin, r.header)
 			}
 			r = call(t, "POST", base+"/embed", map[string]any{"text": "hi"}, map[string]string{"Origin": tt.origin, "X-API-Key": "k"})
+			if !tt.wantAllow {
+				// A page of an origin not allowed may not write at all.
+				r.wantError(t, http.StatusForbidden, "cross-origin")
+				if got := r.header.Get("Access-Control-Allow-Origin"); got != "" {
+					t.Fatalf("POST /embed from %s: Access-Control-Allow-Origin %q", tt.origin, got)
+				}
+				return
+			}
 			if r.status != http.StatusOK {
 				t.Fatalf("POST /embed: %d %s", r.status, r.body)
 			}
-			if got := r.header.Get("Access-Control-Allow-Origin"); (got == tt.origin) != tt.wantAllow {
-				t.Fatalf("POST /embed Access-Control-Allow-Origin %q, want allowed=%v", got, tt.wantAllow)
+			if got := r.header.Get("Access-Control-Allow-Origin"); got != tt.origin {
+				t.Fatalf("POST /embed Access-Control-Allow-Origin %q, want %s", got, tt.origin)
 			}
 		})
 	}
