@@ -2,12 +2,16 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/edgesearch/edgesearch/web"
 )
 
 // config is every setting, resolved once at start; the rest of the program
@@ -16,9 +20,9 @@ type config struct {
 	Addr        string
 	DataDir     string
 	ModelPath   string
-	Threads     int // embedder workers; 0 = one per core
-	IdleThreads int // serve: workers kept when idle (the rest start on demand)
-	APIKey      string
+	Threads     int    // embedder workers; 0 = one per core
+	IdleThreads int    // serve: workers kept when idle (the rest start on demand)
+	APIKey      string // trimmed and checked (web.CheckAPIKey); "" = none
 	CORSOrigins []string
 	MaxBody     int64 // bytes
 	MaxTexts    int
@@ -27,6 +31,14 @@ type config struct {
 	Queue       int // 0 = the embedder's default
 	LogLevel    string
 	LogFormat   string
+
+	// AllowedHosts are the extra Host names serve answers to
+	// (web.Config.AllowedHosts).
+	AllowedHosts []string
+	// Warnings are things resolving noticed and fixed (a key with spaces
+	// around it) that the command logs once it has a logger; none holds
+	// the key.
+	Warnings []string
 }
 
 // setting is one configuration value and where it may come from, in order.
@@ -40,21 +52,27 @@ type setting struct {
 // (PORT, MODEL_PATH, threads, ctx_size, batch_size, enable_log) come after
 // ours so existing deployments keep working.
 var settings = map[string]setting{
-	"addr":         {flag: "addr", env: []string{"EDGESEARCH_ADDR"}, def: ":8080"},
-	"data":         {flag: "data", env: []string{"EDGESEARCH_DATA"}},
-	"model":        {flag: "model", env: []string{"EDGESEARCH_MODEL", "MODEL_PATH"}},
-	"threads":      {flag: "threads", env: []string{"EDGESEARCH_THREADS", "threads"}, def: "0"},
-	"api-key":      {flag: "api-key", env: []string{"EDGESEARCH_API_KEY"}},
-	"cors-origins": {flag: "cors-origins", env: []string{"EDGESEARCH_CORS_ORIGINS"}},
-	"max-body":     {flag: "max-body", env: []string{"EDGESEARCH_MAX_BODY"}, def: "8MiB"},
-	"max-texts":    {flag: "max-texts", env: []string{"EDGESEARCH_MAX_TEXTS"}, def: "256"},
-	"max-tokens":   {flag: "max-tokens", env: []string{"EDGESEARCH_MAX_TOKENS", "ctx_size"}, def: "0"},
-	"max-batch":    {flag: "max-batch", env: []string{"EDGESEARCH_MAX_BATCH", "batch_size"}, def: "0"},
-	"queue":        {flag: "queue", env: []string{"EDGESEARCH_QUEUE"}, def: "0"},
-	"idle-threads": {flag: "idle-threads", env: []string{"EDGESEARCH_IDLE_THREADS"}, def: "1"},
-	"log-level":    {flag: "log-level", env: []string{"EDGESEARCH_LOG_LEVEL"}, def: "info"},
-	"log-format":   {flag: "log-format", env: []string{"EDGESEARCH_LOG_FORMAT"}, def: "text"},
+	"addr":          {flag: "addr", env: []string{"EDGESEARCH_ADDR"}, def: defaultAddr},
+	"data":          {flag: "data", env: []string{"EDGESEARCH_DATA"}},
+	"model":         {flag: "model", env: []string{"EDGESEARCH_MODEL", "MODEL_PATH"}},
+	"threads":       {flag: "threads", env: []string{"EDGESEARCH_THREADS", "threads"}, def: "0"},
+	"api-key":       {flag: "api-key", env: []string{"EDGESEARCH_API_KEY"}},
+	"api-key-file":  {flag: "api-key-file", env: []string{"EDGESEARCH_API_KEY_FILE"}},
+	"allowed-hosts": {flag: "allowed-hosts", env: []string{"EDGESEARCH_ALLOWED_HOSTS"}},
+	"cors-origins":  {flag: "cors-origins", env: []string{"EDGESEARCH_CORS_ORIGINS"}},
+	"max-body":      {flag: "max-body", env: []string{"EDGESEARCH_MAX_BODY"}, def: "8MiB"},
+	"max-texts":     {flag: "max-texts", env: []string{"EDGESEARCH_MAX_TEXTS"}, def: "256"},
+	"max-tokens":    {flag: "max-tokens", env: []string{"EDGESEARCH_MAX_TOKENS", "ctx_size"}, def: "0"},
+	"max-batch":     {flag: "max-batch", env: []string{"EDGESEARCH_MAX_BATCH", "batch_size"}, def: "0"},
+	"queue":         {flag: "queue", env: []string{"EDGESEARCH_QUEUE"}, def: "0"},
+	"idle-threads":  {flag: "idle-threads", env: []string{"EDGESEARCH_IDLE_THREADS"}, def: "1"},
+	"log-level":     {flag: "log-level", env: []string{"EDGESEARCH_LOG_LEVEL"}, def: "info"},
+	"log-format":    {flag: "log-format", env: []string{"EDGESEARCH_LOG_FORMAT"}, def: "text"},
 }
+
+// defaultAddr keeps a server that nobody configured reachable from this
+// machine only; listening on the network is the user's explicit choice.
+const defaultAddr = "127.0.0.1:8080"
 
 // addCommonFlags declares the flags every command shares.
 func addCommonFlags(fs *pflag.FlagSet) {
@@ -69,9 +87,11 @@ func addCommonFlags(fs *pflag.FlagSet) {
 
 // addServeFlags declares the flags only `serve` has.
 func addServeFlags(fs *pflag.FlagSet) {
-	fs.String("addr", ":8080", "listen address, HOST:PORT")
-	fs.String("api-key", "", "require this key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
-	fs.String("cors-origins", "", "comma-separated origins allowed to call the API from browsers; * for any (default: none)")
+	fs.String("addr", defaultAddr, "listen address, HOST:PORT; the default answers this machine only, :8080 or 0.0.0.0:8080 the whole network (the seed's PORT=N means 127.0.0.1:N)")
+	fs.String("api-key", "", "require this key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'; it shows in `ps`, so prefer --api-key-file")
+	fs.String("api-key-file", "", "read the API key from this file (first line; keep it chmod 600)")
+	fs.String("cors-origins", "", "comma-separated origins (scheme://host:port) whose pages may call the API and change data; * for any, which turns the cross-origin check off (default: none)")
+	fs.String("allowed-hosts", "", "comma-separated extra host names clients may use to reach the server, .example.com for a domain, * for any (IP addresses, localhost and this machine's name are always allowed)")
 	fs.String("max-body", "8MiB", "largest request body, in bytes or with a K/M/G/KiB/MiB/GiB suffix")
 	fs.Int("max-texts", 256, "most texts in one embedding request")
 	fs.Int("queue", 0, "texts that may wait for a worker before requests get 503 (default 1024)")
@@ -97,10 +117,12 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 			}
 		}
 	}
-	// The seed's PORT is a bare port; enable_log is a switch, not a level.
+	// The seed's PORT is a bare port; it keeps the loopback default's
+	// interface (listening beyond it takes --addr or EDGESEARCH_ADDR).
+	// enable_log is a switch, not a level.
 	if from["addr"] == "default" {
 		if port := getenv("PORT"); port != "" {
-			raw["addr"], from["addr"] = ":"+port, "PORT"
+			raw["addr"], from["addr"] = net.JoinHostPort("127.0.0.1", port), "PORT"
 		}
 	}
 	if from["log-level"] == "default" && truthy(getenv("enable_log")) {
@@ -122,7 +144,6 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 	cfg.Addr = raw["addr"]
 	cfg.DataDir = raw["data"]
 	cfg.ModelPath = raw["model"]
-	cfg.APIKey = raw["api-key"]
 	cfg.Threads = intOf("threads", 0)
 	cfg.MaxTexts = intOf("max-texts", 1)
 	cfg.MaxTokens = intOf("max-tokens", 0)
@@ -135,10 +156,10 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 	if cfg.MaxBody, err = parseSize(raw["max-body"]); err != nil {
 		return config{}, usageError{fmt.Errorf("%s: %w", from["max-body"], err)}
 	}
-	for _, o := range strings.Split(raw["cors-origins"], ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
-		}
+	cfg.CORSOrigins = splitList(raw["cors-origins"])
+	cfg.AllowedHosts = splitList(raw["allowed-hosts"])
+	if cfg.APIKey, cfg.Warnings, err = resolveAPIKey(raw, from); err != nil {
+		return config{}, err
 	}
 	switch cfg.LogLevel = strings.ToLower(raw["log-level"]); cfg.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -161,6 +182,98 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 		}
 	}
 	return cfg, nil
+}
+
+// splitList reads a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// maxKeyFile bounds what --api-key-file reads: a key is a line, and a path
+// to some large file by mistake should be an error, not a read of it.
+const maxKeyFile = 4 << 10
+
+// resolveAPIKey picks the key from --api-key or --api-key-file (or their
+// environment variables), trims the spaces and line breaks around it, and
+// checks what is left can be sent by a client (web.CheckAPIKey). It
+// returns "" when no key is set, and warnings that never hold the key. A
+// flag beats the other source's variable, as for every setting; both
+// flags, or both variables, are an error: the user meant one of them.
+func resolveAPIKey(raw, from map[string]string) (string, []string, error) {
+	key, src := raw["api-key"], from["api-key"]
+	file, fileSrc := raw["api-key-file"], from["api-key-file"]
+	if key != "" && file != "" {
+		keyFlag, fileFlag := strings.HasPrefix(src, "--"), strings.HasPrefix(fileSrc, "--")
+		switch {
+		case keyFlag == fileFlag:
+			return "", nil, usageError{fmt.Errorf("%s and %s both give an API key; use one (the file keeps the key out of `ps`)", src, fileSrc)}
+		case keyFlag:
+			file = ""
+		default:
+			key = ""
+		}
+	}
+	var warnings []string
+	if file != "" {
+		src = fileSrc + " " + file
+		b, err := readKeyFile(file)
+		if err != nil {
+			return "", nil, usageError{fmt.Errorf("%s: %w", fileSrc, err)}
+		}
+		if w := keyFileWarning(file); w != "" {
+			warnings = append(warnings, w)
+		}
+		// One line break at the end is how editors and echo write a file.
+		key = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	}
+	if key == "" && file == "" {
+		return "", warnings, nil
+	}
+	trimmed := strings.TrimSpace(key)
+	if trimmed == "" {
+		return "", nil, usageError{fmt.Errorf("%s: the API key is empty; set a key, or unset it to serve without one", src)}
+	}
+	if trimmed != key {
+		warnings = append(warnings, fmt.Sprintf("the API key from %s had spaces or line breaks around it; they were removed, clients send the key without them", src))
+	}
+	if err := web.CheckAPIKey(trimmed); err != nil {
+		return "", nil, usageError{fmt.Errorf("%s: %w", src, err)}
+	}
+	return trimmed, warnings, nil
+}
+
+// readKeyFile reads a key file of at most maxKeyFile bytes.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the API key file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the API key file %s: %w", path, err)
+	}
+	if len(b) > maxKeyFile {
+		return nil, fmt.Errorf("API key file %s is over %d bytes; it should hold the key alone", path, maxKeyFile)
+	}
+	return b, nil
+}
+
+// keyFileWarning says when others than the owner may open the key file.
+// It is a warning, not an error: containers and secret managers mount
+// files with modes of their own, and refusing to start there helps nobody.
+func keyFileWarning(path string) string {
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm()&0o077 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("API key file %s has mode %04o: group or others may read or change it; chmod 600 it", path, st.Mode().Perm())
 }
 
 // defaultDataDir follows the XDG base directory convention.

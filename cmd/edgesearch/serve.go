@@ -30,7 +30,13 @@ func newServeCmd(getenv func(string) string) *cobra.Command {
 		Long: `Serve the HTTP API until SIGINT or SIGTERM, then finish the requests in flight.
 
 The server listens at once and answers GET /health with 503 {"status":"starting"}
-until the model is loaded; embedding requests get 503 with Retry-After meanwhile.`,
+until the model is loaded; embedding requests get 503 with Retry-After meanwhile.
+
+By default it listens on 127.0.0.1:8080, for this machine only. To serve the
+network (a Raspberry Pi for the house), choose it with --addr :8080 and set a
+key with --api-key-file. Requests whose Host is not an IP address, localhost,
+this machine's name or one of --allowed-hosts get 403 (against DNS rebinding);
+pages on other origins than --cors-origins cannot change data.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := resolveConfig(cmd.Flags(), getenv)
@@ -56,6 +62,9 @@ until the model is loaded; embedding requests get 503 with Retry-After meanwhile
 // with that error.
 func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	log := newLogger(cfg, logOut)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	if err := checkModel(cfg.ModelPath); err != nil {
 		return err
 	}
@@ -67,6 +76,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		Version:      version,
 		APIKey:       cfg.APIKey,
 		CORSOrigins:  cfg.CORSOrigins,
+		AllowedHosts: cfg.AllowedHosts,
 		MaxBodyBytes: cfg.MaxBody,
 		MaxTexts:     cfg.MaxTexts,
 		Logger:       log,
@@ -78,6 +88,9 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("couldn't listen on %s (is another server running? set --addr): %w", cfg.Addr, err)
+	}
+	for _, w := range exposureWarnings(ln.Addr(), cfg.APIKey != "") {
+		log.Warn(w, "addr", ln.Addr().String())
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -113,7 +126,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		libc <- lib
 	}()
 	log.Info("starting", "version", version, "addr", ln.Addr().String(), "data", cfg.DataDir,
-		"auth", cfg.APIKey != "", "cors", strings.Join(cfg.CORSOrigins, ","))
+		"auth", cfg.APIKey != "", "cors", strings.Join(cfg.CORSOrigins, ","),
+		"allowed_hosts", strings.Join(cfg.AllowedHosts, ","))
 
 	serveErr := srv.Serve(ctx, ln)
 	if pool := <-loaded; pool != nil {
@@ -132,6 +146,30 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		log.Info("stopped")
 	}
 	return serveErr
+}
+
+// exposureWarnings says what listening on addr exposes when it is not
+// loopback: who can reach the server, and, when there is no API key, that
+// they can do anything with it. Serving a home network is the point of the
+// product, so these are warnings, not errors; nil for loopback.
+func exposureWarnings(addr net.Addr, keyed bool) []string {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok || ta.IP.IsLoopback() {
+		return nil
+	}
+	who := "every device that can reach " + ta.IP.String()
+	if ta.IP.IsUnspecified() {
+		who = "every device on every network this machine is on"
+	}
+	if keyed {
+		return []string{"listening beyond this machine: " + who +
+			" can reach the API and the web UI; the API key guards documents, search, embeddings and /backup"}
+	}
+	return []string{
+		"listening beyond this machine: " + who + " can reach the API and the web UI",
+		"NO API KEY: anyone who can reach this server can read, change and delete every document and download them all (GET /backup); " +
+			"set a key with --api-key-file FILE (or EDGESEARCH_API_KEY_FILE), or listen on 127.0.0.1 only",
+	}
 }
 
 // The garbage collector's pacing while the server runs. Go's default (100)
