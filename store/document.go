@@ -52,18 +52,35 @@ func HashText(text string) [32]byte {
 	return sha256.Sum256([]byte(text))
 }
 
+// CheckID reports whether id can be stored and then addressed: non-empty,
+// at most MaxIDLen bytes of UTF-8 without NUL, and not "." or "..", which
+// no URL path can hold as a segment (clients resolve them away), so such a
+// document could be stored but never fetched or deleted over HTTP. Any
+// other character is fine; HTTP clients percent-encode "/", "?" and "#".
+// The error wraps ErrInvalid.
+func CheckID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("document id is empty: %w", ErrInvalid)
+	case len(id) > MaxIDLen:
+		return fmt.Errorf("document id %.40q...: longer than %d bytes: %w", id, MaxIDLen, ErrInvalid)
+	case !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0:
+		// NUL separates the id from the ordinal in chunk keys, so it must
+		// not appear inside an id or the prefix scan would mix documents.
+		return fmt.Errorf("document id %q: not UTF-8 or contains NUL: %w", id, ErrInvalid)
+	case id == "." || id == "..":
+		return fmt.Errorf("document id %q: a URL cannot address it; choose another: %w", id, ErrInvalid)
+	}
+	return nil
+}
+
 // validate checks d against the store's dims without touching the file, so
 // a bad document in a batch is rejected before the write transaction starts.
 func validate(d *Document, dims int, half bool) error {
+	if err := CheckID(d.ID); err != nil {
+		return err
+	}
 	switch {
-	case d.ID == "":
-		return fmt.Errorf("document id is empty: %w", ErrInvalid)
-	case len(d.ID) > MaxIDLen:
-		return fmt.Errorf("document id %.40q...: longer than %d bytes: %w", d.ID, MaxIDLen, ErrInvalid)
-	case !utf8.ValidString(d.ID) || strings.IndexByte(d.ID, 0) >= 0:
-		// NUL separates the id from the ordinal in chunk keys, so it must
-		// not appear inside an id or the prefix scan would mix documents.
-		return fmt.Errorf("document id %q: not UTF-8 or contains NUL: %w", d.ID, ErrInvalid)
 	case d.Text == "":
 		return fmt.Errorf("document %q: text is empty: %w", d.ID, ErrInvalid)
 	case !utf8.ValidString(d.Text):
