@@ -72,8 +72,10 @@ func (b *BM25) Add(id uint64, text string) error {
 	})
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.ids) >= math.MaxUint32-1 {
-		return fmt.Errorf("add id %d: keyword index holds %d slots: %w", id, len(b.ids), ErrBadParams)
+	// Slots are uint32 with MaxUint32 meaning none; compared as uint64 so
+	// the test compiles and holds on a 32-bit build too.
+	if uint64(len(b.ids)) >= math.MaxUint32-1 {
+		return fmt.Errorf("add id %d: keyword index holds %d slots: %w", id, len(b.ids), ErrTooLarge)
 	}
 	if old, ok := b.slots[id]; ok {
 		b.deleteSlot(old)

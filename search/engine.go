@@ -290,8 +290,14 @@ func (e *Engine) loadDocs() error {
 		}
 	}
 	// Chunk ids ascend with ordinals within a document, but the walk went
-	// by key order; ordinals say where each id goes.
+	// by key order; ordinals say where each id goes. No ordinal can reach
+	// the number of chunks stored: one that does is damage, and would make
+	// the loop below allocate up to 2^31 slots.
 	for id, ref := range e.chunks {
+		if ref.ordinal >= len(e.chunks) {
+			return fmt.Errorf("open search engine: chunk %d of document %q has ordinal %d, beyond the %d chunks stored: %w",
+				id, ref.doc.id, ref.ordinal, len(e.chunks), store.ErrCorrupt)
+		}
 		d, ok := e.docs[ref.doc.id]
 		if !ok {
 			// A document written between the walk and the listing; it is

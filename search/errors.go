@@ -16,6 +16,9 @@ var (
 	// ErrVersion means a persisted index was written by an incompatible
 	// format version; rebuild it from the store.
 	ErrVersion = errors.New("persisted index has an unsupported format version")
+	// ErrTooLarge means an index would hold more than this platform can
+	// address (a 32-bit build): more slots than an int can count.
+	ErrTooLarge = errors.New("index too large for this platform")
 	// ErrUnknownMode means a search mode string is not hybrid, semantic or keyword.
 	ErrUnknownMode = errors.New("unknown search mode")
 	// ErrNoQuery means a search mode needs a query text or vector that was not given.

@@ -196,6 +196,11 @@ func (h *HNSW) Reserve(n, dims int) {
 	if n <= len(h.ids) || dims <= 0 || (h.dims != 0 && dims != h.dims) {
 		return
 	}
+	// It is only a hint: one that would overflow an int (a damaged count,
+	// or a 32-bit build) is ignored and Add reports the limit instead.
+	if uint64(n)*uint64(max(dims, h.m0+1)) > math.MaxInt {
+		return
+	}
 	extra := n - len(h.ids)
 	h.vecs = slices.Grow(h.vecs, extra*dims)
 	h.ids = slices.Grow(h.ids, extra)
@@ -262,8 +267,8 @@ func (h *HNSW) Add(id uint64, vec []float32) error {
 	if err := normalize(q, vec); err != nil {
 		return fmt.Errorf("add id %d: %w", id, err)
 	}
-	if len(h.ids) >= math.MaxUint32-1 {
-		return fmt.Errorf("add id %d: graph holds %d slots: %w", id, len(h.ids), ErrBadParams)
+	if h.full(len(vec)) {
+		return fmt.Errorf("add id %d: graph holds %d slots, the most for %d dimensions: %w", id, len(h.ids), len(vec), ErrTooLarge)
 	}
 	if h.dims == 0 {
 		h.dims = len(vec)
@@ -289,6 +294,16 @@ func (h *HNSW) Add(id uint64, vec []float32) error {
 	h.insert(s, level, q)
 	h.maybeCompact()
 	return nil
+}
+
+// full reports whether one more slot of dims values would not fit: slot
+// numbers are uint32 with MaxUint32 meaning none, and on a 32-bit build
+// the vector slab and the layer-0 links must stay indexable by an int. The
+// counts are compared as uint64 so the test itself cannot wrap.
+func (h *HNSW) full(dims int) bool {
+	next := uint64(len(h.ids)) + 1
+	return next >= math.MaxUint32 ||
+		next*uint64(dims) > math.MaxInt || next*uint64(h.m0+1) > math.MaxInt
 }
 
 // insert links the new slot s, whose vector is q, into every layer up to

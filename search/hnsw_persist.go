@@ -22,11 +22,14 @@ import (
 //	trailer: CRC-32C of the body
 //
 // The header has its own checksum so a damaged size is caught before
-// anything is allocated from it; the body is still read in bounded chunks,
-// so a header that lies about its size ends in io.ErrUnexpectedEOF rather
-// than a huge allocation. When the reader is a file whose size is exactly
-// what the header describes, each array is allocated once at its full size
-// instead: loading 100k vectors then costs no garbage.
+// anything is allocated from it. Behind a good checksum a header can still
+// lie (a forged file), so every count in it is range-checked and, when the
+// input's length is known, checked against that length before any array is
+// allocated; each array is then allocated once at its full size, so loading
+// 100k vectors costs no garbage. A stream of unknown length is read in
+// bounded chunks into arrays that grow as bytes arrive: a header that lies
+// ends in io.ErrUnexpectedEOF, never a huge allocation. Either way loading
+// costs time and memory linear in the file's size.
 //
 // Version 1 stored float32 vectors; such a file is rebuilt, not read.
 const (
@@ -136,19 +139,19 @@ func (c *countWriter) Write(p []byte) (int, error) {
 }
 
 // ReadFrom replaces the graph with one written by WriteTo. It implements
-// io.ReaderFrom. A damaged or truncated file fails with ErrCorrupt and a
-// file from another format version with ErrVersion; on error the graph is
-// left as it was. Compare Generation with the store's afterwards to detect
-// a stale file.
+// io.ReaderFrom. A damaged or truncated file fails with ErrCorrupt, a file
+// from another format version with ErrVersion, and a graph whose arrays an
+// int cannot index (on a 32-bit build) with ErrTooLarge; on error the graph
+// is left as it was. Compare Generation with the store's afterwards to
+// detect a stale file.
+//
+// Loading costs time and memory in proportion to the bytes read, whatever
+// the header claims: when r says how many bytes it holds (a regular
+// *os.File, or a reader with a Len method such as *bytes.Reader) the sizes
+// in the header are checked against that before anything is allocated;
+// otherwise the arrays grow only as bytes arrive.
 func (h *HNSW) ReadFrom(r io.Reader) (int64, error) {
-	size := int64(-1)
-	if f, ok := r.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			if pos, err := f.Seek(0, io.SeekCurrent); err == nil {
-				size = fi.Size() - pos
-			}
-		}
-	}
+	size := remaining(r)
 	cr := &countReader{r: bufio.NewReaderSize(r, 1<<16)}
 	g, err := readGraph(cr, size)
 	if err != nil {
@@ -164,6 +167,26 @@ func (h *HNSW) ReadFrom(r io.Reader) (int64, error) {
 		h.pool.New = func() any { return new(searchScratch) }
 	}
 	return cr.n, nil
+}
+
+// remaining returns how many bytes r holds from its current position, or
+// -1 when it cannot tell.
+func remaining(r io.Reader) int64 {
+	switch r := r.(type) {
+	case *os.File:
+		fi, err := r.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			return -1
+		}
+		pos, err := r.Seek(0, io.SeekCurrent)
+		if err != nil || pos > fi.Size() {
+			return -1
+		}
+		return fi.Size() - pos
+	case interface{ Len() int }:
+		return int64(r.Len())
+	}
+	return -1
 }
 
 func corrupt(format string, args ...any) error {
@@ -186,38 +209,47 @@ func readGraph(r io.Reader, size int64) (*HNSW, error) {
 	if got, want := crc32.Checksum(hd[:68], castagnoli), le.Uint32(hd[68:]); got != want {
 		return nil, corrupt("header checksum %08x, want %08x", got, want)
 	}
-	dims := int(le.Uint32(hd[12:]))
-	p := Params{
-		M:              int(le.Uint32(hd[16:])),
-		EfConstruction: int(le.Uint32(hd[20:])),
-		EfSearch:       int(le.Uint32(hd[24:])),
-		Seed:           le.Uint64(hd[32:]),
-	}
-	top := int(le.Uint32(hd[28:]))
-	n := int(le.Uint32(hd[48:]))
-	entry := le.Uint32(hd[52:])
+	// Every field is range-checked as a uint64 before it becomes an int, so
+	// no value can wrap negative on a 32-bit build, and all the size
+	// arithmetic below stays under 2^51.
+	field := func(off int) uint64 { return uint64(le.Uint32(hd[off:])) }
+	dims, m, efc, efs := field(12), field(16), field(20), field(24)
+	top, n, entry := field(28), field(48), field(52)
 	words := le.Uint64(hd[56:])
-	if _, err := p.resolve(); err != nil || p.M == 0 || p.EfConstruction == 0 || p.EfSearch == 0 {
-		return nil, corrupt("parameters %+v out of range", p)
+	if m < 2 || m > maxM || efc < 1 || efc > maxEf || efs < 1 || efs > maxEf {
+		return nil, corrupt("parameters M %d, EfConstruction %d, EfSearch %d out of range", m, efc, efs)
 	}
 	if dims > maxDims || (n > 0 && dims == 0) || top > maxLevel || n >= math.MaxUint32 {
 		return nil, corrupt("dims %d, slots %d, top level %d out of range", dims, n, top)
 	}
-	if words > uint64(n)*uint64(maxLevel)*uint64(p.M+1) {
-		return nil, corrupt("%d upper-layer words for %d slots", words, n)
+	if n > 0 && entry >= n {
+		return nil, corrupt("entry slot %d of %d", entry, n)
 	}
+	if words > n*top*(m+1) {
+		return nil, corrupt("%d upper-layer words for %d slots of at most %d levels", words, n, top)
+	}
+	body := n*(8+1+1+2*dims+4*(2*m+1)) + 4*words
+	if size >= 0 && uint64(size) < hnswHeaderSize+body+4 {
+		return nil, corrupt("header describes %d bytes, the file holds %d", hnswHeaderSize+body+4, size)
+	}
+	// Each array is shorter than the body, so a body an int can count
+	// keeps every index and offset below exact.
+	if body > math.MaxInt {
+		return nil, fmt.Errorf("hnsw graph: body of %d bytes is beyond this platform's int: %w", body, ErrTooLarge)
+	}
+	p := Params{M: int(m), EfConstruction: int(efc), EfSearch: int(efs), Seed: le.Uint64(hd[32:])}
 	g := &HNSW{}
 	g.init(p)
 	g.gen = le.Uint64(hd[40:])
-	g.dims = dims
+	g.dims = int(dims)
+	ns := int(n)
 	sum := crc32.New(castagnoli)
-	body := uint64(n)*(8+1+1+2*uint64(dims)+4*uint64(g.m0+1)) + 4*words
-	br := &bodyReader{r: io.TeeReader(r, sum), exact: size >= 0 && uint64(size) == hnswHeaderSize+body+4}
-	g.ids = readU64s(br, n)
-	g.levels = br.bytes(n)
-	deadBytes := br.bytes(n)
-	g.vecs = readU16s(br, n*dims)
-	g.links0 = readU32s(br, n*(g.m0+1))
+	br := &bodyReader{r: io.TeeReader(r, sum), known: size >= 0}
+	g.ids = readU64s(br, ns)
+	g.levels = br.bytes(ns)
+	deadBytes := br.bytes(ns)
+	g.vecs = readU16s(br, ns*g.dims)
+	g.links0 = readU32s(br, ns*(g.m0+1))
 	upperWords := readU32s(br, int(words))
 	if br.err != nil {
 		return nil, corrupt("body: %v", br.err)
@@ -230,7 +262,7 @@ func readGraph(r io.Reader, size int64) (*HNSW, error) {
 	if got := le.Uint32(tr[:]); got != want {
 		return nil, corrupt("body checksum %08x, want %08x", got, want)
 	}
-	if err := g.adopt(deadBytes, upperWords, entry, top); err != nil {
+	if err := g.adopt(deadBytes, upperWords, uint32(entry), int(top)); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -238,6 +270,8 @@ func readGraph(r io.Reader, size int64) (*HNSW, error) {
 
 // adopt checks every structural invariant a search relies on, so even a
 // file whose checksum was forged cannot make a search index out of range.
+// Its work is linear in the arrays it checks: no level exceeds top, no
+// block holds more links than its capacity.
 func (g *HNSW) adopt(deadBytes []byte, upperWords []uint32, entry uint32, top int) error {
 	n := len(g.ids)
 	g.dead = make([]bool, n)
@@ -261,10 +295,10 @@ func (g *HNSW) adopt(deadBytes []byte, upperWords []uint32, entry uint32, top in
 			return corrupt("slot %d level %d above top %d", s, l, top)
 		}
 		if l > 0 {
-			end := off + l*(g.p.M+1)
-			if end > len(upperWords) {
+			if len(upperWords)-off < l*(g.p.M+1) {
 				return corrupt("upper links end early at slot %d", s)
 			}
+			end := off + l*(g.p.M+1)
 			g.upper[s] = upperWords[off:end:end]
 			off = end
 		}
@@ -272,14 +306,17 @@ func (g *HNSW) adopt(deadBytes []byte, upperWords []uint32, entry uint32, top in
 	if off != len(upperWords) {
 		return corrupt("%d unused upper-layer words", len(upperWords)-off)
 	}
-	for s := range uint32(n) {
+	// Slot numbers are compared as uint32: converted to an int on a 32-bit
+	// build, a large one would turn negative and pass a bounds check.
+	last := uint32(n)
+	for s := range last {
 		for lc := 0; lc <= int(g.levels[s]); lc++ {
 			b := g.block(s, lc)
-			if int(b[0]) > g.capacity(lc) {
+			if b[0] > uint32(g.capacity(lc)) {
 				return corrupt("slot %d layer %d has %d links, capacity %d", s, lc, b[0], g.capacity(lc))
 			}
 			for _, x := range b[1 : 1+b[0]] {
-				if int(x) >= n || x == s || int(g.levels[x]) < lc {
+				if x >= last || x == s || int(g.levels[x]) < lc {
 					return corrupt("slot %d layer %d links to bad slot %d", s, lc, x)
 				}
 			}
@@ -288,7 +325,7 @@ func (g *HNSW) adopt(deadBytes []byte, upperWords []uint32, entry uint32, top in
 	if n == 0 {
 		return nil
 	}
-	if int(entry) >= n || int(g.levels[entry]) != top {
+	if entry >= last || int(g.levels[entry]) != top {
 		return corrupt("entry slot %d invalid", entry)
 	}
 	for i, v := range g.vecs {
@@ -317,25 +354,38 @@ type bodyReader struct {
 	r     io.Reader
 	err   error
 	buf   []byte
-	exact bool // the input's size matches the header: allocate in full
+	read  int  // bytes read so far
+	known bool // the input was checked to hold the whole body
 }
 
-// capFor is the capacity to start an array of n elements with.
+// capFor is the capacity to start an array of n elements with: all of it
+// when the input is known to hold them (no garbage from regrowth), else a
+// little, grown by append as elements arrive, so that a header that lies
+// about a stream costs no more memory than the bytes actually sent.
 func (b *bodyReader) capFor(n int) int {
-	if b.exact {
+	if b.known {
 		return n
 	}
-	return min(n, readChunk)
+	return min(n, 1024)
 }
 
-func (b *bodyReader) chunk(size int) []byte {
+// chunk reads the next whole elements of size bytes each, at most n of
+// them. The buffer is as large as readChunk elements at most, and for an
+// input of unknown length no larger than what has already been read (or
+// 4 KB), for the same reason as capFor.
+func (b *bodyReader) chunk(size, n int) []byte {
 	if b.err != nil {
 		return nil
 	}
-	if cap(b.buf) < size {
-		b.buf = make([]byte, size)
+	limit := readChunk * size
+	if !b.known {
+		limit = min(limit, max(4096, b.read))
 	}
-	buf := b.buf[:size]
+	want := size * min(n, max(1, limit/size))
+	if cap(b.buf) < want {
+		b.buf = make([]byte, want)
+	}
+	buf := b.buf[:want]
 	if _, err := io.ReadFull(b.r, buf); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
@@ -343,13 +393,14 @@ func (b *bodyReader) chunk(size int) []byte {
 		b.err = err
 		return nil
 	}
+	b.read += want
 	return buf
 }
 
 func (b *bodyReader) bytes(n int) []byte {
 	out := make([]byte, 0, b.capFor(n))
 	for len(out) < n && b.err == nil {
-		out = append(out, b.chunk(min(n-len(out), readChunk))...)
+		out = append(out, b.chunk(1, n-len(out))...)
 	}
 	return out
 }
@@ -357,7 +408,7 @@ func (b *bodyReader) bytes(n int) []byte {
 func readU64s(b *bodyReader, n int) []uint64 {
 	out := make([]uint64, 0, b.capFor(n))
 	for len(out) < n && b.err == nil {
-		c := b.chunk(8 * min(n-len(out), readChunk))
+		c := b.chunk(8, n-len(out))
 		for i := 0; i+8 <= len(c); i += 8 {
 			out = append(out, binary.LittleEndian.Uint64(c[i:]))
 		}
@@ -368,7 +419,7 @@ func readU64s(b *bodyReader, n int) []uint64 {
 func readU32s(b *bodyReader, n int) []uint32 {
 	out := make([]uint32, 0, b.capFor(n))
 	for len(out) < n && b.err == nil {
-		c := b.chunk(4 * min(n-len(out), readChunk))
+		c := b.chunk(4, n-len(out))
 		for i := 0; i+4 <= len(c); i += 4 {
 			out = append(out, binary.LittleEndian.Uint32(c[i:]))
 		}
@@ -379,7 +430,7 @@ func readU32s(b *bodyReader, n int) []uint32 {
 func readU16s(b *bodyReader, n int) []uint16 {
 	out := make([]uint16, 0, b.capFor(n))
 	for len(out) < n && b.err == nil {
-		c := b.chunk(2 * min(n-len(out), readChunk))
+		c := b.chunk(2, n-len(out))
 		for i := 0; i+2 <= len(c); i += 2 {
 			out = append(out, binary.LittleEndian.Uint16(c[i:]))
 		}

@@ -3,7 +3,9 @@ package search
 import (
 	"bytes"
 	"errors"
+	"io"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -265,6 +267,36 @@ func TestHNSWReadDamaged(t *testing.T) {
 	}
 	if _, err := target.Search(vecs[0], 3); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHNSWReadForgedHeader pins that a header whose checksum is right but
+// whose counts are not fails with ErrCorrupt after allocating about what
+// the input holds, from a reader that knows its length and from one that
+// does not, and that no field can wrap an int on a 32-bit build.
+func TestHNSWReadForgedHeader(t *testing.T) {
+	for _, h := range forgedHeaders() {
+		for _, r := range []struct {
+			kind string
+			r    io.Reader
+		}{
+			{"sized", bytes.NewReader(h.file)},
+			{"stream", io.MultiReader(bytes.NewReader(h.file))},
+		} {
+			g := &HNSW{}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := g.ReadFrom(r.r)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("%s, %s reader: err = %v, want ErrCorrupt", h.name, r.kind, err)
+			}
+			// The reader's own 64 KB buffer plus a few KB; a loader that
+			// trusted the header took 1.6 MB and more here.
+			if got := after.TotalAlloc - before.TotalAlloc; got > 128<<10 {
+				t.Errorf("%s, %s reader: %d bytes allocated for a %d-byte input", h.name, r.kind, got, len(h.file))
+			}
+		}
 	}
 }
 
