@@ -49,7 +49,14 @@ func parseChunkKey(k []byte) (string, int, error) {
 	if len(k) < 6 || k[len(k)-5] != 0 {
 		return "", 0, fmt.Errorf("chunk key %x: %w", k, ErrCorrupt)
 	}
-	return string(k[:len(k)-5]), int(binary.BigEndian.Uint32(k[len(k)-4:])), nil
+	// A document has fewer chunks than bytes of text, which bbolt keeps
+	// under 2^31: a larger ordinal is damage, and would turn negative as a
+	// 32-bit int.
+	ord := binary.BigEndian.Uint32(k[len(k)-4:])
+	if ord > math.MaxInt32 {
+		return "", 0, fmt.Errorf("chunk key %x: ordinal %d: %w", k, ord, ErrCorrupt)
+	}
+	return string(k[:len(k)-5]), int(ord), nil
 }
 
 func idKey(id uint64) []byte {

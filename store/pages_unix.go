@@ -4,6 +4,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,7 +25,9 @@ func (s *Store) ReleasePages() error {
 // bbolt's mapping lock, so the mapping cannot move or shrink meanwhile.
 func (s *Store) releaseMapped(tx *bolt.Tx) error {
 	info := s.db.Info()
-	size := int(tx.Size()) &^ (syscall.Getpagesize() - 1)
+	// The mapping fits the address space, so its size fits an int; the
+	// min keeps a 32-bit build from wrapping should that ever not hold.
+	size := int(min(tx.Size(), math.MaxInt)) &^ (syscall.Getpagesize() - 1)
 	if info == nil || info.Data == 0 || size <= 0 {
 		return nil
 	}

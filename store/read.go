@@ -58,7 +58,7 @@ func (s *Store) List(offset, limit int) ([]Document, int, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := buckets(tx)
 		var err error
-		if total, err = getU64(b.meta, metaDocuments); err != nil {
+		if total, err = getCount(b.meta, metaDocuments); err != nil {
 			return err
 		}
 		if uint64(offset) >= total {

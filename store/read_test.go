@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestListPages(t *testing.T) {
@@ -157,5 +160,35 @@ func TestGetAndChunkByIDReportNotFound(t *testing.T) {
 		if _, err := s.ChunkByID(id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("ChunkByID(%d): %v, want ErrNotFound", id, err)
 		}
+	}
+}
+
+// TestCountsBeyondIntAreCorrupt pins that a document or chunk counter
+// larger than an int is reported as damage by Count and List instead of
+// wrapping negative (on any build; on a 32-bit one from 2^31 on), and that
+// a chunk key whose ordinal a 32-bit int cannot hold is damage too.
+func TestCountsBeyondIntAreCorrupt(t *testing.T) {
+	for _, key := range [][]byte{metaDocuments, metaChunks} {
+		s := newTestStore(t)
+		put(t, s, testDoc("a", 2, testDims, 1))
+		if err := s.db.Update(func(tx *bolt.Tx) error {
+			return putU64(tx.Bucket(bucketMeta), key, 1<<63)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if d, c, err := s.Count(); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("meta %s = 2^63: Count = %d, %d, %v; want ErrCorrupt", key, d, c, err)
+		}
+		if string(key) == string(metaDocuments) {
+			if _, total, err := s.List(0, 10); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("meta %s = 2^63: List total %d, %v; want ErrCorrupt", key, total, err)
+			}
+		}
+	}
+	if _, ord, err := parseChunkKey(chunkKey("doc", math.MaxInt32)); err != nil || ord != math.MaxInt32 {
+		t.Errorf("ordinal 2^31-1: %d, %v", ord, err)
+	}
+	if _, ord, err := parseChunkKey(append(chunkPrefix("doc"), 0x80, 0, 0, 0)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("ordinal 2^31: %d, %v; want ErrCorrupt", ord, err)
 	}
 }

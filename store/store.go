@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"sync/atomic"
@@ -287,6 +288,17 @@ func getU64(b *bolt.Bucket, key []byte) (uint64, error) {
 	return 0, fmt.Errorf("meta %s is %d bytes: %w", key, len(v), ErrCorrupt)
 }
 
+// getCount reads a counter that callers see as an int. A count beyond
+// math.MaxInt cannot be real (on a 32-bit build bbolt maps at most 2 GB), so
+// it is damage, reported rather than wrapped negative.
+func getCount(b *bolt.Bucket, key []byte) (uint64, error) {
+	v, err := getU64(b, key)
+	if err == nil && v > math.MaxInt {
+		err = fmt.Errorf("meta %s is %d, beyond an int: %w", key, v, ErrCorrupt)
+	}
+	return v, err
+}
+
 func putU64(b *bolt.Bucket, key []byte, v uint64) error {
 	if err := b.Put(key, binary.BigEndian.AppendUint64(nil, v)); err != nil {
 		return fmt.Errorf("meta %s: %w", key, err)
@@ -347,11 +359,11 @@ func (s *Store) Generation() (uint64, error) {
 func (s *Store) Count() (documents, chunks int, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bucketMeta)
-		d, err := getU64(m, metaDocuments)
+		d, err := getCount(m, metaDocuments)
 		if err != nil {
 			return err
 		}
-		c, err := getU64(m, metaChunks)
+		c, err := getCount(m, metaChunks)
 		documents, chunks = int(d), int(c)
 		return err
 	})
