@@ -88,8 +88,8 @@ func addCommonFlags(fs *pflag.FlagSet) {
 // addServeFlags declares the flags only `serve` has.
 func addServeFlags(fs *pflag.FlagSet) {
 	fs.String("addr", defaultAddr, "listen address, HOST:PORT; the default answers this machine only, :8080 or 0.0.0.0:8080 the whole network (the seed's PORT=N means 127.0.0.1:N)")
-	fs.String("api-key", "", "require this key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'; it shows in `ps`, so prefer --api-key-file")
-	fs.String("api-key-file", "", "read the API key from this file (first line; keep it chmod 600)")
+	fs.String("api-key", "", "require this key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'; a key given here shows in ps, so prefer --api-key-file")
+	fs.String("api-key-file", "", "read the API key from `FILE`, which holds it on one line (keep it chmod 600)")
 	fs.String("cors-origins", "", "comma-separated origins (scheme://host:port) whose pages may call the API and change data; * for any, which turns the cross-origin check off (default: none)")
 	fs.String("allowed-hosts", "", "comma-separated extra host names clients may use to reach the server, .example.com for a domain, * for any (IP addresses, localhost and this machine's name are always allowed)")
 	fs.String("max-body", "8MiB", "largest request body, in bytes or with a K/M/G/KiB/MiB/GiB suffix")
