@@ -21,20 +21,7 @@ var updateScreenshots = flag.Bool("update-screenshots", false,
 // key. The script uploads its own documents, so every run sees the same
 // data. `make test-deps` installs chromium and the npm packages.
 func TestUIInBrowser(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is needed for the browser test (run `make test-deps`): %v", err)
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("chromium is needed for the browser test (run `make test-deps`): %v", err)
-	}
-	if _, err := os.Stat(filepath.Join("uitest", "node_modules", "playwright-core")); err != nil {
-		t.Fatalf("playwright-core is missing (run `make test-deps`, or npm ci --prefix web/uitest): %v", err)
-	}
+	node, chromium := browserTools(t)
 
 	_, base := startUIServer(t, web.Config{UI: web.UI()})
 	const key = "ui-test-key"
