@@ -3,14 +3,17 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/edgesearch/edgesearch/indexer"
 	"github.com/edgesearch/edgesearch/web"
 )
 
@@ -31,6 +34,12 @@ type config struct {
 	Queue       int // 0 = the embedder's default
 	LogLevel    string
 	LogFormat   string
+
+	// Parse bounds the parse of each imported or uploaded file.
+	Parse indexer.Limits
+	// MaxDocuments and MaxFiles bound one POST /documents (serve).
+	MaxDocuments int
+	MaxFiles     int
 
 	// AllowedHosts are the extra Host names serve answers to
 	// (web.Config.AllowedHosts).
@@ -68,6 +77,15 @@ var settings = map[string]setting{
 	"idle-threads":  {flag: "idle-threads", env: []string{"EDGESEARCH_IDLE_THREADS"}, def: "1"},
 	"log-level":     {flag: "log-level", env: []string{"EDGESEARCH_LOG_LEVEL"}, def: "info"},
 	"log-format":    {flag: "log-format", env: []string{"EDGESEARCH_LOG_FORMAT"}, def: "text"},
+	"max-file-size": {flag: "max-file-size", env: []string{"EDGESEARCH_MAX_FILE_SIZE"}, def: "64MiB"},
+	"max-text":      {flag: "max-text", env: []string{"EDGESEARCH_MAX_TEXT"}, def: "16MiB"},
+	"max-inflated":  {flag: "max-inflated", env: []string{"EDGESEARCH_MAX_INFLATED"}, def: "128MiB"},
+	"max-pages":     {flag: "max-pages", env: []string{"EDGESEARCH_MAX_PAGES"}, def: strconv.Itoa(indexer.DefaultMaxPages)},
+	"max-depth":     {flag: "max-depth", env: []string{"EDGESEARCH_MAX_DEPTH"}, def: strconv.Itoa(indexer.DefaultMaxDepth)},
+	"max-rows":      {flag: "max-rows", env: []string{"EDGESEARCH_MAX_ROWS"}, def: strconv.Itoa(indexer.DefaultMaxRows)},
+	"parse-timeout": {flag: "parse-timeout", env: []string{"EDGESEARCH_PARSE_TIMEOUT"}, def: indexer.DefaultParseTimeout.String()},
+	"max-documents": {flag: "max-documents", env: []string{"EDGESEARCH_MAX_DOCUMENTS"}, def: strconv.Itoa(web.DefaultMaxDocuments)},
+	"max-files":     {flag: "max-files", env: []string{"EDGESEARCH_MAX_FILES"}, def: strconv.Itoa(web.DefaultMaxFiles)},
 }
 
 // defaultAddr keeps a server that nobody configured reachable from this
@@ -96,6 +114,21 @@ func addServeFlags(fs *pflag.FlagSet) {
 	fs.Int("max-texts", 256, "most texts in one embedding request")
 	fs.Int("queue", 0, "texts that may wait for a worker before requests get 503 (default 1024)")
 	fs.Int("idle-threads", 1, "embedding workers kept when idle; the others (up to --threads) start when texts wait and stop after 30 s idle, each holds a model copy (~70 MB)")
+	fs.Int("max-documents", web.DefaultMaxDocuments, "most documents one POST /documents may store, rows of uploaded files included")
+	fs.Int("max-files", web.DefaultMaxFiles, "most files in one multipart upload")
+	addParseFlags(fs)
+}
+
+// addParseFlags declares the limits on parsing a file, which `serve` (for
+// uploads) and `import` share; see indexer.Limits.
+func addParseFlags(fs *pflag.FlagSet) {
+	fs.String("max-file-size", "64MiB", "largest file parsed; larger ones fail alone")
+	fs.String("max-text", "16MiB", "most text one document may hold after parsing")
+	fs.String("max-inflated", "128MiB", "most bytes a PDF's compressed streams may inflate to")
+	fs.Int("max-pages", indexer.DefaultMaxPages, "most pages read from one PDF")
+	fs.Int("max-depth", indexer.DefaultMaxDepth, "deepest nesting followed in Markdown, HTML and a PDF's page tree")
+	fs.Int("max-rows", indexer.DefaultMaxRows, "most documents in one JSONL or CSV file")
+	fs.Duration("parse-timeout", indexer.DefaultParseTimeout, "longest time parsing one file may take")
 }
 
 // resolveConfig reads each setting from the first source that has it: a flag
@@ -150,11 +183,37 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 	cfg.MaxBatch = intOf("max-batch", 0)
 	cfg.Queue = intOf("queue", 0)
 	cfg.IdleThreads = intOf("idle-threads", 1)
+	cfg.MaxDocuments = intOf("max-documents", 1)
+	cfg.MaxFiles = intOf("max-files", 1)
+	cfg.Parse.MaxPages = intOf("max-pages", 1)
+	cfg.Parse.MaxDepth = intOf("max-depth", 1)
+	cfg.Parse.MaxRows = intOf("max-rows", 1)
 	if err != nil {
 		return config{}, err
 	}
-	if cfg.MaxBody, err = parseSize(raw["max-body"]); err != nil {
-		return config{}, usageError{fmt.Errorf("%s: %w", from["max-body"], err)}
+	sizeOf := func(name string) int64 {
+		if err != nil {
+			return 0
+		}
+		n, e := parseSize(raw[name])
+		if e != nil {
+			err = usageError{fmt.Errorf("%s: %w", from[name], e)}
+		}
+		return n
+	}
+	cfg.MaxBody = sizeOf("max-body")
+	cfg.Parse.MaxFileBytes = sizeOf("max-file-size")
+	cfg.Parse.MaxInflatedBytes = sizeOf("max-inflated")
+	if text := sizeOf("max-text"); text > math.MaxInt32 && err == nil {
+		err = usageError{fmt.Errorf("%s=%q: at most 2GiB", from["max-text"], raw["max-text"])}
+	} else {
+		cfg.Parse.MaxTextBytes = int(text)
+	}
+	if err != nil {
+		return config{}, err
+	}
+	if cfg.Parse.Timeout, err = time.ParseDuration(strings.TrimSpace(raw["parse-timeout"])); err != nil || cfg.Parse.Timeout <= 0 {
+		return config{}, usageError{fmt.Errorf("%s=%q: want a positive duration such as 60s or 2m", from["parse-timeout"], raw["parse-timeout"])}
 	}
 	cfg.CORSOrigins = splitList(raw["cors-origins"])
 	cfg.AllowedHosts = splitList(raw["allowed-hosts"])

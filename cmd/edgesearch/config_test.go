@@ -10,8 +10,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/edgesearch/edgesearch/indexer"
+	"github.com/edgesearch/edgesearch/web"
 )
 
 // serveFlags parses args with the flags `serve` has, as cobra would.
@@ -68,6 +72,18 @@ func TestConfigPrecedenceIsFlagsThenOurEnvThenSeedEnvThenDefaults(t *testing.T) 
 		{"data from EDGESEARCH_DATA", nil, map[string]string{"EDGESEARCH_DATA": "/d", "XDG_DATA_HOME": "/x"},
 			func(c config) bool { return c.DataDir == "/d" }},
 		{"api key from env", nil, map[string]string{"EDGESEARCH_API_KEY": "k"}, func(c config) bool { return c.APIKey == "k" }},
+		{"parse limits default to the indexer's", nil, nil, func(c config) bool {
+			return c.Parse == indexer.Limits{MaxFileBytes: indexer.DefaultMaxFileBytes, MaxTextBytes: indexer.DefaultMaxTextBytes,
+				MaxInflatedBytes: indexer.DefaultMaxInflatedBytes, MaxPages: indexer.DefaultMaxPages, MaxDepth: indexer.DefaultMaxDepth,
+				MaxRows: indexer.DefaultMaxRows, Timeout: indexer.DefaultParseTimeout} &&
+				c.MaxDocuments == web.DefaultMaxDocuments && c.MaxFiles == web.DefaultMaxFiles
+		}},
+		{"parse limits from flags and env", []string{"--max-file-size", "1MiB", "--max-text", "64K", "--parse-timeout", "5s", "--max-files", "3"},
+			map[string]string{"EDGESEARCH_MAX_INFLATED": "2M", "EDGESEARCH_MAX_PAGES": "7", "EDGESEARCH_MAX_DEPTH": "8", "EDGESEARCH_MAX_ROWS": "9", "EDGESEARCH_MAX_DOCUMENTS": "10"},
+			func(c config) bool {
+				return c.Parse == indexer.Limits{MaxFileBytes: 1 << 20, MaxTextBytes: 64 << 10, MaxInflatedBytes: 2 << 20,
+					MaxPages: 7, MaxDepth: 8, MaxRows: 9, Timeout: 5 * time.Second} && c.MaxFiles == 3 && c.MaxDocuments == 10
+			}},
 		{"allowed hosts", nil, map[string]string{"EDGESEARCH_ALLOWED_HOSTS": "search.lan, .example.com,"}, func(c config) bool {
 			return reflect.DeepEqual(c.AllowedHosts, []string{"search.lan", ".example.com"})
 		}},
@@ -106,6 +122,11 @@ func TestBadConfigValuesAreUsageErrorsNamingTheSource(t *testing.T) {
 		{"max texts zero", []string{"--max-texts", "0"}, nil, "--max-texts"},
 		{"log level", []string{"--log-level", "loud"}, nil, "--log-level"},
 		{"log format", nil, map[string]string{"EDGESEARCH_LOG_FORMAT": "xml"}, "EDGESEARCH_LOG_FORMAT"},
+		{"parse timeout", []string{"--parse-timeout", "0s"}, nil, "--parse-timeout"},
+		{"parse timeout env", nil, map[string]string{"EDGESEARCH_PARSE_TIMEOUT": "soon"}, "EDGESEARCH_PARSE_TIMEOUT"},
+		{"max file size", nil, map[string]string{"EDGESEARCH_MAX_FILE_SIZE": "-1"}, "EDGESEARCH_MAX_FILE_SIZE"},
+		{"max pages", []string{"--max-pages", "0"}, nil, "--max-pages"},
+		{"max text over 2GiB", []string{"--max-text", "3G"}, nil, "--max-text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,6 +79,9 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		AllowedHosts: cfg.AllowedHosts,
 		MaxBodyBytes: cfg.MaxBody,
 		MaxTexts:     cfg.MaxTexts,
+		MaxDocuments: cfg.MaxDocuments,
+		MaxFiles:     cfg.MaxFiles,
+		ParseLimits:  cfg.Parse,
 		Logger:       log,
 		UI:           web.UI(),
 	})
