@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -288,7 +289,10 @@ func TestHNSWReadForgedHeader(t *testing.T) {
 			runtime.ReadMemStats(&before)
 			_, err := g.ReadFrom(r.r)
 			runtime.ReadMemStats(&after)
-			if !errors.Is(err, ErrCorrupt) {
+			// Where an int cannot count the body the header claims (a
+			// 32-bit build) and the reader cannot say it is shorter, that
+			// is said first.
+			if !errors.Is(err, ErrCorrupt) && !(errors.Is(err, ErrTooLarge) && r.kind == "stream" && math.MaxInt == math.MaxInt32) {
 				t.Errorf("%s, %s reader: err = %v, want ErrCorrupt", h.name, r.kind, err)
 			}
 			// The reader's own 64 KB buffer plus a few KB; a loader that
