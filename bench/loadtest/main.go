@@ -45,7 +45,8 @@ import (
 )
 
 const (
-	seedBatch     = 25              // documents per POST /documents while seeding
+	seedBatch     = 10              // documents per POST /documents while seeding
+	seedFlight    = 2               // seeding requests in flight
 	seedTimeout   = 5 * time.Minute // per seeding request: a batch embeds many chunks
 	verifyTimeout = 5 * time.Minute // for each read-back of acknowledged documents
 	verifyWorkers = 4               // concurrent GET /documents/:id while verifying
@@ -175,7 +176,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 	if !srv.alive() {
 		rep.died = fmt.Sprintf("the server exited during the runs (%v); log tail:\n%s", srv.waitErr, srv.logTail(1500))
-		rep.logLevels = srv.logLevels()
+		rep.log = srv.summarizeLog()
 		return rep, nil
 	}
 	if ctx.Err() != nil {
@@ -184,7 +185,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 
 	logf("shutdown: %s of the mix, then SIGTERM", min(shutdownLoad, cfg.duration))
 	rep.shutdown = shutdownUnderLoad(ctx, srv, cfg, w)
-	rep.logLevels = srv.logLevels()
+	rep.log = srv.summarizeLog()
 	acked = append(acked, rep.shutdown.ackedIDs...)
 
 	logf("restart on the same data; verifying %d acknowledged documents", len(acked))
@@ -227,30 +228,63 @@ func measureRun(ctx context.Context, srv *server, cfg config, w *workload, n int
 	return rr
 }
 
-// seed stores docs through POST /documents in batches, waiting out 503s
-// with Retry-After, and returns the chunks the server reported.
+// seed stores docs through POST /documents in batches of seedBatch,
+// seedFlight at a time (so more than one embedding worker is busy), waiting
+// out 503s with Retry-After, and returns the chunks the server reported.
 func seed(ctx context.Context, srv *server, docs []doc) (int, error) {
-	client := loopbackClient(seedTimeout, 1)
+	client := loopbackClient(seedTimeout, seedFlight)
 	defer client.CloseIdleConnections()
-	chunks := 0
-	for i := 0; i < len(docs); i += seedBatch {
-		batch := docs[i:min(i+seedBatch, len(docs))]
-		o, err := sendRetrying(ctx, client, func() (*http.Request, error) {
-			return newRequest(ctx, http.MethodPost, srv.base+"/documents", map[string][]doc{"documents": batch})
+	var (
+		mu       sync.Mutex
+		chunks   int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	batches := make(chan int)
+	for range seedFlight {
+		wg.Go(func() {
+			for i := range batches {
+				n, err := seedBatchAt(ctx, client, srv, docs, i)
+				mu.Lock()
+				chunks += n
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
 		})
-		if err != nil {
-			return chunks, fmt.Errorf("seed documents %d–%d: %w", i, i+len(batch)-1, err)
-		}
-		if o.status != http.StatusCreated {
-			return chunks, fmt.Errorf("seed documents %d–%d: status %d: %.300s", i, i+len(batch)-1, o.status, o.body)
-		}
-		var added struct {
-			Chunks int `json:"chunks"`
-		}
-		json.Unmarshal(o.body, &added)
-		chunks += added.Chunks
 	}
-	return chunks, nil
+	for i := 0; i < len(docs); i += seedBatch {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		batches <- i
+	}
+	close(batches)
+	wg.Wait()
+	return chunks, firstErr
+}
+
+// seedBatchAt stores the batch of docs that starts at i.
+func seedBatchAt(ctx context.Context, client *http.Client, srv *server, docs []doc, i int) (int, error) {
+	batch := docs[i:min(i+seedBatch, len(docs))]
+	o, err := sendRetrying(ctx, client, func() (*http.Request, error) {
+		return newRequest(ctx, http.MethodPost, srv.base+"/documents", map[string][]doc{"documents": batch})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("seed documents %d–%d: %w", i, i+len(batch)-1, err)
+	}
+	if o.status != http.StatusCreated {
+		return 0, fmt.Errorf("seed documents %d–%d: status %d: %.300s", i, i+len(batch)-1, o.status, o.body)
+	}
+	var added struct {
+		Chunks int `json:"chunks"`
+	}
+	json.Unmarshal(o.body, &added)
+	return added.Chunks, nil
 }
 
 // sendRetrying sends the request build makes, again after each 503 with

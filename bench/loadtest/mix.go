@@ -171,27 +171,39 @@ func newRequest(ctx context.Context, method, target string, body any) (*http.Req
 	return req, nil
 }
 
-// probeHealth asks GET /health every probeEvery (a slow answer delays the
-// next ask; missed ticks are dropped, as a monitor's would be) until
-// stopped, and at most once per period of the plan.
+// probeHealth starts a GET /health every probeEvery until stopped, whether
+// or not the last one was answered, as a monitor with a timeout does: a
+// stall of ten seconds then weighs as the hundred probes it delays, not as
+// one. Each probe is bounded by cfg.timeout, so at most
+// cfg.timeout/probeEvery are in flight; it returns when the last has ended.
 func probeHealth(ctx context.Context, srv *server, cfg config, p mixPlan, stopped func() bool) stats {
-	client := loopbackClient(cfg.timeout, 1)
+	client := loopbackClient(cfg.timeout, 8)
 	defer client.CloseIdleConnections()
 	tick := time.NewTicker(probeEvery)
 	defer tick.Stop()
-	var st stats
+	var (
+		mu sync.Mutex
+		st stats
+		wg sync.WaitGroup
+	)
 	limit := int(time.Until(p.until)/probeEvery) + 1
 	for n := 0; n < limit && !stopped(); n++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.base+"/health", nil)
 		if err != nil {
 			panic(err)
 		}
-		st.add(send(client, req, false))
+		wg.Go(func() {
+			o := send(client, req, false)
+			mu.Lock()
+			st.add(o)
+			mu.Unlock()
+		})
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
 		}
 	}
+	wg.Wait()
 	return st
 }
 

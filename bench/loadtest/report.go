@@ -29,7 +29,7 @@ type report struct {
 	died                   string // why the runs ended early, if the server exited
 	shutdown               shutdownResult
 	restart                restartResult
-	logLevels              map[string]int
+	log                    logSummary // of the first server
 }
 
 func (r *report) markdown() string {
@@ -127,12 +127,12 @@ func (r *report) markdown() string {
 			if rt != routeHealth {
 				all.merge(&s)
 			}
-			p("| %s | %d | %.1f | %s | %s | %s | %s | %s | %d | %d | %d |\n", routeNames[rt], s.requests,
-				float64(s.ok)/rr.mix.wall.Seconds(), fmtMS(percentile(s.lat, 50)), fmtMS(percentile(s.lat, 90)),
+			p("| %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %d |\n", routeNames[rt], s.requests,
+				rate(s.ok, rr.mix.wall), fmtMS(percentile(s.lat, 50)), fmtMS(percentile(s.lat, 90)),
 				fmtMS(percentile(s.lat, 99)), fmtMS(maxOf(s.lat)), codes(s), s.refused, s.timeouts, s.connErrs)
 		}
-		p("| all but /health | %d | %.1f | %s | %s | %s | %s | %s | %d | %d | %d |\n\n", all.requests,
-			float64(all.ok)/rr.mix.wall.Seconds(), fmtMS(percentile(all.lat, 50)), fmtMS(percentile(all.lat, 90)),
+		p("| all but /health | %d | %s | %s | %s | %s | %s | %s | %d | %d | %d |\n\n", all.requests,
+			rate(all.ok, rr.mix.wall), fmtMS(percentile(all.lat, 50)), fmtMS(percentile(all.lat, 90)),
 			fmtMS(percentile(all.lat, 99)), fmtMS(maxOf(all.lat)), codes(all), all.refused, all.timeouts, all.connErrs)
 		v := rr.verify
 		p("Documents acknowledged with 201: %d; read back by id: %d present, **lost: %d**, unverified: %d. Documents in the store after: %d.\n",
@@ -185,14 +185,34 @@ func (r *report) markdown() string {
 		}
 		p("\n")
 	}
-	if len(r.logLevels) > 0 {
-		p("Server log (first server): %s lines.\n\n", levelList(r.logLevels))
+	if len(r.log.levels) > 0 {
+		p("Server log (first server): %s lines.", levelList(r.log.levels))
+		if len(r.log.problems) > 0 {
+			p(" Most frequent warnings and errors:\n\n")
+			keys := make([]string, 0, len(r.log.problems))
+			for k := range r.log.problems {
+				keys = append(keys, k)
+			}
+			slices.SortFunc(keys, func(a, b string) int {
+				if d := r.log.problems[b] - r.log.problems[a]; d != 0 {
+					return d
+				}
+				return strings.Compare(a, b)
+			})
+			for _, k := range keys[:min(5, len(keys))] {
+				p("- %d × `%s`\n", r.log.problems[k], strings.ReplaceAll(k, "`", "'"))
+			}
+		} else {
+			p("\n")
+		}
+		p("\n")
 	}
 
 	p("## How to read this\n\n")
 	p("Latencies are end to end at the client, to the last byte of the body, over every answer but deliberate " +
 		"refusals (503 with Retry-After), plus the requests the client gave up on, at the time it did. " +
-		"2xx/s is successful answers per second of the run's wall time (which runs past the duration while the last " +
+		"The /health prober starts a probe every 100 ms whether or not the last was answered, as a monitor with a timeout " +
+		"does, so a stall counts once per probe it delays. 2xx/s is successful answers per second of the run's wall time (which runs past the duration while the last " +
 		"requests finish). Timeouts: the client's timeout passed; connection errors: refused, reset or closed with no " +
 		"answer. The load generator runs on the same cores as the server.\n")
 	return b.String()
@@ -242,6 +262,15 @@ func fmtMS(v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%.0f", v)
+}
+
+// rate formats n per second of d.
+func rate(n int, d time.Duration) string {
+	v := float64(n) / d.Seconds()
+	if v < 10 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
 }
 
 func yesNo(ok bool) string {

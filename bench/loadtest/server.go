@@ -260,25 +260,43 @@ func (s *server) logTail(n int64) string {
 	return string(b)
 }
 
-// logLevels counts the server's log lines by level ("WARN", "ERROR").
-func (s *server) logLevels() map[string]int {
-	counts := map[string]int{}
+// logSummary is what the server logged: lines by level, and the warnings
+// and errors by message, path and error text (cut to 100 bytes).
+type logSummary struct {
+	levels   map[string]int
+	problems map[string]int
+}
+
+// summarizeLog reads the server's JSON log.
+func (s *server) summarizeLog() logSummary {
+	sum := logSummary{levels: map[string]int{}, problems: map[string]int{}}
 	f, err := os.Open(s.logPath)
 	if err != nil {
-		return counts
+		return sum
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var line struct {
-			Level string `json:"level"`
+			Level, Msg, Path, Err string
 		}
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Level != "" {
-			counts[line.Level]++
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Level == "" {
+			continue
+		}
+		sum.levels[line.Level]++
+		if line.Level == "WARN" || line.Level == "ERROR" {
+			key := line.Level + " " + line.Msg
+			if line.Path != "" {
+				key += " " + line.Path
+			}
+			if line.Err != "" {
+				key += ": " + cutWords(line.Err, 100)
+			}
+			sum.problems[key]++
 		}
 	}
-	return counts
+	return sum
 }
 
 // memory is a process's resident set, in MiB, from /proc/PID/status.
