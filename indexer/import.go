@@ -37,6 +37,9 @@ type ImportOptions struct {
 	// Workers is the number of files parsed and chunked at once; default
 	// one per CPU core.
 	Workers int
+	// Limits bound the parse of each file; zero fields mean the defaults
+	// (see Limits). A file over a limit fails alone with ErrLimit.
+	Limits Limits
 	// Progress receives a progress bar when it is a terminal, else a log
 	// line every few seconds; nil means silence.
 	Progress io.Writer
@@ -45,15 +48,15 @@ type ImportOptions struct {
 	// indexes; it runs on Import's writer goroutine and should not block.
 	OnStored func([]store.Document)
 	// OnRemoved is called with the ids of documents removed because their
-	// JSONL or CSV file no longer holds them, after the removal committed.
+	// file no longer holds them, after the removal committed.
 	OnRemoved func(ids []string)
 
-	// SourceIDs and Remove let Import remove, with Send, the rows a changed
-	// JSONL or CSV file no longer holds: SourceIDs returns the ids of the
+	// SourceIDs and Remove let Import remove, with Send, the documents a
+	// changed file no longer holds: SourceIDs returns the ids of the
 	// documents stored from each of the given sources, Remove deletes ids
 	// and returns how many were stored. With a Store they default to its
-	// IDsBySource and DeleteBatch; with Send and either nil, stale rows
-	// are left alone.
+	// IDsBySource and DeleteBatch; with Send and either nil, stale
+	// documents are left alone.
 	SourceIDs func(ctx context.Context, sources []string) (map[string][]string, error)
 	Remove    func(ctx context.Context, ids []string) (int, error)
 }
@@ -81,8 +84,8 @@ type Summary struct {
 	Failures  []Failure     // files and rows that failed, in path order
 	Documents int           // documents stored
 	Chunks    int           // chunks embedded and stored
-	Removed   int           // documents removed: their JSONL or CSV file no longer has their id
-	StaleKept int           // documents missing from a JSONL or CSV file that had failures, kept
+	Removed   int           // documents removed: their file changed and no longer holds them
+	StaleKept int           // documents no longer in a file that had failures, kept
 	Elapsed   time.Duration // wall time of the whole import
 }
 
@@ -100,10 +103,10 @@ func (s Summary) Write(w io.Writer) {
 		s.Imported, s.Documents, s.Chunks, s.Elapsed.Round(time.Millisecond), s.ChunksPerSecond(),
 		s.Unchanged, len(s.Failures), len(s.Skipped))
 	if s.Removed > 0 {
-		fmt.Fprintf(w, "removed %d documents whose rows are gone from their JSONL or CSV file\n", s.Removed)
+		fmt.Fprintf(w, "removed %d documents that their changed files no longer hold\n", s.Removed)
 	}
 	if s.StaleKept > 0 {
-		fmt.Fprintf(w, "kept %d documents whose rows are gone from a JSONL or CSV file that had failures; fix the file and import it again to remove them\n", s.StaleKept)
+		fmt.Fprintf(w, "kept %d documents that a changed file with failures no longer holds; fix the file and import it again to remove them\n", s.StaleKept)
 	}
 	for _, p := range s.Skipped {
 		fmt.Fprintf(w, "  skipped %s: not a supported type (.txt .md .html .pdf .jsonl .csv)\n", p)
@@ -122,25 +125,29 @@ type fileJob struct {
 	failures  []Failure
 	err       error
 
-	// For a JSONL or CSV file: its source (the absolute path its rows are
-	// stored under) and the id of every row it holds now, stored or not.
-	rowSource string
-	rowIDs    []string
+	// The file's source (the absolute path its documents are stored
+	// under) and the id of every document it holds now, stored or not.
+	source   string
+	produced []string
 }
 
 // Import reads every supported file under paths (directories recursively,
 // hidden files and directories skipped), parses and chunks them on Workers
 // goroutines, embeds the chunks in large calls so the embedder batches them,
 // and writes the documents in transactions of up to 64 documents or one
-// second. A file whose every document is stored with the same source and
-// text is skipped as unchanged. A file or row that fails is recorded in the
-// summary and the rest carry on.
+// second. A file whose every document is already stored is skipped as
+// unchanged. A file or row that fails is recorded in the summary and the
+// rest carry on.
 //
-// After everything is written, documents stored from a JSONL or CSV file of
-// this import whose ids the file no longer holds are removed (Summary.Removed),
-// unless some row of that file failed, or the id now comes from another file
-// of the same import. Because this runs at the end of every import, an import
-// interrupted before it is completed by the next one.
+// A changed file's documents get new ids (see the package comment), so
+// after everything is written, documents stored from a file of this import
+// (with its path as their source) whose ids the file no longer holds are
+// removed (Summary.Removed): the old version of an edited file, the rows
+// gone from a JSONL or CSV file. They are kept when any part of that file
+// failed, or when the id now comes from another file of the same import.
+// Because this runs at the end of every import, an import interrupted
+// before it is completed by the next one. Files that are no longer there
+// are not looked for; their documents stay.
 //
 // Import returns an error only when it cannot go on: a path that does not
 // exist, bad options, ctx ending, or the store or embedder failing as a
@@ -266,7 +273,7 @@ func Import(ctx context.Context, paths []string, opts ImportOptions) (Summary, e
 
 	// Stage 3: write in batched transactions.
 	w := writer{opts: opts, sum: &sum, prog: prog}
-	rows := rowFiles{sources: make(map[string]string), ids: make(map[string]bool)}
+	files2 := importedFiles{sources: make(map[string]string), ids: make(map[string]bool)}
 	timer := time.NewTimer(putEvery)
 	timer.Stop()
 	for done := false; !done; {
@@ -276,7 +283,7 @@ func Import(ctx context.Context, paths []string, opts ImportOptions) (Summary, e
 				done = true
 				break
 			}
-			rows.add(j)
+			files2.add(j)
 			if err := w.add(ctx, j); err != nil {
 				cancel(err)
 				done = true
@@ -302,7 +309,7 @@ func Import(ctx context.Context, paths []string, opts ImportOptions) (Summary, e
 		err = w.flush(ctx)
 	}
 	if err == nil && context.Cause(ctx) == nil {
-		err = rows.prune(ctx, opts, &sum)
+		err = files2.prune(ctx, opts, &sum)
 	}
 	if err == nil {
 		err = context.Cause(ctx)
@@ -366,7 +373,7 @@ func walk(paths []string, sum *Summary) ([]string, error) {
 // parseJob parses, checks for unchanged documents and chunks one file.
 func parseJob(ctx context.Context, path string, opts ImportOptions) *fileJob {
 	j := &fileJob{path: path}
-	docs, rows, err := ParseFile(path)
+	docs, rows, err := ParseFile(ctx, path, opts.Limits)
 	for _, r := range rows {
 		f := Failure{Path: path, Err: r}
 		if re, ok := errors.AsType[*RowError](r); ok {
@@ -378,10 +385,11 @@ func parseJob(ctx context.Context, path string, opts ImportOptions) *fileJob {
 		j.err = err
 		return j
 	}
-	if rowsFile(path) {
-		// Rows are stored with the file's path as their source (rowDoc).
-		// (A file with no rows left fails to parse, so its rows stay.)
-		j.rowSource = path
+	// Parse gives every document the file's absolute path as its source.
+	// (A file with nothing left in it fails to parse, so its documents stay.)
+	if j.source, err = filepath.Abs(path); err != nil {
+		j.err = err
+		return j
 	}
 	// Later rows with the same id replace earlier ones, as they would if
 	// sent one by one.
@@ -391,9 +399,7 @@ func parseJob(ctx context.Context, path string, opts ImportOptions) *fileJob {
 			j.failures = append(j.failures, Failure{Path: path, Err: fmt.Errorf("document %q: %w", d.ID, err)})
 			continue
 		}
-		if j.rowSource != "" {
-			j.rowIDs = append(j.rowIDs, d.ID)
-		}
+		j.produced = append(j.produced, d.ID)
 		if opts.Send != nil {
 			if i, dup := seen[d.ID]; dup {
 				j.raw[i] = d
@@ -403,7 +409,7 @@ func parseJob(ctx context.Context, path string, opts ImportOptions) *fileJob {
 			j.raw = append(j.raw, d)
 			continue
 		}
-		if same, err := unchanged(opts.Store, d); err != nil {
+		if same, err := unchanged(opts.Store, d, wholeFile(path), opts.Limits); err != nil {
 			j.err = err
 			return j
 		} else if same {
@@ -425,14 +431,20 @@ func parseJob(ctx context.Context, path string, opts ImportOptions) *fileJob {
 	return j
 }
 
-// unchanged reports whether d is stored with the same source and text.
-func unchanged(st *store.Store, d Doc) (bool, error) {
+// unchanged reports whether d is stored with the same id and text, so it
+// need not be embedded again: under the same source, or, for the document
+// of a whole file (whose id is that of the file's bytes), under the path of
+// another file that still holds the same bytes. Copies of a file are one
+// document, and without the second rule the copies would take it from one
+// another, embedding it again, on every import. A file moved away from its
+// stored path is stored again under the new one.
+func unchanged(st *store.Store, d Doc, whole bool, lim Limits) (bool, error) {
 	hash := store.HashText(d.Text)
 	id, ok, err := st.HasHash(d.Source, hash)
-	if err != nil || !ok {
+	if err != nil {
 		return false, err
 	}
-	if id == d.ID {
+	if ok && id == d.ID {
 		return true, nil
 	}
 	// Several rows of one file may share a text; HasHash names only one.
@@ -440,32 +452,40 @@ func unchanged(st *store.Store, d Doc) (bool, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
-	return err == nil && old.Hash == hash && old.Source == d.Source, err
-}
-
-// rowsFile reports whether path is a JSONL or CSV file: one document per
-// row, so rows can disappear from it while the file stays.
-func rowsFile(path string) bool {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".jsonl", ".ndjson", ".csv":
-		return true
+	if err != nil || old.Hash != hash {
+		return false, err
 	}
-	return false
+	if old.Source == d.Source {
+		return true, nil
+	}
+	return whole && filepath.IsAbs(old.Source) && holdsBytes(old.Source, d.ID, lim), nil
 }
 
-// rowFiles is what Import learns, on its writer goroutine, about the JSONL
-// and CSV files it read, so that it can remove the rows they no longer hold.
-type rowFiles struct {
-	sources map[string]string // source of the rows -> the file as walked
-	ids     map[string]bool   // id of every row of every such file
+// holdsBytes reports whether the file at path still holds the bytes whose
+// fileID is id.
+func holdsBytes(path, id string, lim Limits) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, lim.withDefaults().MaxFileBytes+1))
+	return err == nil && fileID(data) == id
 }
 
-func (r *rowFiles) add(j *fileJob) {
-	if j.err != nil || j.rowSource == "" {
+// importedFiles is what Import learns, on its writer goroutine, about the
+// files it read, so that it can remove the documents they no longer hold.
+type importedFiles struct {
+	sources map[string]string // source of the documents -> the file as walked
+	ids     map[string]bool   // id of every document of every file read
+}
+
+func (r *importedFiles) add(j *fileJob) {
+	if j.err != nil || j.source == "" {
 		return
 	}
-	r.sources[j.rowSource] = j.path
-	for _, id := range j.rowIDs {
+	r.sources[j.source] = j.path
+	for _, id := range j.produced {
 		r.ids[id] = true
 	}
 }
@@ -473,14 +493,14 @@ func (r *rowFiles) add(j *fileJob) {
 // pruneBatch is how many stale documents one removal transaction takes.
 const pruneBatch = 1024
 
-// prune removes the documents stored from a JSONL or CSV file of this
-// import whose ids no row of any such file holds any more. It runs after
-// every document of the import is written, so an id that moved to another
-// file is stored under that file's source by then and is not a candidate;
-// the check against every row id seen also keeps it when that file's write
-// failed. A file with any failure keeps its stale rows: a row that failed
-// to parse may be one of them, and removing it would lose it.
-func (r *rowFiles) prune(ctx context.Context, opts ImportOptions, sum *Summary) error {
+// prune removes the documents stored from a file of this import whose ids
+// no file of the import holds any more. It runs after every document of
+// the import is written, so an id that moved to another file is stored
+// under that file's source by then and is not a candidate; the check
+// against every id seen also keeps it when that file's write failed. A
+// file with any failure keeps its stale documents: a row that failed to
+// parse may be one of them, and removing it would lose it.
+func (r *importedFiles) prune(ctx context.Context, opts ImportOptions, sum *Summary) error {
 	sourceIDs, remove := opts.SourceIDs, opts.Remove
 	if opts.Send == nil {
 		sourceIDs, remove = opts.Store.IDsBySource, opts.Store.DeleteBatch
@@ -499,7 +519,7 @@ func (r *rowFiles) prune(ctx context.Context, opts ImportOptions, sum *Summary) 
 	slices.Sort(sources)
 	stored, err := sourceIDs(ctx, sources)
 	if err != nil {
-		return fmt.Errorf("import: find rows removed from their files: %w", err)
+		return fmt.Errorf("import: find documents removed from their files: %w", err)
 	}
 	var stale []string
 	for _, src := range sources {
@@ -517,7 +537,7 @@ func (r *rowFiles) prune(ctx context.Context, opts ImportOptions, sum *Summary) 
 		batch := stale[lo:min(lo+pruneBatch, len(stale))]
 		n, err := remove(ctx, batch)
 		if err != nil {
-			return fmt.Errorf("import: remove %d rows gone from their files: %w", len(batch), err)
+			return fmt.Errorf("import: remove %d documents gone from their files: %w", len(batch), err)
 		}
 		sum.Removed += n
 		if opts.OnRemoved != nil {

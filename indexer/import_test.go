@@ -77,7 +77,7 @@ func TestImportStoresGoodFilesListsFailuresAndSkipsUnchanged(t *testing.T) {
 		t.Errorf("store holds %d docs %d chunks (%v); summary %d docs %d chunks; OnStored saw %d",
 			docs, chunks, err, sum.Documents, sum.Chunks, len(stored))
 	}
-	long, err := st.Get(FileID(filepath.Join(root, "b/long.txt")))
+	long, err := st.Get(fileID([]byte(longText(3000))))
 	if err != nil || len(long.Chunks) < 10 {
 		t.Fatalf("long.txt: %d chunks, %v", len(long.Chunks), err)
 	}
@@ -97,18 +97,26 @@ func TestImportStoresGoodFilesListsFailuresAndSkipsUnchanged(t *testing.T) {
 		t.Errorf("re-import wrote to the store: generation %d -> %d", gen, g)
 	}
 
-	// A changed file replaces its document.
+	// A changed file replaces its document: a new id, the old one removed.
 	notes := filepath.Join(root, "a/notes.txt")
-	if err := os.WriteFile(notes, []byte("Watering the greenhouse\n\nWater at dawn."), 0o644); err != nil {
+	old, err := os.ReadFile(notes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := []byte("Watering the greenhouse\n\nWater at dawn.")
+	if err := os.WriteFile(notes, edited, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	sum, err = Import(ctx, []string{root}, opts)
-	if err != nil || sum.Imported != 1 || sum.Unchanged != 6 || sum.Documents != 1 {
+	if err != nil || sum.Imported != 1 || sum.Unchanged != 6 || sum.Documents != 1 || sum.Removed != 1 {
 		t.Errorf("import after a change: %+v, %v", sum, err)
 	}
-	d, err := st.Get(FileID(notes))
-	if err != nil || !strings.Contains(d.Text, "Water at dawn.") {
-		t.Errorf("changed notes: %q, %v", d.Text, err)
+	d, err := st.Get(fileID(edited))
+	if err != nil || !strings.Contains(d.Text, "Water at dawn.") || d.Source != notes {
+		t.Errorf("changed notes: %q from %q, %v", d.Text, d.Source, err)
+	}
+	if _, err := st.Get(fileID(old)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the old version of notes.txt is still stored: %v", err)
 	}
 	if n, _, _ := st.Count(); n != 10 {
 		t.Errorf("store holds %d documents after the change, want 10", n)
@@ -127,12 +135,17 @@ func TestIngestStoresParsedDocumentsAndRejectsBadOnes(t *testing.T) {
 		{ID: "x", Title: "X", Text: "First version.", Metadata: map[string]string{"k": "v"}},
 		{Text: "No id or source: the id comes from the text."},
 		{Source: "https://example.com/page", Text: longText(600)},
+		{Source: "https://example.com/other", Text: "No id or source: the id comes from the text."},
 		{ID: "x", Text: "Second version wins."},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || got[0].ID != "x" || got[0].Text != "Second version wins." || got[2].ID != FileID("https://example.com/page") || len(got[2].Chunks) < 2 {
+	// Without an id, the id is the content's, whatever the source: the
+	// fourth document is the second again, from elsewhere, and replaces it.
+	if len(got) != 3 || got[0].ID != "x" || got[0].Text != "Second version wins." ||
+		got[1].ID != contentID(Doc{Text: "No id or source: the id comes from the text."}) || got[1].Source != "https://example.com/other" ||
+		got[2].ID != contentID(Doc{Text: longText(600)}) || len(got[2].Chunks) < 2 {
 		t.Errorf("Ingest returned %d documents: %+v", len(got), got)
 	}
 	if n, _, _ := st.Count(); n != 3 {
@@ -247,5 +260,91 @@ func TestImportRemovesRowsGoneFromAChangedFile(t *testing.T) {
 				t.Errorf("c2 is still stored: %v", err)
 			}
 		})
+	}
+}
+
+func TestImportOfEditedCopiedAndMovedFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := testStore(t, t.TempDir())
+	opts := ImportOptions{Store: st, Embedder: testPool(t), Workers: 2}
+	write := func(name, text string) []byte {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return []byte(text)
+	}
+	imp := func() Summary {
+		t.Helper()
+		sum, err := Import(ctx, []string{dir}, opts)
+		if err != nil || len(sum.Failures) > 0 {
+			t.Fatalf("import: %+v, %v", sum, err)
+		}
+		return sum
+	}
+	ids := func() []string {
+		t.Helper()
+		all, err := st.IDs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return all
+	}
+
+	// Two copies of one file are one document.
+	copyText := write("x.txt", "Pond notes\n\nFrogs lay eggs in March.")
+	write("y.txt", string(copyText))
+	guide := write("z.md", "# Pruning\n\nCut in late winter.")
+	if sum := imp(); sum.Imported != 3 || len(ids()) != 2 {
+		t.Fatalf("first import: %+v, ids %q", sum, ids())
+	}
+	// Unchanged: nothing embedded, nothing written, the copies included.
+	gen, _ := st.Generation()
+	if sum := imp(); sum.Unchanged != 3 || sum.Chunks != 0 || sum.Imported != 0 {
+		t.Errorf("re-import: %+v", sum)
+	}
+	if g, _ := st.Generation(); g != gen {
+		t.Errorf("the unchanged re-import wrote: generation %d -> %d", gen, g)
+	}
+
+	// Edit one copy, twice: each version replaces the one before; the
+	// other copy keeps the old text.
+	var versions [][]byte
+	for _, v := range []string{"Pond notes\n\nFrogs lay eggs in April.", "Pond notes\n\nToads lay eggs in April."} {
+		versions = append(versions, write("x.txt", v))
+		imp()
+	}
+	if _, err := st.Get(fileID(versions[0])); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the first edit of x.txt is still stored: %v", err)
+	}
+	for _, want := range []struct {
+		data []byte
+		src  string
+	}{{versions[1], "x.txt"}, {copyText, "y.txt"}, {guide, "z.md"}} {
+		if d, err := st.Get(fileID(want.data)); err != nil || d.Source != filepath.Join(dir, want.src) {
+			t.Errorf("%s: stored from %q, %v", want.src, d.Source, err)
+		}
+	}
+	if n := len(ids()); n != 3 {
+		t.Errorf("%d documents after the edits, want 3: %q", n, ids())
+	}
+
+	// A moved file is the same document, now from its new path.
+	if err := os.Rename(filepath.Join(dir, "z.md"), filepath.Join(dir, "w.md")); err != nil {
+		t.Fatal(err)
+	}
+	imp()
+	if d, err := st.Get(fileID(guide)); err != nil || d.Source != filepath.Join(dir, "w.md") || len(ids()) != 3 {
+		t.Errorf("moved file: stored from %q, %v; ids %q", d.Source, err, ids())
+	}
+
+	// A file that now fails keeps its stored document.
+	write("y.txt", "\x00\x01binary")
+	if sum, err := Import(ctx, []string{dir}, opts); err != nil || len(sum.Failures) != 1 || sum.Removed != 0 {
+		t.Errorf("import with a broken file: %+v, %v", sum, err)
+	}
+	if _, err := st.Get(fileID(copyText)); err != nil {
+		t.Errorf("the document of the now broken y.txt is gone: %v", err)
 	}
 }

@@ -26,9 +26,10 @@ func StorePath(dataDir string) string {
 // returns them as stored (ids, chunks with their vectors and spans,
 // timestamps), in the order given.
 //
-// A document without ID gets FileID(Source) when it has a Source, else an
-// id derived from its text, so sending the same text twice stores it once.
-// A stored document with the same id is replaced. When two documents in
+// A document without ID gets one derived from its title, text and
+// metadata (not its source), so sending the same document twice stores it
+// once and two different documents never replace each other. A stored
+// document with the same id is replaced. When two documents in
 // docs share an id the later one wins and the earlier is not stored.
 //
 // Nothing is stored unless every document is good: Ingest fails with
@@ -75,11 +76,7 @@ func normalize(d *Doc) error {
 		return ErrNoText
 	}
 	if d.ID == "" {
-		if d.Source != "" {
-			d.ID = FileID(d.Source)
-		} else {
-			d.ID = textID(d.Text)
-		}
+		d.ID = contentID(*d)
 	}
 	switch {
 	case len(d.ID) > store.MaxIDLen:

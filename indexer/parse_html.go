@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"bytes"
+	"context"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -29,19 +30,43 @@ var blocks = map[atom.Atom]bool{
 // with runs of white space collapsed as a browser would. The title comes
 // from <title>, else the first <h1>. html.Parse repairs any markup, so
 // messy pages parse; only binary data is refused.
-func parseHTML(path string, data []byte) ([]Doc, []error, error) {
+//
+// Elements nested deeper than lim.MaxDepth give their text without their
+// structure (no line breaks of their own). html.Parse itself refuses more
+// than 512 open elements; such a page is read token by token instead
+// (htmlTokenText), which keeps its text and loses its structure.
+func parseHTML(ctx context.Context, path string, data []byte, lim Limits) ([]Doc, []error, error) {
 	src, err := checkText(data)
 	if err != nil {
 		return nil, nil, err
 	}
 	root, err := html.Parse(strings.NewReader(src))
 	if err != nil {
-		return nil, nil, err
+		// The only error html.Parse returns for a string is its stack limit.
+		text, title, err := htmlTokenText(ctx, src)
+		if err != nil {
+			return nil, nil, err
+		}
+		if text == "" {
+			return nil, nil, ErrNoText
+		}
+		if title == "" {
+			title = fileTitle(path)
+		}
+		return []Doc{{Title: title, Text: text, Source: path}}, nil, nil
 	}
 	var b bytes.Buffer
 	title, h1 := "", ""
-	var walk func(n *html.Node, pre bool)
-	walk = func(n *html.Node, pre bool) {
+	nodes := 0
+	var walk func(n *html.Node, pre bool, depth int)
+	walk = func(n *html.Node, pre bool, depth int) {
+		if nodes++; nodes%ctxEvery == 0 && ctx.Err() != nil {
+			return
+		}
+		if depth > lim.MaxDepth {
+			flatText(&b, n, pre)
+			return
+		}
 		switch n.Type {
 		case html.TextNode:
 			if pre {
@@ -75,13 +100,16 @@ func parseHTML(path string, data []byte) ([]Doc, []error, error) {
 			}
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c, pre)
+			walk(c, pre, depth+1)
 		}
 		if n.Type == html.ElementNode && blocks[n.DataAtom] {
 			b.WriteString("\n\n")
 		}
 	}
-	walk(root, false)
+	walk(root, false, 0)
+	if ctx.Err() != nil {
+		return nil, nil, context.Cause(ctx)
+	}
 	text := tidy(collapseBlankLines(b.String()))
 	if text == "" {
 		return nil, nil, ErrNoText
@@ -93,7 +121,7 @@ func parseHTML(path string, data []byte) ([]Doc, []error, error) {
 	default:
 		title = fileTitle(path)
 	}
-	return []Doc{{ID: FileID(path), Title: title, Text: text, Source: path}}, nil, nil
+	return []Doc{{Title: title, Text: text, Source: path}}, nil, nil
 }
 
 // writeCollapsed writes s with each run of white space as one space, and
@@ -138,4 +166,73 @@ func attr(n *html.Node, key string) string {
 		}
 	}
 	return ""
+}
+
+// flatText writes the visible text under n without its structure, walking
+// the tree without recursion: n is past the depth that parseHTML follows.
+func flatText(b *bytes.Buffer, n *html.Node, pre bool) {
+	for c := n; c != nil; {
+		switch {
+		case c.Type == html.TextNode && pre:
+			b.WriteString(c.Data)
+		case c.Type == html.TextNode:
+			writeCollapsed(b, c.Data)
+		case c.Type == html.ElementNode && hidden[c.DataAtom]:
+		case c.FirstChild != nil:
+			c = c.FirstChild
+			continue
+		}
+		// Next: a sibling, else the sibling of the nearest ancestor that
+		// has one, stopping at n.
+		for c != n && c.NextSibling == nil {
+			c = c.Parent
+		}
+		if c == n {
+			return
+		}
+		c = c.NextSibling
+	}
+}
+
+// htmlTokenText is the visible text of an HTML page read token by token,
+// with no tree: a block element's tags end a paragraph, hidden elements'
+// content is left out, and the title is that of the first <title>. It
+// takes time linear in the page, however the page nests.
+func htmlTokenText(ctx context.Context, src string) (text, title string, err error) {
+	z := html.NewTokenizer(strings.NewReader(src))
+	var b bytes.Buffer
+	hiddenOpen := 0 // open hidden elements
+	inTitle := false
+	for n := 1; ; n++ {
+		if n%ctxEvery == 0 && ctx.Err() != nil {
+			return "", "", context.Cause(ctx)
+		}
+		switch tt := z.Next(); tt {
+		case html.ErrorToken:
+			return tidy(collapseBlankLines(b.String())), title, nil
+		case html.TextToken:
+			switch {
+			case inTitle && title == "":
+				title = strings.Join(strings.Fields(string(z.Text())), " ")
+			case hiddenOpen == 0 && !inTitle:
+				writeCollapsed(&b, string(z.Text()))
+			}
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			name, _ := z.TagName()
+			a := atom.Lookup(name)
+			start := tt == html.StartTagToken
+			switch {
+			case a == atom.Title:
+				inTitle = start
+			case hidden[a] && a != atom.Head && tt != html.SelfClosingTagToken:
+				if start {
+					hiddenOpen++
+				} else if hiddenOpen > 0 {
+					hiddenOpen--
+				}
+			case blocks[a]:
+				b.WriteString("\n\n")
+			}
+		}
+	}
 }

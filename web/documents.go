@@ -2,14 +2,14 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -131,6 +131,9 @@ func (s *Server) readDocuments(c *gin.Context) ([]indexer.Doc, error) {
 	if len(docs) == 0 {
 		return nil, badRequest("no documents in the request")
 	}
+	if len(docs) > s.cfg.MaxDocuments {
+		return nil, s.tooManyDocuments(len(docs))
+	}
 	for i, d := range docs {
 		if strings.TrimSpace(d.Text) == "" {
 			return nil, badRequest(`document %d%s has no "text"`, i, idNote(d.ID))
@@ -147,8 +150,12 @@ func idNote(id string) string {
 }
 
 // readUploads parses every file of a multipart body by its file name, as
-// `edgesearch import` would parse it from disk. A file that fails, or any
-// bad row in one, fails the request: nothing is stored.
+// `edgesearch import` would parse it from disk, within Config.ParseLimits
+// and the request's context. A file that fails, or any bad row in one,
+// fails the request: nothing is stored. More than Config.MaxFiles files or
+// Config.MaxDocuments documents (rows of all files together) are refused
+// with 413, like a body over MaxBodyBytes: the request is too big for this
+// server, and the client's remedy is the same, to split it.
 func (s *Server) readUploads(c *gin.Context) ([]indexer.Doc, error) {
 	limit := s.cfg.MaxBodyBytes
 	if c.Request.ContentLength > limit {
@@ -159,14 +166,19 @@ func (s *Server) readUploads(c *gin.Context) ([]indexer.Doc, error) {
 	if err != nil {
 		return nil, badRequest("invalid multipart body: %v", err)
 	}
+	tooLarge := func(err error) bool {
+		_, ok := errors.AsType[*http.MaxBytesError](err)
+		return ok
+	}
 	var docs []indexer.Doc
+	files := 0
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			if tooLarge(err) {
 				return nil, &requestError{ErrTooLarge, fmt.Sprintf("request body too large: limit %d bytes", limit)}
 			}
 			return nil, badRequest("invalid multipart body: %v", err)
@@ -176,19 +188,28 @@ func (s *Server) readUploads(c *gin.Context) ([]indexer.Doc, error) {
 			part.Close()
 			continue // a plain form field
 		}
+		if files++; files > s.cfg.MaxFiles {
+			part.Close()
+			return nil, &requestError{ErrTooLarge, fmt.Sprintf("more than %d files in one request; send them in several", s.cfg.MaxFiles)}
+		}
+		// Read the whole part before parsing, so a slow upload is not
+		// counted against the parse's time limit.
 		data, err := io.ReadAll(part)
 		part.Close()
 		if err != nil {
-			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			if tooLarge(err) {
 				return nil, &requestError{ErrTooLarge, fmt.Sprintf("request body too large: limit %d bytes", limit)}
 			}
 			return nil, badRequest("file %q: %v", name, err)
 		}
-		got, err := parseUpload(name, data)
+		got, err := s.parseUpload(c.Request.Context(), name, data)
 		if err != nil {
 			return nil, err
 		}
 		docs = append(docs, got...)
+		if len(docs) > s.cfg.MaxDocuments {
+			return nil, s.tooManyDocuments(len(docs))
+		}
 	}
 	if len(docs) == 0 {
 		return nil, badRequest("no files in the multipart body")
@@ -196,41 +217,35 @@ func (s *Server) readUploads(c *gin.Context) ([]indexer.Doc, error) {
 	return docs, nil
 }
 
-// parseUpload parses one uploaded file with the indexer's parser for its
-// extension. The parsers read from disk, so the bytes go through a
-// temporary file named like the upload; the source and any id derived
-// from the temporary path are then put in terms of the upload's name, so
-// uploading the same file again replaces its documents.
-func parseUpload(name string, data []byte) ([]indexer.Doc, error) {
-	base := filepath.Base(filepath.Clean("/" + strings.ReplaceAll(name, "\\", "/")))
+// tooManyDocuments refuses a request of n documents, over MaxDocuments.
+func (s *Server) tooManyDocuments(n int) error {
+	return &requestError{ErrTooLarge, fmt.Sprintf("%d documents in one request, over the limit of %d; send them in several requests", n, s.cfg.MaxDocuments)}
+}
+
+// parseUpload parses one uploaded file with the indexer's
+// parser for its extension. The file's base name is its source; its ids
+// follow the indexer's rule (from the bytes for a whole file, from each
+// row otherwise), so two different files of the same name are two
+// documents and the same bytes uploaded again, or imported from disk, are
+// one. A file over a parse limit is refused with 413, other bad files with
+// 400.
+func (s *Server) parseUpload(ctx context.Context, name string, data []byte) ([]indexer.Doc, error) {
+	base := path.Base(path.Clean("/" + strings.ReplaceAll(name, "\\", "/")))
 	if !indexer.Supported(base) {
 		return nil, badRequest("file %q: unsupported type; send .txt, .md, .html, .pdf, .jsonl or .csv", name)
 	}
-	dir, err := os.MkdirTemp("", "edgesearch-upload")
-	if err != nil {
-		return nil, fmt.Errorf("upload %q: %w", name, err)
-	}
-	defer os.RemoveAll(dir)
-	tmp := filepath.Join(dir, base)
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return nil, fmt.Errorf("upload %q: %w", name, err)
-	}
-	docs, rows, err := indexer.ParseFile(tmp)
-	if err != nil {
-		return nil, badRequest("file %q: %s", name, strings.ReplaceAll(err.Error(), tmp, name))
+	docs, rows, err := indexer.Parse(ctx, base, bytes.NewReader(data), s.cfg.ParseLimits)
+	switch {
+	case err == nil:
+	case errors.Is(err, indexer.ErrLimit):
+		return nil, &requestError{ErrTooLarge, fmt.Sprintf("file %q: %v", name, err)}
+	case ctx.Err() != nil:
+		return nil, err // the client went away
+	default:
+		return nil, badRequest("file %q: %v", name, err)
 	}
 	if len(rows) > 0 {
-		return nil, badRequest("file %q: %d bad rows, first: %s", name, len(rows), strings.ReplaceAll(rows[0].Error(), tmp, name))
-	}
-	tmpID, upID := indexer.FileID(tmp), indexer.FileID(name)
-	for i := range docs {
-		d := &docs[i]
-		if d.Source == tmp {
-			d.Source = name
-		}
-		if rest, ok := strings.CutPrefix(d.ID, tmpID); ok {
-			d.ID = upID + rest
-		}
+		return nil, badRequest("file %q: %d bad rows, first: %v", name, len(rows), rows[0])
 	}
 	return docs, nil
 }
