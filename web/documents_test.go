@@ -7,6 +7,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -56,10 +58,32 @@ func openLibrary(t *testing.T, dir string) *library {
 // startLibrary serves the document routes over a library in dir.
 func startLibrary(t *testing.T, dir string) (*library, string) {
 	t.Helper()
+	return startLibraryWith(t, dir, web.Config{})
+}
+
+// startLibraryWith is startLibrary with a configuration.
+func startLibraryWith(t *testing.T, dir string, cfg web.Config) (*library, string) {
+	t.Helper()
 	l := openLibrary(t, dir)
-	s, base := start(t, web.Config{}, pool(t))
+	s, base := start(t, cfg, pool(t))
 	s.SetEngine(l.engine)
 	return l, base
+}
+
+// upload posts files, {name, content} in order, as one multipart body.
+func upload(t *testing.T, base string, files ...[2]string) reply {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, f := range files {
+		w, err := mw.CreateFormFile("file", f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(f[1]))
+	}
+	mw.Close()
+	return call(t, "POST", base+"/documents", body.Bytes(), map[string]string{"Content-Type": mw.FormDataContentType()})
 }
 
 type added struct {
@@ -150,7 +174,8 @@ func TestDocumentRoutes(t *testing.T) {
 		} `json:"documents"`
 		Total int `json:"total"`
 	}
-	call(t, "GET", base+"/documents?offset=1&limit=2", nil, nil).decode(t, &list)
+	// Listed in id order: bees, the whale (its id from its content, "r…"), sleep, tires.
+	call(t, "GET", base+"/documents?offset=2&limit=2", nil, nil).decode(t, &list)
 	if list.Total != 4 || len(list.Documents) != 2 || list.Documents[0].ID != "sleep" || list.Documents[0].Chunks != 1 || list.Documents[0].Created == "" {
 		t.Errorf("list page: %+v", list)
 	}
@@ -209,7 +234,8 @@ func TestDocumentRoutes(t *testing.T) {
 }
 
 // TestDocumentUploads pins multipart uploads: files parsed by name, rows of
-// a JSONL file as documents, and re-uploading the same name replaces.
+// a JSONL file as documents, and an edited file uploaded again under the
+// same name stored beside the first (its id is that of its bytes).
 func TestDocumentUploads(t *testing.T) {
 	_, base := startLibrary(t, t.TempDir())
 	files := map[string]string{
@@ -249,12 +275,17 @@ func TestDocumentUploads(t *testing.T) {
 	if !slices.Equal(got.ids(), []string{"r1"}) {
 		t.Errorf("JSONL row search: %+v", got)
 	}
-	files["notes/garden.md"] = "# Compost v2\n\nWorms speed up composting."
 	r2 := up(files)
 	var a2 added
 	r2.decode(t, &a2)
-	if a2.IDs[0] != a.IDs[0] {
-		t.Errorf("re-upload got id %q, first upload %q; want the same", a2.IDs[0], a.IDs[0])
+	if !slices.Equal(a2.IDs, a.IDs) {
+		t.Errorf("the same files uploaded again got ids %q, first %q; want the same", a2.IDs, a.IDs)
+	}
+	files["notes/garden.md"] = "# Compost v2\n\nWorms speed up composting."
+	r2 = up(files)
+	r2.decode(t, &a2)
+	if a2.IDs[0] == a.IDs[0] || a2.IDs[1] != "r1" {
+		t.Errorf("an edited garden.md got id %q, the first %q; want another", a2.IDs[0], a.IDs[0])
 	}
 
 	for name, want := range map[string]string{"bad.exe": "unsupported", "empty.txt": "empty.txt"} {
@@ -266,8 +297,103 @@ func TestDocumentUploads(t *testing.T) {
 	}
 	var list struct{ Total int }
 	call(t, "GET", base+"/documents", nil, nil).decode(t, &list)
-	if list.Total != 2 {
-		t.Errorf("after refused uploads %d documents, want 2", list.Total)
+	if list.Total != 3 {
+		t.Errorf("after refused uploads %d documents, want 3", list.Total)
+	}
+}
+
+// TestUploadIdentity pins the id rule for uploads: a file's id is that of
+// its bytes, so files that share a name are distinct documents, the same
+// bytes are one document however they arrive, and rows without ids are
+// told apart by their content, not their file's name.
+func TestUploadIdentity(t *testing.T) {
+	l, base := startLibrary(t, t.TempDir())
+	ids := func(r reply) []string {
+		t.Helper()
+		var a added
+		if r.status != http.StatusCreated {
+			t.Fatalf("upload: %d %s", r.status, r.body)
+		}
+		r.decode(t, &a)
+		return a.IDs
+	}
+	total := func() int {
+		t.Helper()
+		n, _, err := l.st.Count()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	readme := func(tool string) [2]string {
+		return [2]string{"README.md", "# " + tool + "\n\nRun " + tool + " with --help to list its options."}
+	}
+
+	// Two different README.md files in one request, then two more in two.
+	one := ids(upload(t, base, readme("rake"), readme("hoe")))
+	two := append(ids(upload(t, base, readme("spade"))), ids(upload(t, base, readme("fork")))...)
+	all := append(one, two...)
+	slices.Sort(all)
+	if len(slices.Compact(all)) != 4 || total() != 4 {
+		t.Fatalf("four different README.md files got ids %q, %q; store holds %d", one, two, total())
+	}
+
+	// The same bytes again, under another name: the same document.
+	again := ids(upload(t, base, [2]string{"copy-of-readme.md", readme("rake")[1]}))
+	if again[0] != one[0] || total() != 4 {
+		t.Errorf("the same bytes got %q, first %q; store holds %d", again[0], one[0], total())
+	}
+	// ... and the id an import of those bytes from disk would give.
+	p := filepath.Join(t.TempDir(), "README.md")
+	if err := os.WriteFile(p, []byte(readme("rake")[1]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	docs, _, err := indexer.ParseFile(context.Background(), p, indexer.Limits{})
+	if err != nil || docs[0].ID != one[0] {
+		t.Errorf("import of the same bytes: id %q, %v; upload %q", docs[0].ID, err, one[0])
+	}
+
+	// Rows without ids from two different files of the same name.
+	rows1 := ids(upload(t, base, [2]string{"data.jsonl", `{"text":"Oats grow in cool weather."}` + "\n" + `{"text":"Rye tolerates poor soil."}` + "\n"}))
+	rows2 := ids(upload(t, base, [2]string{"data.jsonl", `{"text":"Barley ripens early."}` + "\n" + `{"text":"Millet likes heat."}` + "\n"}))
+	if len(rows1) != 2 || len(rows2) != 2 || total() != 8 {
+		t.Errorf("rows of two data.jsonl files: %q and %q; store holds %d, want 8", rows1, rows2, total())
+	}
+}
+
+// TestUploadLimits pins the refusals of uploads over the server's limits:
+// 413 for a request with too many files or documents and for a file over a
+// parse limit (the request is too big for this server; the remedy is to
+// split it or raise the limit), 400 for a malformed file.
+func TestUploadLimits(t *testing.T) {
+	l, base := startLibraryWith(t, t.TempDir(), web.Config{MaxFiles: 2, MaxDocuments: 3,
+		ParseLimits: indexer.Limits{MaxFileBytes: 1000, MaxDepth: 8}})
+	rows := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "{\"text\": \"row %d about hedges\"}\n", i)
+		}
+		return b.String()
+	}
+	upload(t, base, [2]string{"a.txt", "a"}, [2]string{"b.txt", "b"}, [2]string{"c.txt", "c"}).
+		wantError(t, http.StatusRequestEntityTooLarge, "more than 2 files")
+	upload(t, base, [2]string{"rows.jsonl", rows(4)}).wantError(t, http.StatusRequestEntityTooLarge, "over the limit of 3")
+	upload(t, base, [2]string{"a.jsonl", rows(2)}, [2]string{"b.jsonl", rows(2)}).
+		wantError(t, http.StatusRequestEntityTooLarge, "over the limit of 3")
+	call(t, "POST", base+"/documents", []map[string]string{{"text": "a"}, {"text": "b"}, {"text": "c"}, {"text": "d"}}, nil).
+		wantError(t, http.StatusRequestEntityTooLarge, "4 documents")
+	upload(t, base, [2]string{"big.txt", strings.Repeat("word ", 300)}).
+		wantError(t, http.StatusRequestEntityTooLarge, "MaxFileBytes")
+	// A quote inside a CSV field is a bad row, not a server error.
+	upload(t, base, [2]string{"rows.csv", "text,lang\nhe said \"hi\" there,en\n"}).
+		wantError(t, http.StatusBadRequest, "rows.csv")
+	if n, _, _ := l.st.Count(); n != 0 {
+		t.Errorf("refused uploads stored %d documents", n)
+	}
+	// Deep Markdown within the limits is stored, its text kept.
+	r := upload(t, base, [2]string{"deep.md", strings.Repeat(">", 500) + " hedges need trimming"})
+	if r.status != http.StatusCreated {
+		t.Errorf("deep Markdown: %d %s", r.status, r.body)
 	}
 }
 
