@@ -134,7 +134,7 @@ func badCases() []badCase {
 		req("POST", "/documents").json(bigDoc).named("9 MiB body with Content-Length"),
 		req("POST", "/documents").json(bigDoc).inChunks().named("9 MiB body, chunked"),
 		req("POST", "/documents").json(distinctDocs(10_001)).named("10,001 documents"),
-		req("POST", "/documents").typed("text/plain", []byte(`{"id":"rel-plain","text":"sent as text/plain"}`)).named("JSON sent as text/plain"),
+		req("POST", "/documents").typed("text/plain", []byte(`{"id":"rel-plain","text":"sent as text/plain"}`)).ok(either).named("JSON as text/plain, no Origin"),
 		req("POST", "/documents").typed("application/x-www-form-urlencoded", []byte("text=hello+form")).named("form-urlencoded"),
 		req("POST", "/documents").typed("", []byte(`{"id":"rel-noctype","text":"no content type"}`)).ok(either).named("no Content-Type"),
 		req("POST", "/documents").typed("application/json; charset=latin1", []byte("{\"text\":\"caf\xe9\"}")).named("latin1 body"),
@@ -180,7 +180,7 @@ func badCases() []badCase {
 		req("POST", "/index").json("").named("empty body"),
 		req("POST", "/index").json(`{"text":`).named("truncated JSON"),
 		req("POST", "/index").json(`{"title":"no text"}`).named("no text"),
-		req("POST", "/index").typed("text/plain", []byte(`{"id":"rel-index-plain","text":"plain"}`)).named("JSON sent as text/plain"),
+		req("POST", "/index").typed("text/plain", []byte(`{"id":"rel-index-plain","text":"plain"}`)).ok(either).named("JSON as text/plain, no Origin"),
 		req("POST", "/index").json(bigDoc).named("9 MiB body"),
 		req("GET", "/index").named("GET"),
 	}
