@@ -60,7 +60,7 @@ var formats = map[string]format{
 	".html":     {parse: parseHTML},
 	".htm":      {parse: parseHTML},
 	".xhtml":    {parse: parseHTML},
-	".pdf":      {parse: parsePDFOld},
+	".pdf":      {parse: parsePDFCtx},
 	".jsonl":    {parse: parseJSONL, rows: true},
 	".ndjson":   {parse: parseJSONL, rows: true},
 	".csv":      {parse: parseCSV, rows: true},
@@ -293,13 +293,3 @@ func parseText(_ context.Context, path string, data []byte, _ Limits) ([]Doc, []
 	}
 	return []Doc{{Title: title, Text: text, Source: path}}, nil, nil
 }
-
-// parsePDFOld adapts parse_pdf.go until it takes a context and limits.
-// TODO(parse): remove once parse_pdf.go is converted.
-func parsePDFOld(_ context.Context, path string, data []byte, _ Limits) ([]Doc, []error, error) {
-	return parsePDF(path, data)
-}
-
-// FileID is what parse_pdf.go still calls for its id, which Parse replaces.
-// TODO(parse): remove with parsePDFOld.
-func FileID(string) string { return "" }
