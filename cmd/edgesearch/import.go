@@ -31,10 +31,13 @@ func newImportCmd(getenv func(string) string) *cobra.Command {
 		Short: "Parse, embed and store documents from files and directories",
 		Long: `Import .txt, .md, .html, .pdf, .jsonl and .csv files (directories recursively,
 hidden ones skipped) into the store in the data directory. JSONL and CSV files
-give one document per row: id from "id" or "_id", "title", "text", and the
-other fields as metadata. Files whose text is already stored are skipped.
-Documents whose rows are gone from a JSONL or CSV file given again are removed
-(kept, and counted in the summary, while a row of that file fails).
+give one document per row: id from "id" or "_id" (else from the row's
+content), "title", "text", and the other fields as metadata; any other file is
+one document whose id comes from its bytes, so copies are one document.
+Files whose documents are already stored are skipped. When a file given again
+has changed, the documents it no longer holds (its old version, rows gone
+from it) are removed after the new ones are stored (kept, and counted in the
+summary, while any part of that file fails).
 
 A progress bar shows on a terminal, a log line every few seconds otherwise,
 then a summary. A bad file or row does not stop the import: the rest is
