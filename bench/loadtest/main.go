@@ -190,6 +190,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 
 	logf("restart on the same data; verifying %d acknowledged documents", len(acked))
 	rep.restart = restart(ctx, cfg, data, tmp, acked)
+	rep.selfCPU, rep.wall = ownCPU(), time.Since(rep.started)
 	return rep, nil
 }
 
@@ -501,6 +502,16 @@ func commandLine() string {
 		args = append(args, a)
 	}
 	return strings.Join(args, " ")
+}
+
+// ownCPU is the user and system CPU time this process has used: the load
+// generator's share of the cores it shares with the server.
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func logf(format string, args ...any) {

@@ -24,6 +24,7 @@ type report struct {
 	cpus                   int
 	seedDocs, seedChunks   int
 	seedTook               time.Duration
+	selfCPU, wall          time.Duration // the load generator's CPU time, and the whole run's
 	idleSearch, idleHealth stats
 	runs                   []runResult
 	died                   string // why the runs ended early, if the server exited
@@ -208,6 +209,9 @@ func (r *report) markdown() string {
 		p("\n")
 	}
 
+	if r.selfCPU > 0 {
+		p("The load generator itself used %.1f s of CPU over the %.0f s of the whole run.\n\n", r.selfCPU.Seconds(), r.wall.Seconds())
+	}
 	p("## How to read this\n\n")
 	p("Latencies are end to end at the client, to the last byte of the body, over every answer but deliberate " +
 		"refusals (503 with Retry-After), plus the requests the client gave up on, at the time it did. " +
