@@ -259,6 +259,7 @@ func upload(srv *server, f hostileFile, bound time.Duration) uploadResult {
 	client := &http.Client{Timeout: bound}
 	pid := srv.cmd.Process.Pid
 	logFrom := fileSize(srv.logPath)
+	peak := watchPeak(pid)
 	start := time.Now()
 	resp, err := client.Post(srv.base+"/documents", "multipart/form-data; boundary="+boundary, bytes.NewReader(body))
 	var r uploadResult
@@ -271,7 +272,7 @@ func upload(srv *server, f hostileFile, bound time.Duration) uploadResult {
 			r.errMsg += " — server log: " + loggedError(srv.logPath, logFrom)
 		}
 	}
-	_, r.peakKB, _ = memoryKB(pid)
+	r.peakKB = peak()
 	switch {
 	case !srv.alive():
 		r.died = true

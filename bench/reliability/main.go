@@ -138,9 +138,9 @@ func run(cfg config, out io.Writer) error {
 
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "## Reliability\n\n")
-	fmt.Fprintf(&b, "`go run ./bench/reliability -bin %s -rounds %d` against %s, on %s/%s with %d cores; %s, took %.0f s in all.\n\n",
-		relPath(cfg.bin), cfg.rounds, binVersion(cfg.bin), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(),
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), time.Since(start).Seconds())
+	fmt.Fprintf(&b, "`%s` against %s (%s), on %s/%s with %d cores; %s, took %.0f s in all.\n\n",
+		strings.Join(append([]string{"go run ./bench/reliability"}, os.Args[1:]...), " "), relPath(cfg.bin), binVersion(cfg.bin),
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), time.Since(start).Seconds())
 	if bad != nil {
 		bad.report(&b)
 	}

@@ -224,6 +224,34 @@ func resetPeak(pid int) error {
 	return nil
 }
 
+// watchPeak samples a process's VmHWM every 100 ms until the returned
+// function is called, which returns the highest value seen: the last one
+// read before the process died, if it did.
+func watchPeak(pid int) (stop func() int64) {
+	done := make(chan struct{})
+	result := make(chan int64, 1)
+	go func() {
+		var high int64
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if _, peak, err := memoryKB(pid); err == nil {
+				high = max(high, peak)
+			}
+			select {
+			case <-done:
+				result <- high
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		return <-result
+	}
+}
+
 // mib formats KiB as MiB.
 func mib(kb int64) string {
 	if kb <= 0 {
