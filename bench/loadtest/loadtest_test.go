@@ -100,3 +100,12 @@ func TestClientDialsLoopbackOnly(t *testing.T) {
 		t.Errorf("GET of a non-loopback address: %v, want errNotLoopback", err)
 	}
 }
+
+func TestProblemShapeCountsErrorsThatDifferInIDsTogether(t *testing.T) {
+	a := problemShape(`index stored documents: index document "load-c05-00000": get chunk 532 from /tmp/x1/data/edgesearch.db: database not open`)
+	b := problemShape(`index stored documents: index document "load-c06-00001": get chunk 534 from /tmp/x2/data/edgesearch.db: database not open`)
+	want := `index stored documents: index document "…": get chunk N from PATH: database not open`
+	if a != want || b != want {
+		t.Errorf("shapes\n%s\n%s\nwant\n%s", a, b, want)
+	}
+}

@@ -261,7 +261,8 @@ func (s *server) logTail(n int64) string {
 }
 
 // logSummary is what the server logged: lines by level, and the warnings
-// and errors by message, path and error text (cut to 100 bytes).
+// and errors by message, path and the shape of the error text (see
+// problemShape; cut to 100 bytes).
 type logSummary struct {
 	levels   map[string]int
 	problems map[string]int
@@ -291,12 +292,27 @@ func (s *server) summarizeLog() logSummary {
 				key += " " + line.Path
 			}
 			if line.Err != "" {
-				key += ": " + cutWords(line.Err, 100)
+				key += ": " + cutWords(problemShape(line.Err), 100)
 			}
 			sum.problems[key]++
 		}
 	}
 	return sum
+}
+
+var (
+	quotedRE = regexp.MustCompile(`"[^"]*"`)
+	pathRE   = regexp.MustCompile(`/[^\s:]+`)
+	numberRE = regexp.MustCompile(`[0-9]+`)
+)
+
+// problemShape is an error text with its quoted strings, paths and numbers
+// blanked, so errors that differ only in an id or a chunk are counted
+// together.
+func problemShape(s string) string {
+	s = quotedRE.ReplaceAllString(s, `"…"`)
+	s = pathRE.ReplaceAllString(s, "PATH")
+	return numberRE.ReplaceAllString(s, "N")
 }
 
 // memory is a process's resident set, in MiB, from /proc/PID/status.
