@@ -70,7 +70,9 @@ func Chunk(text string, toks []embedder.Token, maxPieces int) []Span {
 			break
 		}
 		limit := start + maxPieces // the chunk is pieces [start, end) with end <= limit
-		end := best(cut, start+maxPieces/2, limit, 2)
+		// At least one piece: with a limit of one, half of it is none, and
+		// a chunk that ends where it starts would never let the loop end.
+		end := best(cut, start+max(1, maxPieces/2), limit, 2)
 		if end < 0 {
 			end = best(cut, start+1, limit, 1)
 		}

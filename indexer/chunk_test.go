@@ -108,3 +108,20 @@ func TestChunkLeavesAShortTextWhole(t *testing.T) {
 		t.Errorf("Chunk of white space = %+v, want none", got)
 	}
 }
+
+// TestChunkWithALimitOfOnePiece pins a case the fuzzer found: with a
+// limit of one piece and a sentence end at the chunk's start, Chunk once
+// made an empty chunk and looped forever.
+func TestChunkWithALimitOfOnePiece(t *testing.T) {
+	text := "!30!0!0!0!\x80\x00!!"
+	toks := fakeTokens(text)
+	spans := Chunk(text, toks, 1)
+	if len(spans) != len(toks) {
+		t.Fatalf("%d spans for %d pieces: %+v", len(spans), len(toks), spans)
+	}
+	for i, s := range spans {
+		if s.Pieces != 1 || s.Start >= s.End {
+			t.Errorf("span %d = %+v", i, s)
+		}
+	}
+}
