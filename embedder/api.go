@@ -22,9 +22,16 @@ type Options struct {
 	// IdleTimeout is how long an instance above MinWorkers waits for work
 	// before it stops; default 30s.
 	IdleTimeout time.Duration
-	// QueueSize bounds the texts waiting for a worker; default 1024. Embed
-	// returns ErrOverloaded when the queue is full.
+	// QueueSize bounds the interactive texts (Embed) waiting for a worker;
+	// default 1024. Embed returns ErrOverloaded when the queue is full.
 	QueueSize int
+	// BulkQueueSize bounds the bulk texts (EmbedBulk) waiting for a worker;
+	// default 256: two of the indexer's 128-text calls, and about 40 s of
+	// work for 2 workers (1,600 tokens/s) when every text is a full
+	// 256-token chunk. EmbedBulk returns ErrOverloaded when it is full, so
+	// bulk writes are admitted at the rate the workers sustain; a call with
+	// more texts than this never fits.
+	BulkQueueSize int
 	// MaxBatch is the most texts one guest call embeds; default 32.
 	MaxBatch int
 	// BatchWait is how long a worker waits for more texts to fill a batch
@@ -40,6 +47,10 @@ type Options struct {
 	// the embedding call's native stack (see stack.go). Only benchmarks
 	// showing what the check avoids want it.
 	KeepFirstStack bool
+
+	// beforeStep, when set (by tests), is called by a worker before each
+	// guest step, with whether the step is of a bulk batch.
+	beforeStep func(bulk bool)
 }
 
 // Embedding is one text's vector.
@@ -72,7 +83,8 @@ type ModelInfo struct {
 
 // Sentinel errors, compared with errors.Is.
 var (
-	// ErrOverloaded: the queue is full; retry later (HTTP 503).
+	// ErrOverloaded: the queue (of Embed's lane or EmbedBulk's) is full;
+	// retry later (HTTP 503).
 	ErrOverloaded = errors.New("embedder: queue full")
 	// ErrClosed: the pool was closed.
 	ErrClosed = errors.New("embedder: closed")
@@ -84,6 +96,7 @@ var (
 //
 //	func New(ctx context.Context, opts Options) (*Pool, error)
 //	func (p *Pool) Embed(ctx context.Context, texts []string) ([]Embedding, error)
+//	func (p *Pool) EmbedBulk(ctx context.Context, texts []string) ([]Embedding, error)
 //	func (p *Pool) Tokenize(ctx context.Context, text string) ([]Token, error)
 //	func (p *Pool) Info() ModelInfo
 //	func (p *Pool) Close() error

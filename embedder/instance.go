@@ -23,6 +23,8 @@ type instance struct {
 	load, loadVocab                  api.Function
 	modelInfo, nEmbd                 api.Function
 	setMaxTokens, tokenize, embedBat api.Function
+	jobStart, jobStep, jobFinish     api.Function
+	jobCancel                        api.Function
 
 	// scratch is a guest buffer reused across calls, grown on demand, so a
 	// steady stream of requests does no guest allocation.
@@ -77,7 +79,8 @@ func instantiate(ctx context.Context, rt wazero.Runtime, compiled wazero.Compile
 		"es_malloc": &in.malloc, "es_free": &in.free, "es_last_error": &in.lastError,
 		"es_load": &in.load, "es_load_vocab": &in.loadVocab, "es_model_info": &in.modelInfo, "es_n_embd": &in.nEmbd,
 		"es_set_max_tokens": &in.setMaxTokens, "es_tokenize": &in.tokenize,
-		"es_embed_batch": &in.embedBat,
+		"es_embed_batch": &in.embedBat, "es_job_start": &in.jobStart, "es_job_step": &in.jobStep,
+		"es_job_finish": &in.jobFinish, "es_job_cancel": &in.jobCancel,
 	} {
 		if *fn = mod.ExportedFunction(name); *fn == nil {
 			mod.Close(ctx)
@@ -226,24 +229,21 @@ func (in *instance) ensureScratch(ctx context.Context, size int) (uint32, error)
 
 func align4(n int) int { return (n + 3) &^ 3 }
 
-// embed runs one es_embed_batch call over texts and returns their
-// embeddings. The layout of the scratch buffer is
-// [texts | pad | lens u32×n | out f32×n×dims | tokens i32×2n].
-func (in *instance) embed(ctx context.Context, texts []string) ([]Embedding, error) {
+// writeTexts writes texts into the scratch buffer as
+// [texts | pad | lens u32×n | tail bytes] and returns the buffer's base and
+// the offsets of lens and of the tail.
+func (in *instance) writeTexts(ctx context.Context, texts []string, tail int) (base uint32, offLens, offTail int, err error) {
 	n := len(texts)
 	total := 0
 	for _, t := range texts {
 		total += len(t)
 	}
-	offLens := align4(total)
-	offOut := offLens + 4*n
-	offTok := offOut + 4*n*in.dims
-	size := offTok + 8*n
-	base, err := in.ensureScratch(ctx, size)
-	if err != nil {
-		return nil, err
+	offLens = align4(total)
+	offTail = offLens + 4*n
+	if base, err = in.ensureScratch(ctx, offTail+tail); err != nil {
+		return 0, 0, 0, err
 	}
-	buf := make([]byte, offOut)
+	buf := make([]byte, offTail)
 	pos := 0
 	for i, t := range texts {
 		copy(buf[pos:], t)
@@ -251,18 +251,16 @@ func (in *instance) embed(ctx context.Context, texts []string) ([]Embedding, err
 		binary.LittleEndian.PutUint32(buf[offLens+4*i:], uint32(len(t)))
 	}
 	if !in.mem.Write(base, buf) {
-		return nil, fmt.Errorf("couldn't write %d texts into guest memory", n)
+		return 0, 0, 0, fmt.Errorf("couldn't write %d texts into guest memory", n)
 	}
-	rc, err := in.call1(ctx, in.embedBat,
-		uint64(base), uint64(base+uint32(offLens)), uint64(n),
-		uint64(base+uint32(offOut)), uint64(base+uint32(offTok)))
-	if err != nil {
-		return nil, err
-	}
-	if rc != 0 {
-		return nil, fmt.Errorf("couldn't embed: %s", in.errorText(ctx))
-	}
-	raw, ok := in.mem.Read(base+uint32(offOut), uint32(size-offOut))
+	return base, offLens, offTail, nil
+}
+
+// readVectors reads n vectors of in.dims floats at ptr into out, with the
+// token counts in tokens (2n: used, full per text).
+func (in *instance) readVectors(ptr uint32, tokens []int32) ([]Embedding, error) {
+	n := len(tokens) / 2
+	raw, ok := in.mem.Read(ptr, uint32(4*n*in.dims))
 	if !ok {
 		return nil, fmt.Errorf("guest output is out of bounds")
 	}
@@ -273,12 +271,135 @@ func (in *instance) embed(ctx context.Context, texts []string) ([]Embedding, err
 		for j := range v {
 			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*(i*in.dims+j):]))
 		}
-		tok := raw[4*n*in.dims+8*i:]
-		used := int(int32(binary.LittleEndian.Uint32(tok)))
-		full := int(int32(binary.LittleEndian.Uint32(tok[4:])))
+		used, full := int(tokens[2*i]), int(tokens[2*i+1])
 		out[i] = Embedding{Vector: v, Tokens: used, Truncated: full > used}
 	}
 	return out, nil
+}
+
+// readTokens reads the 2n token counts es_job_start or es_embed_batch
+// wrote at ptr.
+func (in *instance) readTokens(ptr uint32, n int) ([]int32, error) {
+	raw, ok := in.mem.Read(ptr, uint32(8*n))
+	if !ok {
+		return nil, fmt.Errorf("guest output is out of bounds")
+	}
+	tokens := make([]int32, 2*n)
+	for i := range tokens {
+		tokens[i] = int32(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return tokens, nil
+}
+
+// embedJob is a batch the guest is embedding in steps (es_job_start). It
+// lives in the guest until finishJob or cancelJob.
+type embedJob struct {
+	handle int32
+	tokens []int32 // used, full per text
+}
+
+// startJob tokenizes texts into a new guest job. The texts are read during
+// the call only, so the scratch buffer is free for other calls afterwards.
+func (in *instance) startJob(ctx context.Context, texts []string) (*embedJob, error) {
+	n := len(texts)
+	base, offLens, offTok, err := in.writeTexts(ctx, texts, 8*n)
+	if err != nil {
+		return nil, err
+	}
+	h, err := in.call1(ctx, in.jobStart, uint64(base), uint64(base+uint32(offLens)), uint64(n),
+		uint64(base+uint32(offTok)))
+	if err != nil {
+		return nil, err
+	}
+	if h <= 0 {
+		return nil, fmt.Errorf("couldn't embed: %s", in.errorText(ctx))
+	}
+	tokens, err := in.readTokens(base+uint32(offTok), n)
+	if err != nil {
+		in.cancelJob(ctx, &embedJob{handle: h})
+		return nil, err
+	}
+	return &embedJob{handle: h, tokens: tokens}, nil
+}
+
+// step runs one bounded piece of j and reports whether j is done.
+func (in *instance) step(ctx context.Context, j *embedJob) (done bool, err error) {
+	rc, err := in.call1(ctx, in.jobStep, uint64(uint32(j.handle)))
+	if err != nil {
+		return false, err
+	}
+	if rc < 0 {
+		return false, fmt.Errorf("couldn't embed: %s", in.errorText(ctx))
+	}
+	return rc == 0, nil
+}
+
+// finishJob returns the embeddings of a done job and frees it.
+func (in *instance) finishJob(ctx context.Context, j *embedJob) ([]Embedding, error) {
+	n := len(j.tokens) / 2
+	base, err := in.ensureScratch(ctx, 4*n*in.dims)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := in.call1(ctx, in.jobFinish, uint64(uint32(j.handle)), uint64(base))
+	if err != nil {
+		return nil, err
+	}
+	if rc != 0 {
+		return nil, fmt.Errorf("couldn't embed: %s", in.errorText(ctx))
+	}
+	return in.readVectors(base, j.tokens)
+}
+
+// cancelJob frees a job that will not be finished.
+func (in *instance) cancelJob(ctx context.Context, j *embedJob) {
+	in.jobCancel.Call(ctx, uint64(uint32(j.handle)))
+}
+
+// embed embeds texts through a guest job stepped to the end.
+func (in *instance) embed(ctx context.Context, texts []string) ([]Embedding, error) {
+	j, err := in.startJob(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		done, err := in.step(ctx, j)
+		if err != nil {
+			if !isTrap(err) {
+				in.cancelJob(ctx, j)
+			}
+			return nil, err
+		}
+		if done {
+			return in.finishJob(ctx, j)
+		}
+	}
+}
+
+// embedOneCall embeds texts in one es_embed_batch call: the guest steps
+// the same job to the end itself. The layout of the scratch buffer is
+// [texts | pad | lens u32×n | tokens i32×2n | out f32×n×dims].
+func (in *instance) embedOneCall(ctx context.Context, texts []string) ([]Embedding, error) {
+	n := len(texts)
+	base, offLens, offTok, err := in.writeTexts(ctx, texts, 8*n+4*n*in.dims)
+	if err != nil {
+		return nil, err
+	}
+	offOut := offTok + 8*n
+	rc, err := in.call1(ctx, in.embedBat,
+		uint64(base), uint64(base+uint32(offLens)), uint64(n),
+		uint64(base+uint32(offOut)), uint64(base+uint32(offTok)))
+	if err != nil {
+		return nil, err
+	}
+	if rc != 0 {
+		return nil, fmt.Errorf("couldn't embed: %s", in.errorText(ctx))
+	}
+	tokens, err := in.readTokens(base+uint32(offTok), n)
+	if err != nil {
+		return nil, err
+	}
+	return in.readVectors(base+uint32(offOut), tokens)
 }
 
 // tokenize returns the word pieces of text, without [CLS]/[SEP].

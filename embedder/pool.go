@@ -26,15 +26,19 @@ type Pool struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	model    *modelFile
-	queue    chan *job
+	// Two lanes: queue for interactive texts (Embed), bulk for bulk
+	// indexing (EmbedBulk). A worker takes interactive texts first, also
+	// between the steps of a bulk batch (run).
+	queue chan *job
+	bulk  chan *job
 
 	// The tokenizing instance (tokenizer.go), used by one caller at a time.
 	tokMu sync.Mutex
 	tok   *instance
 	vocab []byte // its GGUF, to start a new one after a trap
 
-	// mu guards closed; closing the queue under it means no Embed sends on
-	// a closed channel.
+	// mu guards closed; closing the queues under it means no Embed sends
+	// on a closed channel.
 	mu     sync.RWMutex
 	closed bool
 	wg     sync.WaitGroup
@@ -51,9 +55,17 @@ type Pool struct {
 // Stats counts what the pool has done since it started.
 type Stats struct {
 	Texts    atomic.Int64 // texts embedded
-	Batches  atomic.Int64 // guest calls made
+	Batches  atomic.Int64 // batches embedded (one guest job each)
 	Tokens   atomic.Int64 // tokens embedded
-	Rejected atomic.Int64 // texts refused with ErrOverloaded
+	Rejected atomic.Int64 // texts refused with ErrOverloaded, both lanes
+	// Steps counts bounded guest calls (es_job_step) made, both lanes.
+	Steps atomic.Int64
+	// Preempted counts interactive batches run between two steps of a bulk
+	// batch, which waited meanwhile.
+	Preempted atomic.Int64
+	// Dropped counts batches stopped between steps because every caller
+	// with texts in them had gone (context ended).
+	Dropped atomic.Int64
 	// Instances is the number of guest instances up now.
 	Instances atomic.Int64
 	// SlowStacks counts instances whose first lookup of the embedding call
@@ -102,6 +114,9 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
 	}
+	if opts.BulkQueueSize <= 0 {
+		opts.BulkQueueSize = 256
+	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 32
 	}
@@ -126,7 +141,8 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		return nil, err
 	}
 
-	p := &Pool{opts: opts, rt: rt, compiled: compiled, model: model, queue: make(chan *job, opts.QueueSize)}
+	p := &Pool{opts: opts, rt: rt, compiled: compiled, model: model,
+		queue: make(chan *job, opts.QueueSize), bulk: make(chan *job, opts.BulkQueueSize)}
 	instances := make([]*instance, opts.MinWorkers)
 	errs := make([]error, opts.MinWorkers)
 	var wg sync.WaitGroup
@@ -223,14 +239,36 @@ func (p *Pool) Info() ModelInfo { return p.info }
 // Stats returns the pool's counters.
 func (p *Pool) Stats() *Stats { return &p.stats }
 
-// QueueLen is the number of texts waiting for a worker.
+// QueueLen is the number of interactive texts (Embed) waiting for a worker.
 func (p *Pool) QueueLen() int { return len(p.queue) }
 
-// Embed returns one embedding per text, in order. It returns ErrInvalidText
-// when a text is not valid UTF-8, ErrOverloaded when the queue has no room
-// for all the texts, ErrClosed after Close, and ctx's error when ctx ends
-// first. An empty text embeds as just [CLS] [SEP].
+// BulkQueueLen is the number of bulk texts (EmbedBulk) waiting for a worker.
+func (p *Pool) BulkQueueLen() int { return len(p.bulk) }
+
+// Embed returns one embedding per text, in order. It is the interactive
+// lane (queries, embedding requests): its texts go before every bulk text
+// queued, and wait behind at most one bounded step of a bulk batch already
+// running. It returns ErrInvalidText when a text is not valid UTF-8,
+// ErrOverloaded when the queue has no room for all the texts, ErrClosed
+// after Close, and ctx's error when ctx ends first. An empty text embeds as
+// just [CLS] [SEP].
 func (p *Pool) Embed(ctx context.Context, texts []string) ([]Embedding, error) {
+	return p.embed(ctx, texts, false)
+}
+
+// EmbedBulk is Embed for bulk indexing: its texts wait in a queue of their
+// own (Options.BulkQueueSize) and are embedded only while no interactive
+// text waits. When that queue has no room for all the texts it returns
+// ErrOverloaded at once, so a caller learns to slow down instead of
+// queueing more work than the pool will reach soon; a call with more texts
+// than BulkQueueSize always does. When ctx ends, EmbedBulk returns its
+// error at once and the workers stop the batch at the next step if no
+// other caller has texts in it.
+func (p *Pool) EmbedBulk(ctx context.Context, texts []string) ([]Embedding, error) {
+	return p.embed(ctx, texts, true)
+}
+
+func (p *Pool) embed(ctx context.Context, texts []string, bulk bool) ([]Embedding, error) {
 	for i, t := range texts {
 		if !utf8.ValidString(t) {
 			return nil, fmt.Errorf("text %d: %w", i, ErrInvalidText)
@@ -247,14 +285,18 @@ func (p *Pool) Embed(ctx context.Context, texts []string) ([]Embedding, error) {
 		p.mu.RUnlock()
 		return nil, ErrClosed
 	}
-	if len(texts) > cap(p.queue)-len(p.queue) {
+	queue := p.queue
+	if bulk {
+		queue = p.bulk
+	}
+	if len(texts) > cap(queue)-len(queue) {
 		p.mu.RUnlock()
 		p.stats.Rejected.Add(int64(len(texts)))
 		return nil, ErrOverloaded
 	}
 	for i, t := range texts {
 		select {
-		case p.queue <- &job{req: req, i: i, text: t}:
+		case queue <- &job{req: req, i: i, text: t}:
 		default:
 			// Another caller filled the queue meanwhile: the texts already
 			// queued are skipped by the workers once they see req failed.
@@ -320,7 +362,7 @@ func (p *Pool) Tokenize(ctx context.Context, text string) ([]Token, error) {
 // pool is below Workers. The caller holds p.mu for reading and the pool is
 // open, so Close waits for the new worker.
 func (p *Pool) grow() {
-	if p.idle.Load() > 0 || len(p.queue) == 0 {
+	if p.idle.Load() > 0 || len(p.queue)+len(p.bulk) == 0 {
 		return
 	}
 	p.workersMu.Lock()
@@ -360,8 +402,8 @@ func (p *Pool) retire() bool {
 	return true
 }
 
-// Close stops the workers after the queued texts are done and frees the
-// guest instances. It is safe to call more than once.
+// Close stops the workers after the queued texts of both lanes are done and
+// frees the guest instances. It is safe to call more than once.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -370,6 +412,7 @@ func (p *Pool) Close() error {
 	}
 	p.closed = true
 	close(p.queue)
+	close(p.bulk)
 	p.mu.Unlock()
 	p.wg.Wait()
 	p.tokMu.Lock()
@@ -381,13 +424,13 @@ func (p *Pool) Close() error {
 	return errors.Join(p.rt.Close(context.Background()), p.model.Close())
 }
 
-// work is a worker's loop: it owns in until the queue closes.
+// work is a worker's loop: it owns in until the queues close.
 func (p *Pool) work(in *instance) {
 	defer p.wg.Done()
 	ctx := context.Background()
 	batch := make([]*job, 0, p.opts.MaxBatch)
 	for {
-		j, ok := p.next()
+		j, bulk, ok := p.next()
 		if !ok {
 			if in != nil {
 				in.close(ctx)
@@ -403,8 +446,8 @@ func (p *Pool) work(in *instance) {
 			continue
 		}
 		batch = append(batch[:0], j)
-		p.fill(&batch)
-		if len(p.queue) > 0 {
+		p.fill(&batch, bulk)
+		if len(p.queue)+len(p.bulk) > 0 {
 			// More than a batch waits: one long request should use the
 			// other cores too.
 			p.mu.RLock()
@@ -413,37 +456,66 @@ func (p *Pool) work(in *instance) {
 			}
 			p.mu.RUnlock()
 		}
-		in = p.run(ctx, in, batch)
+		in = p.run(ctx, in, batch, bulk)
 	}
 }
 
-// next waits for a job. It reports false when the worker should stop: the
-// queue is closed, or the worker was idle for IdleTimeout above MinWorkers.
-func (p *Pool) next() (*job, bool) {
+// next waits for a text, interactive ones first, and reports which lane it
+// came from. It reports false when the worker should stop: both queues are
+// closed and drained, or the worker was idle for IdleTimeout above
+// MinWorkers.
+func (p *Pool) next() (j *job, bulk, ok bool) {
 	p.idle.Add(1)
 	defer p.idle.Add(-1)
-	if p.opts.MinWorkers >= p.opts.Workers {
-		j, ok := <-p.queue
-		return j, ok
+	var idle <-chan time.Time
+	if p.opts.MinWorkers < p.opts.Workers {
+		t := time.NewTimer(p.opts.IdleTimeout)
+		defer t.Stop()
+		idle = t.C
 	}
-	t := time.NewTimer(p.opts.IdleTimeout)
-	defer t.Stop()
-	for {
-		select {
-		case j, ok := <-p.queue:
-			return j, ok
-		case <-t.C:
-			if p.retire() {
-				return nil, false
+	// A closed lane becomes nil, which blocks, so the other one drains.
+	queue, bulkQ := p.queue, p.bulk
+	for queue != nil || bulkQ != nil {
+		if queue != nil {
+			select {
+			case j, ok := <-queue:
+				if ok {
+					return j, false, true
+				}
+				queue = nil
+				continue
+			default:
 			}
-			t.Reset(p.opts.IdleTimeout)
+		}
+		select {
+		case j, ok := <-queue:
+			if ok {
+				return j, false, true
+			}
+			queue = nil
+		case j, ok := <-bulkQ:
+			if ok {
+				return j, true, true
+			}
+			bulkQ = nil
+		case <-idle:
+			if p.retire() {
+				return nil, false, false
+			}
+			idle = time.After(p.opts.IdleTimeout)
 		}
 	}
+	return nil, false, false
 }
 
-// fill adds texts already waiting in the queue to batch, without blocking
-// (or waiting up to Options.BatchWait for more).
-func (p *Pool) fill(batch *[]*job) {
+// fill adds texts already waiting in batch's lane to batch, without
+// blocking (or waiting up to Options.BatchWait for more). Lanes are not
+// mixed: a bulk batch is one that may be paused.
+func (p *Pool) fill(batch *[]*job, bulk bool) {
+	queue := p.queue
+	if bulk {
+		queue = p.bulk
+	}
 	var timer <-chan time.Time
 	if p.opts.BatchWait > 0 {
 		t := time.NewTimer(p.opts.BatchWait)
@@ -456,13 +528,13 @@ func (p *Pool) fill(batch *[]*job) {
 		var ok bool
 		if timer == nil {
 			select {
-			case j, ok = <-p.queue:
+			case j, ok = <-queue:
 			default:
 				return
 			}
 		} else {
 			select {
-			case j, ok = <-p.queue:
+			case j, ok = <-queue:
 			case <-timer:
 				return
 			}
@@ -475,14 +547,17 @@ func (p *Pool) fill(batch *[]*job) {
 	}
 }
 
-// maxBatchBytes bounds one guest call's input, so a batch of long texts does
-// not need a huge activation buffer in the guest.
+// maxBatchBytes bounds one batch's input, so a batch of long texts does not
+// need a huge activation buffer in the guest.
 const maxBatchBytes = 64 << 10
 
-// run embeds a batch and delivers the results. If the guest trapped, the
-// instance is replaced by a fresh one; run returns the instance to use next
-// (nil if none could be made).
-func (p *Pool) run(ctx context.Context, in *instance, batch []*job) *instance {
+// run embeds a batch as one guest job, a bounded step at a time, and
+// delivers the results. Between two steps of a bulk batch it runs the
+// interactive batches that wait (each to its end), and it drops a batch
+// whose callers have all gone. If the guest trapped, the instance is
+// replaced by a fresh one; run returns the instance to use next (nil if
+// none could be made).
+func (p *Pool) run(ctx context.Context, in *instance, batch []*job, bulk bool) *instance {
 	live := batch[:0:0]
 	texts := make([]string, 0, len(batch))
 	for _, j := range batch {
@@ -497,16 +572,47 @@ func (p *Pool) run(ctx context.Context, in *instance, batch []*job) *instance {
 	if len(live) == 0 {
 		return in
 	}
-	embs, err := in.embed(ctx, texts)
+	gj, err := in.startJob(ctx, texts)
 	if err != nil {
-		for _, j := range live {
-			j.req.fail(err)
-			j.req.finish()
+		return p.fail(ctx, in, live, err)
+	}
+	for done := false; !done; {
+		if bulk {
+			for len(p.queue) > 0 {
+				next := p.interactive()
+				if next == nil {
+					break
+				}
+				p.stats.Preempted.Add(1)
+				if now := p.run(ctx, in, next, false); now != in {
+					// The instance trapped and was replaced: this job
+					// went with it.
+					deliverErr(live, fmt.Errorf("%w while the batch waited", errInstanceLost))
+					return now
+				}
+			}
 		}
-		if isTrap(err) {
-			return p.replace(ctx, in)
+		if gone(live) {
+			in.cancelJob(ctx, gj)
+			p.stats.Dropped.Add(1)
+			deliverErr(live, nil)
+			return in
 		}
-		return in
+		if p.opts.beforeStep != nil {
+			p.opts.beforeStep(bulk)
+		}
+		done, err = in.step(ctx, gj)
+		p.stats.Steps.Add(1)
+		if err != nil {
+			if !isTrap(err) {
+				in.cancelJob(ctx, gj)
+			}
+			return p.fail(ctx, in, live, err)
+		}
+	}
+	embs, err := in.finishJob(ctx, gj)
+	if err != nil {
+		return p.fail(ctx, in, live, err)
 	}
 	p.stats.Batches.Add(1)
 	p.stats.Texts.Add(int64(len(live)))
@@ -518,7 +624,59 @@ func (p *Pool) run(ctx context.Context, in *instance, batch []*job) *instance {
 	return in
 }
 
-var errLostInstance = errors.New("embedder: a guest instance failed and could not be restarted")
+// interactive takes the interactive batch that waits, if any (another
+// worker may have taken it since the caller looked).
+func (p *Pool) interactive() []*job {
+	select {
+	case j, ok := <-p.queue:
+		if !ok {
+			return nil
+		}
+		batch := []*job{j}
+		p.fill(&batch, false)
+		return batch
+	default:
+		return nil
+	}
+}
+
+// gone reports whether every request with texts in batch has failed or
+// been given up by its caller.
+func gone(batch []*job) bool {
+	for _, j := range batch {
+		if !j.req.failed.Load() && j.req.ctx.Err() == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// deliverErr fails every text of batch with err, or with its request's
+// context error when err is nil.
+func deliverErr(batch []*job, err error) {
+	for _, j := range batch {
+		if err != nil {
+			j.req.fail(err)
+		} else {
+			j.req.fail(j.req.ctx.Err())
+		}
+		j.req.finish()
+	}
+}
+
+// fail delivers err for a batch and replaces in when the guest trapped.
+func (p *Pool) fail(ctx context.Context, in *instance, batch []*job, err error) *instance {
+	deliverErr(batch, err)
+	if isTrap(err) {
+		return p.replace(ctx, in)
+	}
+	return in
+}
+
+var (
+	errLostInstance = errors.New("embedder: a guest instance failed and could not be restarted")
+	errInstanceLost = errors.New("embedder: the guest instance holding this batch trapped")
+)
 
 // trapError marks an error from a guest call that trapped: the instance's
 // state is undefined afterwards and it must be replaced.

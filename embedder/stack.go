@@ -24,14 +24,15 @@ import (
 // the two; that is a guess, not a proof.
 //
 // As the window depends on the compiled code and on where Go puts the module
-// context, tuneEmbed does not predict it: it looks es_embed_batch up a few
+// context, tuneEmbed does not predict it: it looks es_job_step (which runs
+// every matmul; the other calls of a job only tokenize and copy) up a few
 // times, which puts the candidates' stacks in consecutive slots (so both
 // page offsets are among them), times one short embedding on each, and keeps
 // the fastest. The dropped candidates are garbage. It adds about 30 ms to an
 // instance's start and avoids a 2× slowdown in about half of them;
 // bench/RESULTS.md has the before and after.
 
-// tuneCandidates is how many lookups of es_embed_batch compete: three
+// tuneCandidates is how many lookups of es_job_step compete: three
 // consecutive slots hold both page offsets even when the first is the last
 // slot of its span.
 const tuneCandidates = 3
@@ -41,12 +42,12 @@ const tuneCandidates = 3
 // the stack's placement slows down.
 const tuneText = "a"
 
-// tuneEmbed replaces in.embedBat with the fastest of a few fresh lookups of
+// tuneEmbed replaces in.jobStep with the fastest of a few fresh lookups of
 // the same export. It changes nothing the guest computes.
 func (in *instance) tuneEmbed(ctx context.Context) error {
-	cands := []*candidate{{fn: in.embedBat}}
+	cands := []*candidate{{fn: in.jobStep}}
 	for len(cands) < tuneCandidates {
-		fn := in.mod.ExportedFunction("es_embed_batch")
+		fn := in.mod.ExportedFunction("es_job_step")
 		if fn == nil {
 			break
 		}
@@ -60,7 +61,7 @@ func (in *instance) tuneEmbed(ctx context.Context) error {
 		return err
 	}
 	for _, c := range cands {
-		in.embedBat = c.fn
+		in.jobStep = c.fn
 		start := time.Now()
 		if _, err := in.embed(ctx, []string{tuneText}); err != nil {
 			return err
@@ -73,7 +74,7 @@ func (in *instance) tuneEmbed(ctx context.Context) error {
 			best = c
 		}
 	}
-	in.embedBat = best.fn
+	in.jobStep = best.fn
 	in.tuned = tuneResult{first: cands[0].best, best: best.best}
 	return nil
 }

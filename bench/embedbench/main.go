@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -31,9 +32,10 @@ func main() {
 		cli       = flag.String("cli", "bin/edgesearch", "binary for the start-to-first-vector measure; empty skips it")
 		rounds    = flag.Int("rounds", 3, "throughput rounds (the best is reported)")
 		stacks    = flag.Int("stack-check", 12, "fresh one-worker pools timed with and without the embedder's stack check (0 skips)")
+		busy      = flag.Duration("busy", 0, "how long to saturate the workers with bulk work while timing a 10 ms sleeper and one-query embeddings (0 skips)")
 	)
 	flag.Parse()
-	if err := run(*modelPath, *sentences, *threads, *cli, *rounds, *stacks); err != nil {
+	if err := run(*modelPath, *sentences, *threads, *cli, *rounds, *stacks, *busy); err != nil {
 		fmt.Fprintln(os.Stderr, "embedbench:", err)
 		os.Exit(1)
 	}
@@ -56,6 +58,26 @@ type result struct {
 	PeakRSSMB      float64 `json:"peak_rss_mb"`
 	WasmBytes      int     `json:"wasm_bytes"`
 	Stacks         *stacks `json:"stack_check,omitempty"`
+	Busy           *busy   `json:"busy,omitempty"`
+}
+
+// busy is how the process answers while every worker has bulk work: the
+// lateness of a goroutine that sleeps 10 ms at a time (the Go scheduler and
+// collector wait for goroutines inside guest calls), and the latency of a
+// one-query Embed, idle and busy.
+type busy struct {
+	BulkAPI      bool    `json:"bulk_api"` // EmbedBulk (else Embed) carried the bulk work
+	Seconds      float64 `json:"seconds"`
+	GCs          uint32  `json:"gcs"`
+	BulkTokens   int     `json:"bulk_tokens"`
+	LateP50Ms    float64 `json:"sleeper_late_ms_p50"`
+	LateP99Ms    float64 `json:"sleeper_late_ms_p99"`
+	LateMaxMs    float64 `json:"sleeper_late_ms_max"`
+	IdleQueryP50 float64 `json:"query_ms_p50_idle"`
+	IdleQueryP99 float64 `json:"query_ms_p99_idle"`
+	BusyQueries  int     `json:"busy_queries"`
+	BusyQueryP50 float64 `json:"query_ms_p50_busy"`
+	BusyQueryP99 float64 `json:"query_ms_p99_busy"`
 }
 
 // stacks is what the embedder's stack check (embedder/stack.go) changes:
@@ -68,7 +90,7 @@ type stacks struct {
 	SlowWith    int       `json:"slow_with"`
 }
 
-func run(modelPath, sentencesPath string, threads int, cli string, rounds, stackPools int) error {
+func run(modelPath, sentencesPath string, threads int, cli string, rounds, stackPools int, busyFor time.Duration) error {
 	texts, err := readLines(sentencesPath)
 	if err != nil {
 		return err
@@ -110,6 +132,12 @@ func run(modelPath, sentencesPath string, threads int, cli string, rounds, stack
 		el := time.Since(t).Seconds()
 		if tps := float64(len(texts)) / el; tps > res.TextsPerSec {
 			res.TextsPerSec, res.TokensPerSec, res.Tokens = tps, float64(tokens)/el, tokens
+		}
+	}
+
+	if busyFor > 0 {
+		if res.Busy, err = busyRun(ctx, pool, texts, threads, busyFor); err != nil {
+			return err
 		}
 	}
 
@@ -219,6 +247,143 @@ func throughput(ctx context.Context, pool *embedder.Pool, texts []string, sender
 	}
 	wg.Wait()
 	return tokens, first
+}
+
+// busyRun keeps 2×threads senders of bulk batches (8 texts of about 256
+// tokens, as a document upload's chunks) going for d, with a goroutine
+// allocating 64 MB/s (as a server's requests do) so the collector runs,
+// while it times a sleeper and one query at a time.
+func busyRun(ctx context.Context, pool *embedder.Pool, sentences []string, threads int, d time.Duration) (*busy, error) {
+	const query = "how do vaccines train the immune system"
+	b := &busy{Seconds: d.Seconds()}
+	bulkEmbed := pool.Embed
+	if p, ok := any(pool).(interface {
+		EmbedBulk(context.Context, []string) ([]embedder.Embedding, error)
+	}); ok {
+		bulkEmbed, b.BulkAPI = p.EmbedBulk, true
+	}
+	var chunks []string
+	for i, chunk := 0, ""; i < len(sentences); i++ {
+		if chunk += sentences[i] + " "; len(chunk) > 1400 {
+			chunks = append(chunks, chunk)
+			chunk = ""
+		}
+	}
+	queryTimes := func(n int, pause time.Duration, stop <-chan struct{}) ([]float64, error) {
+		var lat []float64
+		for i := 0; i < n; i++ {
+			select {
+			case <-stop:
+				return lat, nil
+			case <-time.After(pause):
+			}
+			t := time.Now()
+			if _, err := pool.Embed(ctx, []string{query}); err != nil {
+				return nil, err
+			}
+			lat = append(lat, ms(time.Since(t)))
+		}
+		return lat, nil
+	}
+	idle, err := queryTimes(40, 20*time.Millisecond, nil)
+	if err != nil {
+		return nil, err
+	}
+	b.IdleQueryP50, b.IdleQueryP99 = pct(idle, 50), pct(idle, 99)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for s := 0; s < 2*threads; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := s * 8; ; i += 8 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				batch := make([]string, 8)
+				for k := range batch {
+					batch[k] = chunks[(i+k)%len(chunks)]
+				}
+				embs, err := bulkEmbed(ctx, batch)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				for _, e := range embs {
+					b.BulkTokens += e.Tokens
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	var sink [][]byte
+	wg.Add(1)
+	go func() { // garbage, as a server makes it
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			mu.Lock()
+			sink = append(sink, make([]byte, 64<<10))
+			if len(sink) > 256 {
+				sink = sink[:0]
+			}
+			mu.Unlock()
+		}
+	}()
+	time.Sleep(time.Second) // every worker busy
+	var gc0, gc1 runtime.MemStats
+	runtime.ReadMemStats(&gc0)
+	var busyQ []float64
+	var qerr error
+	qdone := make(chan struct{})
+	go func() {
+		defer close(qdone)
+		busyQ, qerr = queryTimes(1<<30, 100*time.Millisecond, stop)
+	}()
+	var late []float64
+	start := time.Now()
+	for next := start.Add(10 * time.Millisecond); time.Since(start) < d; next = next.Add(10 * time.Millisecond) {
+		time.Sleep(time.Until(next))
+		l := time.Since(next)
+		late = append(late, ms(l))
+		if l > 10*time.Millisecond { // skip the ticks it slept through
+			next = time.Now()
+		}
+	}
+	runtime.ReadMemStats(&gc1)
+	close(stop)
+	<-qdone
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if qerr != nil {
+		return nil, qerr
+	}
+	b.GCs = gc1.NumGC - gc0.NumGC
+	b.LateP50Ms, b.LateP99Ms, b.LateMaxMs = pct(late, 50), pct(late, 99), slices.Max(late)
+	b.BusyQueries = len(busyQ)
+	if len(busyQ) > 0 {
+		b.BusyQueryP50, b.BusyQueryP99 = pct(busyQ, 50), pct(busyQ, 99)
+	}
+	return b, nil
+}
+
+// pct is the p-th percentile (nearest rank) of v.
+func pct(v []float64, p int) float64 {
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	i := (len(s)*p + 99) / 100
+	return s[max(0, min(len(s)-1, i-1))]
 }
 
 func readLines(path string) ([]string, error) {

@@ -439,9 +439,22 @@ static void token_row(const bert_model *m, int32_t id, float *dst) {
   }
 }
 
-int bert_embed(const bert_model *m, const int32_t *ids, const int32_t *seq_len, int n_seq,
-               float *out, char *err, size_t cap) {
-  const size_t E = m->n_embd, F = m->n_ff, H = m->n_head, D = E / H;
+/* The stages of a pass, in order; the layer ones repeat per layer. */
+enum { ST_EMBED, ST_QKV, ST_ATTN, ST_OUT, ST_UP, ST_DOWN, ST_POOL, ST_DONE };
+
+size_t bert_pass_floats(const bert_model *m, size_t M, size_t Lmax) {
+  /* x, q|k|v, attention output, a scratch row block, the feed-forward
+   * hidden layer, one head's scores, a transposed V slice, the matmuls'
+   * packing scratch. Counted in 64 bits: size_t is 32 in wasm32. */
+  uint64_t E = m->n_embd, F = m->n_ff, D = E / m->n_head, KW = F > E ? F : E;
+  uint64_t nscratch = m->q8 ? (ES_Q8_SCRATCH(KW) + 3) / 4 : ES_PACK_SCRATCH(KW);
+  uint64_t nf = M * E * 6 + M * F + Lmax * Lmax + D * Lmax + nscratch;
+  return nf > SIZE_MAX / sizeof(float) ? 0 : (size_t)nf;
+}
+
+int bert_pass_begin(bert_pass *p, const bert_model *m, const int32_t *ids,
+                    const int32_t *seq_len, int n_seq, float *mem, size_t mem_floats,
+                    float *out, char *err, size_t cap) {
   size_t M = 0, Lmax = 0;
   for (int s = 0; s < n_seq; s++) {
     if (seq_len[s] < 1 || seq_len[s] > (int32_t)m->n_ctx)
@@ -453,75 +466,188 @@ int bert_embed(const bert_model *m, const int32_t *ids, const int32_t *seq_len, 
   for (size_t i = 0; i < M; i++)
     if (ids[i] < 0 || (uint32_t)ids[i] >= m->n_vocab)
       return errf(err, cap, "embed: token id %d outside the vocabulary", ids[i]);
-  /* One allocation for every activation: x, q|k|v, attention output, a
-   * scratch row block, the feed-forward hidden layer, one head's scores and
-   * a transposed V slice. */
-  size_t KW = F > E ? F : E;
-  size_t nscratch = m->q8 ? (ES_Q8_SCRATCH(KW) + 3) / 4 : ES_PACK_SCRATCH(KW);
-  size_t nf = M * E * 6 + M * F + Lmax * Lmax + D * Lmax + nscratch;
-  float *mem = malloc(nf * sizeof(float));
-  if (!mem) return errf(err, cap, "embed: out of memory for %zu tokens", M);
-  float *x = mem, *qkv = x + M * E, *att = qkv + 3 * M * E, *tmp = att + M * E;
-  float *hid = tmp + M * E, *sc = hid + M * F, *vt = sc + Lmax * Lmax;
-  float *pk = vt + D * Lmax;
-#define LINEAR(x, ldx, w, b, y, ldy, n, k)                                                  \
-  (m->q8       ? es_matmul_q8(x, ldx, (const uint8_t *)(w), b, y, ldy, (int)M, (int)(n),    \
-                              (int)(k), (uint8_t *)pk)                                      \
-   : m->packed ? es_matmul_packed(x, ldx, w, b, y, ldy, (int)M, (int)(n), (int)(k), pk)     \
-               : es_matmul(x, ldx, w, k, b, y, ldy, (int)M, (int)(n), (int)(k)))
+  size_t nf = bert_pass_floats(m, M, Lmax);
+  if (!nf || nf > mem_floats)
+    return errf(err, cap, "embed: %zu tokens need %zu floats of activations, have %zu", M, nf,
+                mem_floats);
+  const size_t E = m->n_embd, F = m->n_ff, D = E / m->n_head;
+  memset(p, 0, sizeof *p);
+  p->m = m, p->ids = ids, p->seq_len = seq_len, p->n_seq = n_seq, p->M = M, p->Lmax = Lmax;
+  p->out = out;
+  p->x = mem, p->qkv = p->x + M * E, p->att = p->qkv + 3 * M * E, p->tmp = p->att + M * E;
+  p->hid = p->tmp + M * E, p->sc = p->hid + M * F, p->vt = p->sc + Lmax * Lmax;
+  p->pk = p->vt + D * Lmax;
+  p->stage = n_seq > 0 ? ST_EMBED : ST_DONE;
+  return 0;
+}
 
-  for (size_t s = 0, i = 0; s < (size_t)n_seq; s++)
-    for (int32_t p = 0; p < seq_len[s]; p++, i++) {
-      float *xi = x + i * E;
-      const float *pe = m->pos_embd + (size_t)p * E;
-      token_row(m, ids[i], xi);
-      for (size_t j = 0; j < E; j++) xi[j] += pe[j] + m->type0_embd[j];
-      es_layer_norm(xi, (int)E, m->embd_ln_w, m->embd_ln_b, m->eps);
-    }
-  const float scale = 1.0f / sqrtf((float)D);
-  for (uint32_t l = 0; l < m->n_layer; l++) {
-    const bert_layer *ly = &m->layers[l];
-    LINEAR(x, E, ly->q_w, ly->q_b, qkv, 3 * E, E, E);
-    LINEAR(x, E, ly->k_w, ly->k_b, qkv + E, 3 * E, E, E);
-    LINEAR(x, E, ly->v_w, ly->v_b, qkv + 2 * E, 3 * E, E, E);
-    /* Attention is per sequence: packed sequences never see each other,
-     * so no mask and no padding. */
-    for (size_t s = 0, i0 = 0; s < (size_t)n_seq; i0 += (size_t)seq_len[s], s++) {
-      const int L = seq_len[s];
-      const float *base = qkv + i0 * 3 * E;
-      for (size_t h = 0; h < H; h++) {
-        const float *q = base + h * D, *k = base + E + h * D, *v = base + 2 * E + h * D;
-        es_matmul(q, 3 * E, k, 3 * E, NULL, sc, (size_t)L, L, L, (int)D);
-        for (int r = 0; r < L; r++) es_softmax(sc + (size_t)r * L, L, scale);
-        for (int r = 0; r < L; r++)
-          for (size_t c = 0; c < D; c++) vt[c * (size_t)L + r] = v[(size_t)r * 3 * E + c];
-        es_matmul(sc, (size_t)L, vt, (size_t)L, NULL, att + i0 * E + h * D, E, L, (int)D, L);
-      }
-    }
-    LINEAR(att, E, ly->o_w, ly->o_b, tmp, E, E, E);
-    es_add(x, tmp, M * E);
-    for (size_t i = 0; i < M; i++) es_layer_norm(x + i * E, (int)E, ly->ln1_w, ly->ln1_b, m->eps);
-    LINEAR(x, E, ly->up_w, ly->up_b, hid, F, F, E);
-    es_gelu(hid, M * F);
-    LINEAR(hid, F, ly->down_w, ly->down_b, tmp, E, E, F);
-    es_add(x, tmp, M * E);
-    for (size_t i = 0; i < M; i++) es_layer_norm(x + i * E, (int)E, ly->ln2_w, ly->ln2_b, m->eps);
+/* y = x w^T + b for rows rows of x: the q8, packed or plain kernel. */
+static void linear(const bert_pass *p, const float *x, size_t ldx, const float *w,
+                   const float *b, float *y, size_t ldy, size_t rows, size_t n, size_t k) {
+  const bert_model *m = p->m;
+  if (m->q8)
+    es_matmul_q8(x, ldx, (const uint8_t *)w, b, y, ldy, (int)rows, (int)n, (int)k,
+                 (uint8_t *)p->pk);
+  else if (m->packed)
+    es_matmul_packed(x, ldx, w, b, y, ldy, (int)rows, (int)n, (int)k, p->pk);
+  else
+    es_matmul(x, ldx, w, k, b, y, ldy, (int)rows, (int)n, (int)k);
+}
+
+/* The embedding lookup of one sequence starting at token i0. */
+static void embed_seq(const bert_pass *p, size_t i0, int32_t L) {
+  const bert_model *m = p->m;
+  const size_t E = m->n_embd;
+  for (int32_t t = 0; t < L; t++) {
+    float *xi = p->x + (i0 + (size_t)t) * E;
+    const float *pe = m->pos_embd + (size_t)t * E;
+    token_row(m, p->ids[i0 + (size_t)t], xi);
+    for (size_t j = 0; j < E; j++) xi[j] += pe[j] + m->type0_embd[j];
+    es_layer_norm(xi, (int)E, m->embd_ln_w, m->embd_ln_b, m->eps);
   }
-  for (size_t s = 0, i0 = 0; s < (size_t)n_seq; i0 += (size_t)seq_len[s], s++) {
-    float *o = out + s * E;
+}
+
+/* Head h of the self-attention of one sequence of L tokens starting at
+ * token i0. Attention is per sequence: packed sequences never see each
+ * other, so no mask and no padding. */
+static void attend(const bert_pass *p, size_t i0, int L, size_t h) {
+  const bert_model *m = p->m;
+  const size_t E = m->n_embd, D = E / m->n_head;
+  const float scale = 1.0f / sqrtf((float)D);
+  const float *base = p->qkv + i0 * 3 * E;
+  const float *q = base + h * D, *k = base + E + h * D, *v = base + 2 * E + h * D;
+  float *sc = p->sc, *vt = p->vt;
+  es_matmul(q, 3 * E, k, 3 * E, NULL, sc, (size_t)L, L, L, (int)D);
+  for (int r = 0; r < L; r++) es_softmax(sc + (size_t)r * L, L, scale);
+  for (int r = 0; r < L; r++)
+    for (size_t c = 0; c < D; c++) vt[c * (size_t)L + r] = v[(size_t)r * 3 * E + c];
+  es_matmul(sc, (size_t)L, vt, (size_t)L, NULL, p->att + i0 * E + h * D, E, L, (int)D, L);
+}
+
+/* Mean or [CLS] pooling of every sequence, L2 normalised, into out. */
+static void pool(const bert_pass *p) {
+  const bert_model *m = p->m;
+  const size_t E = m->n_embd;
+  for (size_t s = 0, i0 = 0; s < (size_t)p->n_seq; i0 += (size_t)p->seq_len[s], s++) {
+    float *o = p->out + s * E;
     if (m->pooling == POOL_CLS) {
-      memcpy(o, x + i0 * E, E * sizeof(float));
+      memcpy(o, p->x + i0 * E, E * sizeof(float));
     } else {
       memset(o, 0, E * sizeof(float));
-      for (int32_t p = 0; p < seq_len[s]; p++) es_add(o, x + (i0 + (size_t)p) * E, E);
-      es_scale(o, E, 1.0f / (float)seq_len[s]);
+      for (int32_t t = 0; t < p->seq_len[s]; t++) es_add(o, p->x + (i0 + (size_t)t) * E, E);
+      es_scale(o, E, 1.0f / (float)p->seq_len[s]);
     }
     float n2 = es_dot(o, o, (int)E);
     /* sentence-transformers' Normalize clamps the norm at 1e-12. */
     float norm = sqrtf(n2);
     es_scale(o, E, 1.0f / (norm > 1e-12f ? norm : 1e-12f));
   }
-#undef LINEAR
-  free(mem);
-  return 0;
+}
+
+/* Cost, in multiply-adds, of the attention of one head over L tokens: the
+ * two products, plus the softmax's exponentials, each counted as the 16
+ * multiply-adds they measured about equal to. */
+static uint64_t attend_cost(size_t L, size_t D) { return (uint64_t)L * L * (2 * D + 16); }
+
+/*
+ * Runs the next unit of the pass and returns its cost in multiply-adds, or
+ * with peek set returns the cost without running it. Row units are whole
+ * ES_ROW_BLOCKs counted from the first row, as the kernels would have cut
+ * them in one call over every row, so each row's result is the same.
+ */
+static uint64_t unit(bert_pass *p, int peek) {
+  const bert_model *m = p->m;
+  const size_t E = m->n_embd, F = m->n_ff, H = m->n_head, D = E / H, M = p->M;
+  const size_t r0 = p->row, rows = M - r0 < ES_ROW_BLOCK ? M - r0 : ES_ROW_BLOCK;
+  const bert_layer *ly = &m->layers[p->layer];
+  uint64_t cost = 0;
+  switch (p->stage) {
+  case ST_EMBED: {
+    const int32_t L = p->seq_len[p->seq];
+    cost = (uint64_t)L * E * 8;
+    if (peek) return cost;
+    embed_seq(p, p->tok, L);
+    break;
+  }
+  case ST_QKV:
+    cost = (uint64_t)rows * 3 * E * E;
+    if (peek) return cost;
+    for (int j = 0; j < 3; j++) {
+      const float *w = j == 0 ? ly->q_w : j == 1 ? ly->k_w : ly->v_w;
+      const float *b = j == 0 ? ly->q_b : j == 1 ? ly->k_b : ly->v_b;
+      linear(p, p->x + r0 * E, E, w, b, p->qkv + r0 * 3 * E + (size_t)j * E, 3 * E, rows, E, E);
+    }
+    break;
+  case ST_ATTN: {
+    const int32_t L = p->seq_len[p->seq];
+    cost = attend_cost((size_t)L, D);
+    if (peek) return cost;
+    attend(p, p->tok, L, p->head);
+    break;
+  }
+  case ST_OUT:
+    cost = (uint64_t)rows * E * E;
+    if (peek) return cost;
+    linear(p, p->att + r0 * E, E, ly->o_w, ly->o_b, p->tmp + r0 * E, E, rows, E, E);
+    es_add(p->x + r0 * E, p->tmp + r0 * E, rows * E);
+    for (size_t i = r0; i < r0 + rows; i++)
+      es_layer_norm(p->x + i * E, (int)E, ly->ln1_w, ly->ln1_b, m->eps);
+    break;
+  case ST_UP:
+    cost = (uint64_t)rows * E * F;
+    if (peek) return cost;
+    linear(p, p->x + r0 * E, E, ly->up_w, ly->up_b, p->hid + r0 * F, F, rows, F, E);
+    es_gelu(p->hid + r0 * F, rows * F);
+    break;
+  case ST_DOWN:
+    cost = (uint64_t)rows * E * F;
+    if (peek) return cost;
+    linear(p, p->hid + r0 * F, F, ly->down_w, ly->down_b, p->tmp + r0 * E, E, rows, E, F);
+    es_add(p->x + r0 * E, p->tmp + r0 * E, rows * E);
+    for (size_t i = r0; i < r0 + rows; i++)
+      es_layer_norm(p->x + i * E, (int)E, ly->ln2_w, ly->ln2_b, m->eps);
+    break;
+  case ST_POOL:
+    cost = (uint64_t)M * E * 2;
+    if (peek) return cost;
+    pool(p);
+    break;
+  default: return 0;
+  }
+  /* Advance to the next unit. */
+  switch (p->stage) {
+  case ST_EMBED:
+  case ST_ATTN:
+    if (p->stage == ST_ATTN && ++p->head < H) break;
+    p->head = 0;
+    p->tok += (size_t)p->seq_len[p->seq];
+    if (++p->seq < (size_t)p->n_seq) break;
+    p->seq = 0, p->tok = 0;
+    p->stage = p->stage == ST_EMBED ? ST_QKV : ST_OUT;
+    break;
+  case ST_QKV:
+  case ST_OUT:
+  case ST_UP:
+  case ST_DOWN:
+    if ((p->row += rows) < M) break;
+    p->row = 0;
+    if (p->stage != ST_DOWN) {
+      p->stage = p->stage == ST_QKV ? ST_ATTN : p->stage + 1;
+      break;
+    }
+    p->stage = ++p->layer < m->n_layer ? ST_QKV : ST_POOL;
+    break;
+  case ST_POOL: p->stage = ST_DONE; break;
+  }
+  return cost;
+}
+
+int bert_pass_step(bert_pass *p, uint64_t budget) {
+  uint64_t spent = 0;
+  while (p->stage != ST_DONE) {
+    uint64_t next = unit(p, 1);
+    if (spent > 0 && spent + next > budget) break;
+    spent += unit(p, 0);
+  }
+  return p->stage != ST_DONE;
 }

@@ -54,11 +54,52 @@ bert_model *bert_load(uint8_t *buf, size_t len, int vocab_only, char *err, size_
 void bert_free(bert_model *m);
 
 /*
- * Embed n_seq token sequences packed back to back in ids (seq_len[i] ids
- * each, [CLS] and [SEP] included, each at most max_tokens) into
- * n_seq * n_embd floats at out. Returns 0, or -1 with a message.
+ * One forward pass over n_seq token sequences packed back to back, run a
+ * bounded piece at a time: the host's thread is held by a guest call for as
+ * long as the call runs (no safe point for its collector, no other work on
+ * that core), so a pass is cut into units (the embedding lookup of one
+ * sequence; q/k/v, output, up or down projection of 32 rows; one head of
+ * one sequence's attention; pooling) that bert_pass_step runs a few at a
+ * time. Units split the work only where the result cannot change: rows in
+ * whole blocks of the matmul kernels (ES_ROW_BLOCK), attention by sequence
+ * and head, so a pass gives the same bits however it is stepped.
  */
-int bert_embed(const bert_model *m, const int32_t *ids, const int32_t *seq_len,
-               int n_seq, float *out, char *err, size_t errcap);
+typedef struct {
+  const bert_model *m;
+  const int32_t *ids, *seq_len; /* the caller's, alive for the pass */
+  int n_seq;
+  size_t M, Lmax;               /* tokens, longest sequence */
+  float *x, *qkv, *att, *tmp, *hid, *sc, *vt, *pk;
+  float *out;                   /* n_seq * n_embd pooled vectors */
+  /* Where the pass stands: a stage (see bert.c) of a layer, and inside
+   * it the next row, or the next sequence (with its first token) and head. */
+  int stage;
+  uint32_t layer;
+  size_t row, seq, tok, head;
+} bert_pass;
+
+/*
+ * Floats of activations a pass over M tokens with sequences of at most
+ * Lmax tokens needs, or 0 when that does not fit in memory.
+ */
+size_t bert_pass_floats(const bert_model *m, size_t M, size_t Lmax);
+
+/*
+ * Checks the sequences (seq_len[i] ids each, [CLS] and [SEP] included,
+ * each at most n_ctx; ids inside the vocabulary) and sets p up to embed
+ * them into n_seq * n_embd floats at out, with activations at mem
+ * (bert_pass_floats(m, M, Lmax) floats, M and Lmax of these sequences).
+ * Returns 0, or -1 with a message.
+ */
+int bert_pass_begin(bert_pass *p, const bert_model *m, const int32_t *ids,
+                    const int32_t *seq_len, int n_seq, float *mem, size_t mem_floats,
+                    float *out, char *err, size_t errcap);
+
+/*
+ * Runs units of the pass until about budget multiply-adds are done (at
+ * least one unit, however large). Returns 1 while work remains, 0 once the
+ * vectors are in out (and on every later call).
+ */
+int bert_pass_step(bert_pass *p, uint64_t budget);
 
 #endif

@@ -83,9 +83,35 @@ int32_t ES_EXPORT(es_tokenize)(const uint8_t *text, uint32_t len,
  * `tokens`: for text i, tokens[2i] is the number of tokens embedded and
  * tokens[2i+1] the number the full text has ([CLS] and [SEP] included), so
  * tokens[2i] < tokens[2i+1] means it was truncated.
- * Returns 0 on success.
+ * Returns 0 on success. It is es_job_start, es_job_step until done and
+ * es_job_finish in one call, so it runs as long as the whole batch takes.
  */
 int32_t ES_EXPORT(es_embed_batch)(const uint8_t *texts, const uint32_t *lens,
                                   int32_t n, float *out, int32_t *tokens);
+
+/*
+ * The same work as es_embed_batch cut into calls of bounded length, for a
+ * host that must not be held by one call for long (a garbage collector
+ * waiting for the thread, other work waiting for the core) and that wants
+ * to run other jobs between the pieces of a long one.
+ *
+ * es_job_start tokenizes the texts (arguments as es_embed_batch's; it reads
+ * them only during the call), writes `tokens` when not 0, allocates the
+ * job's activations and returns a positive handle, or negative on error
+ * (also when 64 jobs are live already). es_job_step runs one bounded piece
+ * of the job (a few milliseconds of matrix work on a 2-core x86-64) and
+ * returns 1 while work remains, 0 once the vectors are ready (and after),
+ * negative for an unknown handle. es_job_finish writes the n*n_embd floats
+ * to `out` and frees the job; it fails, leaving the job alive, when the job
+ * is not done. es_job_cancel frees a job at any point. Each returns
+ * negative for an unknown handle. Jobs are independent: several may be
+ * live and stepped in any interleaving, and each gives the bits
+ * es_embed_batch gives. Loading a model frees every job.
+ */
+int32_t ES_EXPORT(es_job_start)(const uint8_t *texts, const uint32_t *lens,
+                                int32_t n, int32_t *tokens);
+int32_t ES_EXPORT(es_job_step)(int32_t job);
+int32_t ES_EXPORT(es_job_finish)(int32_t job, float *out);
+int32_t ES_EXPORT(es_job_cancel)(int32_t job);
 
 #endif
