@@ -175,9 +175,9 @@ var hostileMarkdown = map[string]string{
 		}
 		return b.String()
 	}(),
-	"open brackets":   strings.Repeat("[", 50_000) + "deep words" + strings.Repeat("]", 50_000),
-	"bracket parens":  strings.Repeat("[a](", 25_000) + " deep words",
-	"angle dest":      strings.Repeat("[a](<", 20_000) + " deep words",
+	"open brackets":    strings.Repeat("[", 50_000) + "deep words" + strings.Repeat("]", 50_000),
+	"bracket parens":   strings.Repeat("[a](", 25_000) + " deep words",
+	"angle dest":       strings.Repeat("[a](<", 20_000) + " deep words",
 	"brackets by line": strings.Repeat("[\n", 50_000) + "deep words" + strings.Repeat("]\n", 50_000),
 }
 
