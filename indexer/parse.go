@@ -60,7 +60,7 @@ var formats = map[string]format{
 	".html":     {parse: parseHTML},
 	".htm":      {parse: parseHTML},
 	".xhtml":    {parse: parseHTML},
-	".pdf":      {parse: parsePDFCtx},
+	".pdf":      {parse: parsePDF},
 	".jsonl":    {parse: parseJSONL, rows: true},
 	".ndjson":   {parse: parseJSONL, rows: true},
 	".csv":      {parse: parseCSV, rows: true},

@@ -13,7 +13,7 @@ import (
 	"github.com/ledongthuc/pdf"
 )
 
-// parsePDFCtx extracts the text of every page (pages separated by a blank
+// parsePDF extracts the text of every page (pages separated by a blank
 // line). github.com/ledongthuc/pdf, which is pure Go, reads the file's
 // objects and decompresses its streams; the page tree, the content streams
 // and the ToUnicode maps we read ourselves, because the library's walks of
@@ -26,19 +26,12 @@ import (
 // MaxDepth deep, streams that inflate to at most MaxInflatedBytes in all
 // and text of at most MaxTextBytes; going over fails with ErrLimit naming
 // the limit. A page tree that loops back on itself is an error. When ctx
-// ends, parsePDFCtx stops within one buffer of stream data and returns ctx's
+// ends, parsePDF stops within one buffer of stream data and returns ctx's
 // cause. A scanned PDF without a text layer fails with ErrNoText, one the
 // library cannot read with a "malformed PDF" error.
-func parsePDFCtx(ctx context.Context, name string, data []byte, lim Limits) (docs []Doc, rows []error, err error) {
+func parsePDF(ctx context.Context, name string, data []byte, lim Limits) (docs []Doc, rows []error, err error) {
 	docs, err = newPDFParse(ctx, lim).parse(name, data)
 	return docs, nil, err
-}
-
-// parsePDF is parsePDFCtx with the default limits and no context, for the
-// parsePDFOld adapter in parse.go.
-// TODO(pdf): remove, and name parsePDFCtx parsePDF, when parse.go calls it.
-func parsePDF(path string, data []byte) ([]Doc, []error, error) {
-	return parsePDFCtx(context.Background(), path, data, Limits{}.withDefaults())
 }
 
 func newPDFParse(ctx context.Context, lim Limits) *pdfParse {

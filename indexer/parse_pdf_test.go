@@ -169,7 +169,7 @@ var testLimits = Limits{
 }.withDefaults()
 
 func TestParsePDFReadsPagesTitleAndFonts(t *testing.T) {
-	docs, _, err := parsePDFCtx(context.Background(), "/docs/manual.pdf",
+	docs, _, err := parsePDF(context.Background(), "/docs/manual.pdf",
 		textPDF("Pump manual", []string{"Prime the pump.", "Clean the filter."}, []string{"Second page."}), testLimits)
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +184,7 @@ func TestParsePDFReadsPagesTitleAndFonts(t *testing.T) {
 }
 
 func TestParsePDFRefusesPageTreeThatLoops(t *testing.T) {
-	_, _, err := parsePDFCtx(context.Background(), "loop.pdf", selfKidPDF(), testLimits)
+	_, _, err := parsePDF(context.Background(), "loop.pdf", selfKidPDF(), testLimits)
 	if err == nil || !strings.Contains(err.Error(), "loops back on itself") {
 		t.Fatalf("err = %v, want a page tree that loops back on itself", err)
 	}
@@ -194,7 +194,7 @@ func TestParsePDFRefusesPageTreeThatLoops(t *testing.T) {
 	b.add("<< /Type /Catalog /Pages 2 0 R >>")
 	b.add("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
 	b.add("<< /Type /Pages /Kids [2 0 R] /Count 1 >>")
-	if _, _, err := parsePDFCtx(context.Background(), "cycle.pdf", b.bytes(1, 0), testLimits); err == nil ||
+	if _, _, err := parsePDF(context.Background(), "cycle.pdf", b.bytes(1, 0), testLimits); err == nil ||
 		!strings.Contains(err.Error(), "loops back on itself") {
 		t.Errorf("two-node cycle: err = %v", err)
 	}
@@ -203,14 +203,14 @@ func TestParsePDFRefusesPageTreeThatLoops(t *testing.T) {
 	b.add("<< /Type /Pages /Kids [3 0 R 3 0 R] /Count 2 >>")
 	b.add("<< /Type /Pages /Kids [4 0 R] /Count 1 >>")
 	b.add("<< /Type /Page /Parent 3 0 R >>")
-	if _, _, err := parsePDFCtx(context.Background(), "shared.pdf", b.bytes(1, 0), testLimits); err == nil ||
+	if _, _, err := parsePDF(context.Background(), "shared.pdf", b.bytes(1, 0), testLimits); err == nil ||
 		!strings.Contains(err.Error(), "same node twice") {
 		t.Errorf("shared subtree: err = %v", err)
 	}
 }
 
 func TestParsePDFIgnoresPageCount(t *testing.T) {
-	docs, _, err := parsePDFCtx(context.Background(), "count.pdf", hugeCountPDF(), testLimits)
+	docs, _, err := parsePDF(context.Background(), "count.pdf", hugeCountPDF(), testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,11 +220,11 @@ func TestParsePDFIgnoresPageCount(t *testing.T) {
 }
 
 func TestParsePDFStopsAtPageTreeLimits(t *testing.T) {
-	_, _, err := parsePDFCtx(context.Background(), "pages.pdf", manyPagesPDF(testLimits.MaxPages+1), testLimits)
+	_, _, err := parsePDF(context.Background(), "pages.pdf", manyPagesPDF(testLimits.MaxPages+1), testLimits)
 	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "MaxPages") {
 		t.Errorf("%d pages: err = %v, want ErrLimit naming MaxPages", testLimits.MaxPages+1, err)
 	}
-	if _, _, err := parsePDFCtx(context.Background(), "pages.pdf", manyPagesPDF(testLimits.MaxPages), testLimits); err != nil {
+	if _, _, err := parsePDF(context.Background(), "pages.pdf", manyPagesPDF(testLimits.MaxPages), testLimits); err != nil {
 		t.Errorf("%d pages: %v", testLimits.MaxPages, err)
 	}
 
@@ -235,7 +235,7 @@ func TestParsePDFStopsAtPageTreeLimits(t *testing.T) {
 		b.add(fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", i+3))
 	}
 	b.add("<< /Type /Page >>")
-	_, _, err = parsePDFCtx(context.Background(), "deep.pdf", b.bytes(1, 0), testLimits)
+	_, _, err = parsePDF(context.Background(), "deep.pdf", b.bytes(1, 0), testLimits)
 	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "MaxDepth") {
 		t.Errorf("deep tree: err = %v, want ErrLimit naming MaxDepth", err)
 	}
@@ -244,7 +244,7 @@ func TestParsePDFStopsAtPageTreeLimits(t *testing.T) {
 	b = pdfBuilder{}
 	b.add("<< /Type /Catalog /Pages 2 0 R >>")
 	b.add("<< /Type /Pages /Kids [" + strings.Repeat("null ", 3*testLimits.MaxPages) + "] /Count 0 >>")
-	_, _, err = parsePDFCtx(context.Background(), "empty.pdf", b.bytes(1, 0), testLimits)
+	_, _, err = parsePDF(context.Background(), "empty.pdf", b.bytes(1, 0), testLimits)
 	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "nodes") {
 		t.Errorf("empty nodes: err = %v, want ErrLimit on nodes", err)
 	}
@@ -252,7 +252,7 @@ func TestParsePDFStopsAtPageTreeLimits(t *testing.T) {
 
 func TestParsePDFStopsInflateBomb(t *testing.T) {
 	bomb := bombPDF(t, " ", 8<<20)
-	_, _, err := parsePDFCtx(context.Background(), "bomb.pdf", bomb, testLimits)
+	_, _, err := parsePDF(context.Background(), "bomb.pdf", bomb, testLimits)
 	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "inflate past") ||
 		!strings.Contains(err.Error(), "MaxInflatedBytes") {
 		t.Fatalf("err = %v, want ErrLimit on inflated bytes", err)
@@ -260,14 +260,14 @@ func TestParsePDFStopsInflateBomb(t *testing.T) {
 	// The same stream under the limit is read (and has no text).
 	lim := testLimits
 	lim.MaxInflatedBytes = 9 << 20
-	if _, _, err := parsePDFCtx(context.Background(), "bomb.pdf", bomb, lim); !errors.Is(err, ErrNoText) {
+	if _, _, err := parsePDF(context.Background(), "bomb.pdf", bomb, lim); !errors.Is(err, ErrNoText) {
 		t.Errorf("under the limit: err = %v, want ErrNoText", err)
 	}
 }
 
 func TestParsePDFStopsTextBomb(t *testing.T) {
 	// 1 MiB of stream, under the inflate limit, shows 700 KiB of text.
-	_, _, err := parsePDFCtx(context.Background(), "text.pdf", bombPDF(t, "(Pump water.) Tj ", 1<<20), testLimits)
+	_, _, err := parsePDF(context.Background(), "text.pdf", bombPDF(t, "(Pump water.) Tj ", 1<<20), testLimits)
 	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "MaxTextBytes") {
 		t.Fatalf("err = %v, want ErrLimit naming MaxTextBytes", err)
 	}
@@ -282,7 +282,7 @@ func TestParsePDFStopsWhenContextEnds(t *testing.T) {
 		"bomb":  bombPDF(t, " ", 2<<20),
 		"pages": manyPagesPDF(5),
 	} {
-		if _, _, err := parsePDFCtx(ctx, name+".pdf", data, testLimits); !errors.Is(err, context.Canceled) {
+		if _, _, err := parsePDF(ctx, name+".pdf", data, testLimits); !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: err = %v, want context.Canceled", name, err)
 		}
 	}
@@ -353,7 +353,7 @@ endcmap CMapName currentdict /CMap defineresource pop end end`))
 }
 
 func TestParsePDFDecodesToUnicodeCMap(t *testing.T) {
-	docs, _, err := parsePDFCtx(context.Background(), "cmap.pdf", cmapPDF(t), testLimits)
+	docs, _, err := parsePDF(context.Background(), "cmap.pdf", cmapPDF(t), testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,18 +449,18 @@ func TestParsePDFRefusesHostileXref(t *testing.T) {
 	// The library makes a 32-byte entry for every number up to the
 	// highest: 12.5 GB for this one.
 	huge := withXref(good, "400000000 1\n0000000009 00000 n \n", "")
-	if _, _, err := parsePDFCtx(context.Background(), "huge.pdf", huge, testLimits); err == nil ||
+	if _, _, err := parsePDF(context.Background(), "huge.pdf", huge, testLimits); err == nil ||
 		!strings.Contains(err.Error(), "past the") {
 		t.Errorf("object 400000000: err = %v", err)
 	}
 	// A /Prev chain back to itself, which the library follows forever.
 	loop := withXref(good, "", "/Prev XREF")
-	if _, _, err := parsePDFCtx(context.Background(), "prev.pdf", loop, testLimits); err == nil ||
+	if _, _, err := parsePDF(context.Background(), "prev.pdf", loop, testLimits); err == nil ||
 		!strings.Contains(err.Error(), "form a loop") {
 		t.Errorf("/Prev loop: err = %v", err)
 	}
 	// A file that uses its numbers is read.
-	if _, _, err := parsePDFCtx(context.Background(), "ok.pdf", withXref(good, "100 1\n0000000009 00000 n \n", ""), testLimits); err != nil {
+	if _, _, err := parsePDF(context.Background(), "ok.pdf", withXref(good, "100 1\n0000000009 00000 n \n", ""), testLimits); err != nil {
 		t.Errorf("object 100: %v", err)
 	}
 }
