@@ -269,7 +269,7 @@ func upload(srv *server, f hostileFile, bound time.Duration) uploadResult {
 		resp.Body.Close()
 		r.status, r.errMsg = resp.StatusCode, errorMessage(b)
 		if r.status >= 500 {
-			r.errMsg += " — server log: " + loggedError(srv.logPath, logFrom)
+			r.errMsg += " — logged: " + loggedError(srv.logPath, logFrom)
 		}
 	}
 	r.peakKB = peak()
