@@ -23,7 +23,7 @@ const (
 	plainText                   // an error that is not JSON: Go's server's own answer to malformed HTTP
 	success                     // 2xx or 3xx
 	serverErr                   // 5xx from the application
-	badBody                     // 4xx whose body is not the route's JSON error shape
+	badBody                     // 4xx with JSON that is not the route's error shape
 	closed                      // connection closed without an answer
 	hang                        // no answer within the bound
 	held                        // a stalled body: no answer while it is incomplete (expected)
