@@ -78,11 +78,10 @@ func normalize(d *Doc) error {
 	if d.ID == "" {
 		d.ID = contentID(*d)
 	}
+	if err := store.CheckID(d.ID); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	switch {
-	case len(d.ID) > store.MaxIDLen:
-		return fmt.Errorf("id %.40q...: longer than %d bytes: %w", d.ID, store.MaxIDLen, ErrInvalid)
-	case !utf8.ValidString(d.ID) || strings.IndexByte(d.ID, 0) >= 0:
-		return fmt.Errorf("id %q: not UTF-8 or holds NUL: %w", d.ID, ErrInvalid)
 	case len(d.Source) > store.MaxSourceLen:
 		return fmt.Errorf("source longer than %d bytes: %w", store.MaxSourceLen, ErrInvalid)
 	case strings.IndexByte(d.Source, 0) >= 0 || !utf8.ValidString(d.Source):

@@ -110,7 +110,7 @@ func Parse(ctx context.Context, name string, r io.Reader, lim Limits) (docs []Do
 		return nil, nil, fmt.Errorf("parse %s: %w", name, fileTooLarge(-1, lim))
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, lim.Timeout,
-		overLimit("parse took longer than %s (limit Timeout; raise it to parse slow files)", lim.Timeout))
+		overLimit("parse took longer than %s (limit Timeout, --parse-timeout; raise it to parse slow files)", lim.Timeout))
 	defer cancel()
 	docs, rows, err = f.parse(ctx, name, data, lim)
 	if ctx.Err() != nil {
@@ -131,7 +131,7 @@ func Parse(ctx context.Context, name string, r io.Reader, lim Limits) (docs []Do
 	for i := range docs {
 		d := docs[i]
 		if len(d.Text) > lim.MaxTextBytes {
-			err := overLimit("%d bytes of text, over the limit of %d (MaxTextBytes; raise it to index longer documents)",
+			err := overLimit("%d bytes of text, over the limit of %d (MaxTextBytes, --max-text; raise it to index longer documents)",
 				len(d.Text), lim.MaxTextBytes)
 			if !f.rows {
 				return nil, rows, fmt.Errorf("parse %s: %w", name, err)
@@ -181,9 +181,9 @@ func ParseFile(ctx context.Context, path string, lim Limits) (docs []Doc, rows [
 // only "larger" is known.
 func fileTooLarge(size int64, lim Limits) error {
 	if size < 0 {
-		return overLimit("file is larger than the limit of %d bytes (MaxFileBytes; raise it to parse larger files)", lim.MaxFileBytes)
+		return overLimit("file is larger than the limit of %d bytes (MaxFileBytes, --max-file-size; raise it to parse larger files)", lim.MaxFileBytes)
 	}
-	return overLimit("file of %d bytes is larger than the limit of %d (MaxFileBytes; raise it to parse larger files)", size, lim.MaxFileBytes)
+	return overLimit("file of %d bytes is larger than the limit of %d (MaxFileBytes, --max-file-size; raise it to parse larger files)", size, lim.MaxFileBytes)
 }
 
 // idDigits is how many hex digits of a SHA-256 an id keeps: 80 bits, so

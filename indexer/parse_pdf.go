@@ -116,10 +116,10 @@ func (p *pdfParse) walk(node pdf.Value, depth int, res pdf.Value, path []pdfObjK
 		return p.stopped()
 	}
 	if depth > p.lim.MaxDepth {
-		return overLimit("PDF page tree is deeper than %d levels (MaxDepth; raise it to read such files)", p.lim.MaxDepth)
+		return overLimit("PDF page tree is deeper than %d levels (MaxDepth, --max-depth; raise it to read such files)", p.lim.MaxDepth)
 	}
 	if p.nodes++; p.nodes > p.maxNodes() {
-		return overLimit("PDF page tree has more than %d nodes for at most %d pages (MaxPages; raise it to read longer files)",
+		return overLimit("PDF page tree has more than %d nodes for at most %d pages (MaxPages, --max-pages; raise it to read longer files)",
 			p.maxNodes(), p.lim.MaxPages)
 	}
 	if node.Kind() != pdf.Dict {
@@ -131,7 +131,7 @@ func (p *pdfParse) walk(node pdf.Value, depth int, res pdf.Value, path []pdfObjK
 	kids := node.Key("Kids")
 	if node.Key("Type").Name() == "Page" || kids.Kind() != pdf.Array {
 		if p.pages++; p.pages > p.lim.MaxPages {
-			return overLimit("PDF has more than %d pages (MaxPages; raise it to read longer files)", p.lim.MaxPages)
+			return overLimit("PDF has more than %d pages (MaxPages, --max-pages; raise it to read longer files)", p.lim.MaxPages)
 		}
 		if err := p.page(node, res); err != nil {
 			return fmt.Errorf("page %d: %w", p.pages, err)

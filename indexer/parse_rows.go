@@ -34,7 +34,7 @@ func rowDoc(fields map[string]string, lim Limits) (Doc, error) {
 		return Doc{}, fmt.Errorf("field %q is missing or empty: %w", fieldText, ErrNoText)
 	}
 	if len(text) > lim.MaxTextBytes {
-		return Doc{}, overLimit("%d bytes of text, over the limit of %d (MaxTextBytes; raise it to index longer documents)",
+		return Doc{}, overLimit("%d bytes of text, over the limit of %d (MaxTextBytes, --max-text; raise it to index longer documents)",
 			len(text), lim.MaxTextBytes)
 	}
 	d := Doc{Title: fields[fieldTitle], Text: text}
@@ -61,7 +61,7 @@ func rowDoc(fields map[string]string, lim Limits) (Doc, error) {
 
 // tooManyRows is the ErrLimit of a file with more than lim.MaxRows rows.
 func tooManyRows(lim Limits) error {
-	return overLimit("more than %d rows (MaxRows; raise it or split the file)", lim.MaxRows)
+	return overLimit("more than %d rows (MaxRows, --max-rows; raise it or split the file)", lim.MaxRows)
 }
 
 // parseJSONL reads one JSON object a line. Strings are kept as they are;

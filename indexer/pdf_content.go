@@ -162,7 +162,7 @@ func (c *pdfContent) show(raw []byte, prefix string) error {
 		}
 		raw = raw[n:]
 		if len(p.text) > p.lim.MaxTextBytes {
-			return overLimit("PDF text passes %d bytes (MaxTextBytes; raise it to index longer documents)", p.lim.MaxTextBytes)
+			return overLimit("PDF text passes %d bytes (MaxTextBytes, --max-text; raise it to index longer documents)", p.lim.MaxTextBytes)
 		}
 		if len(raw) == 0 {
 			return nil

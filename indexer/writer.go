@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/edgesearch/edgesearch/store"
@@ -69,7 +70,8 @@ func (j *fileJob) ids() []string {
 
 // flush writes the pending files in one transaction (or one Send). When that
 // fails it writes them file by file, so one bad file fails alone. Only the
-// end of ctx stops the import; other errors become failures of the files.
+// end of ctx and a full disk (store.ErrNoSpace) stop the import; other
+// errors become failures of the files.
 func (w *writer) flush(ctx context.Context) error {
 	if len(w.pending) == 0 {
 		return nil
@@ -78,12 +80,13 @@ func (w *writer) flush(ctx context.Context) error {
 	w.pending, w.docs = nil, 0
 	clear(w.ids)
 	if err := w.write(ctx, files); err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, store.ErrNoSpace) {
+			// A full disk fails every file alike: stop and say so once.
 			return err
 		}
 		for _, j := range files {
 			if err := w.write(ctx, []*fileJob{j}); err != nil {
-				if ctx.Err() != nil {
+				if ctx.Err() != nil || errors.Is(err, store.ErrNoSpace) {
 					return err
 				}
 				w.sum.Failures = append(w.sum.Failures, Failure{Path: j.path, Err: err})

@@ -105,3 +105,34 @@ func fillDisk(t *testing.T, path string, free int64) {
 		t.Fatal(err)
 	}
 }
+
+// TestImportStopsOnAFullDisk pins that an import whose disk fills up stops
+// with one message saying so, rather than failing every remaining file, and
+// leaves the store readable with what was stored before.
+func TestImportStopsOnAFullDisk(t *testing.T) {
+	model := modelPath(t)
+	disk := mountTmpfs(t, "4m")
+	data := filepath.Join(disk, "data")
+	docs := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(docs, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first.txt", "Stored before the disk filled up.")
+	if r := runBinary(t, "", []string{"EDGESEARCH_MODEL=" + model}, "import", docs, "--data", data); r.code != 0 {
+		t.Fatalf("first import: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	fillDisk(t, filepath.Join(disk, "filler"), 48<<10)
+	for _, name := range []string{"a.txt", "b.txt", "c.txt"} {
+		write(name, strings.Repeat("A long note about "+name+" that will not fit on the full disk. ", 500))
+	}
+	r := runBinary(t, "", []string{"EDGESEARCH_MODEL=" + model}, "import", docs, "--data", data)
+	if r.code == 0 || !strings.Contains(r.stderr, "no space left") || strings.Count(r.stdout+r.stderr, "no space left") > 2 {
+		t.Fatalf("import to a full disk: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runBinary(t, "", []string{"EDGESEARCH_MODEL=" + model}, "search", "disk filled", "--data", data)
+	if r.code != 0 || !strings.Contains(r.stdout, "first") {
+		t.Fatalf("search after the failed import: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -60,7 +60,7 @@ While a server uses the data directory its store is locked; stop it, or give
 			if err != nil {
 				return err
 			}
-			opts := indexer.ImportOptions{Workers: cfg.Threads, Progress: cmd.ErrOrStderr()}
+			opts := indexer.ImportOptions{Workers: cfg.Threads, Progress: cmd.ErrOrStderr(), Limits: cfg.Parse}
 			if server != "" {
 				opts.Send = sendTo(server, cfg.APIKey)
 				opts.SourceIDs, opts.Remove = serverSourceIDs(server, cfg.APIKey), serverRemove(server, cfg.APIKey)
@@ -86,6 +86,7 @@ While a server uses the data directory its store is locked; stop it, or give
 	}
 	cmd.Flags().StringVar(&server, "server", "", "send documents to the edgesearch server at this URL instead of opening the store")
 	cmd.Flags().String("api-key", "", "API key of the --server")
+	addParseFlags(cmd.Flags())
 	return cmd
 }
 

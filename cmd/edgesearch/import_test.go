@@ -50,3 +50,28 @@ func TestImportCommandStoresFilesAndExitsNonZeroOnFailures(t *testing.T) {
 		t.Errorf("locked store: exit %d, stderr %q, want %q", r.code, r.stderr, want)
 	}
 }
+
+// TestImportParseLimitsAreFlags pins that the parse limits reach the
+// parsers from the command line: a file over --max-file-size and a CSV over
+// --max-rows fail alone, naming the flag, while the others are imported.
+func TestImportParseLimitsAreFlags(t *testing.T) {
+	model := modelPath(t)
+	docs := t.TempDir()
+	data := filepath.Join(t.TempDir(), "data")
+	for name, text := range map[string]string{
+		"small.txt": "Tomatoes need deep watering.",
+		"large.txt": strings.Repeat("Bees make honey from nectar. ", 40),
+		"rows.csv":  "text\none\ntwo\nthree\n",
+	} {
+		if err := os.WriteFile(filepath.Join(docs, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runBinary(t, "", []string{"EDGESEARCH_MODEL=" + model, "EDGESEARCH_MAX_ROWS=2"},
+		"import", docs, "--data", data, "--max-file-size", "512")
+	if r.code != 1 || !strings.Contains(r.stdout, "imported 1 files") ||
+		!strings.Contains(r.stdout, "large.txt") || !strings.Contains(r.stdout, "--max-file-size") ||
+		!strings.Contains(r.stdout, "rows.csv") || !strings.Contains(r.stdout, "--max-rows") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
