@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -99,5 +100,42 @@ func (s *Server) abortWithError(c *gin.Context, err error) {
 		s.log.Debug("request refused", "method", c.Request.Method, "path", c.Request.URL.Path,
 			"status", status, "err", err)
 	}
-	c.AbortWithStatusJSON(status, errorBody{Error: clientMessage(err, status)})
+	writeError(c, status, "", clientMessage(err, status))
+}
+
+// writeError answers with status and msg in the error shape the route
+// speaks: OpenAI's error object under /v1/, whose clients read
+// error.message and error.code (a bare string there loses the message),
+// and {"error":"…"} everywhere else. code is OpenAI's error code; "" picks
+// one from the status.
+func writeError(c *gin.Context, status int, code, msg string) {
+	if !strings.HasPrefix(c.Request.URL.Path, "/v1/") {
+		c.AbortWithStatusJSON(status, errorBody{Error: msg})
+		return
+	}
+	typ := "invalid_request_error"
+	if status >= http.StatusInternalServerError {
+		typ = "server_error"
+	}
+	if code == "" {
+		switch status {
+		case http.StatusUnauthorized:
+			code = "invalid_api_key"
+		case http.StatusNotFound:
+			code = "not_found"
+		case http.StatusMethodNotAllowed:
+			code = "method_not_allowed"
+		case http.StatusRequestEntityTooLarge:
+			code = "request_too_large"
+		case http.StatusServiceUnavailable:
+			code = "overloaded"
+		default:
+			if status >= http.StatusInternalServerError {
+				code = "internal_error"
+			} else {
+				code = "invalid_request"
+			}
+		}
+	}
+	c.AbortWithStatusJSON(status, openAIErrorBody{Error: openAIError{Message: msg, Type: typ, Code: code}})
 }

@@ -305,11 +305,5 @@ func (s *Server) refuse(c *gin.Context, status int, code, msg string) {
 	s.log.Warn("request refused", "method", c.Request.Method, "path", c.Request.URL.Path,
 		"status", status, "reason", code, "host", c.Request.Host, "origin", c.GetHeader("Origin"),
 		"fetch_site", c.GetHeader("Sec-Fetch-Site"))
-	if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
-		c.AbortWithStatusJSON(status, openAIErrorBody{Error: openAIError{
-			Message: msg, Type: "invalid_request_error", Code: code,
-		}})
-		return
-	}
-	c.AbortWithStatusJSON(status, errorBody{Error: msg})
+	writeError(c, status, code, msg)
 }

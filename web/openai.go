@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 )
@@ -67,41 +66,11 @@ type openAIError struct {
 	Code    string  `json:"code"`
 }
 
-// abortOpenAI answers err as abortWithError does (same status, message,
-// Retry-After and log line) but in OpenAI's error shape: the openai clients
-// read error.message and error.code from an object, and a bare string
-// there loses the message or fails to parse.
-func (s *Server) abortOpenAI(c *gin.Context, err error) {
-	status := statusOf(err)
-	if status == http.StatusServiceUnavailable {
-		c.Header("Retry-After", strconv.Itoa(s.retryAfterSeconds()))
-	}
-	if status >= http.StatusInternalServerError {
-		s.log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path,
-			"status", status, "err", err)
-	} else {
-		s.log.Debug("request refused", "method", c.Request.Method, "path", c.Request.URL.Path,
-			"status", status, "err", err)
-	}
-	typ, code := "invalid_request_error", "invalid_request"
-	switch {
-	case status == http.StatusRequestEntityTooLarge:
-		code = "request_too_large"
-	case status == http.StatusServiceUnavailable:
-		typ, code = "server_error", "overloaded"
-	case status >= http.StatusInternalServerError:
-		typ, code = "server_error", "internal_error"
-	}
-	c.AbortWithStatusJSON(status, openAIErrorBody{Error: openAIError{
-		Message: clientMessage(err, status), Type: typ, Code: code,
-	}})
-}
-
 // handleOpenAIEmbeddings serves POST /v1/embeddings.
 func (s *Server) handleOpenAIEmbeddings(c *gin.Context) {
 	var req openAIEmbeddingsRequest
 	if err := s.readJSON(c, &req); err != nil {
-		s.abortOpenAI(c, err)
+		s.abortWithError(c, err)
 		return
 	}
 	base64Wanted := false
@@ -110,27 +79,27 @@ func (s *Server) handleOpenAIEmbeddings(c *gin.Context) {
 	case "base64":
 		base64Wanted = true
 	default:
-		s.abortOpenAI(c, badRequest(`encoding_format %q is not supported; use "float" or "base64"`, req.EncodingFormat))
+		s.abortWithError(c, badRequest(`encoding_format %q is not supported; use "float" or "base64"`, req.EncodingFormat))
 		return
 	}
 	texts, err := s.parseOpenAIInput(req.Input)
 	if err != nil {
-		s.abortOpenAI(c, err)
+		s.abortWithError(c, err)
 		return
 	}
 	pool, err := s.embedderOrErr()
 	if err != nil {
-		s.abortOpenAI(c, err)
+		s.abortWithError(c, err)
 		return
 	}
 	info := pool.Info()
 	if req.Dimensions != nil && *req.Dimensions != info.Dims {
-		s.abortOpenAI(c, badRequest("dimensions %d is not supported: model %s has %d", *req.Dimensions, info.Name, info.Dims))
+		s.abortWithError(c, badRequest("dimensions %d is not supported: model %s has %d", *req.Dimensions, info.Name, info.Dims))
 		return
 	}
 	embs, err := s.embed(c, texts)
 	if err != nil {
-		s.abortOpenAI(c, err)
+		s.abortWithError(c, err)
 		return
 	}
 	resp := openAIEmbeddingsResponse{Object: "list", Data: make([]openAIEmbedding, len(embs)), Model: info.Name}

@@ -198,10 +198,10 @@ func (s *Server) routes() *gin.Engine {
 	e.POST("/search", jsonOnly, s.handleSearchPost)
 
 	e.NoRoute(func(c *gin.Context) {
-		c.JSON(http.StatusNotFound, errorBody{Error: fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path)})
+		writeError(c, http.StatusNotFound, "", fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		c.JSON(http.StatusMethodNotAllowed, errorBody{Error: fmt.Sprintf("method %s not allowed on %s", c.Request.Method, c.Request.URL.Path)})
+		writeError(c, http.StatusMethodNotAllowed, "", fmt.Sprintf("method %s not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
 	return e
 }

@@ -93,6 +93,7 @@ type reply struct {
 	status int
 	header http.Header
 	body   []byte
+	openAI bool // the request went to a /v1/ route, whose errors are OpenAI's shape
 }
 
 // call sends one request; body may be nil, a string or []byte (sent as is),
@@ -137,7 +138,7 @@ func call(t *testing.T, method, url string, body any, header map[string]string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: data}
+	return reply{status: resp.StatusCode, header: resp.Header, body: data, openAI: strings.HasPrefix(req.URL.Path, "/v1/")}
 }
 
 // decode unmarshals a JSON answer into v, failing the test if it is not JSON.
@@ -151,9 +152,15 @@ func (r reply) decode(t *testing.T, v any) {
 	}
 }
 
-// wantError checks r is a JSON error with the status whose message contains want.
+// wantError checks r is a JSON error with the status whose message contains
+// want, in the shape of its route: OpenAI's error object under /v1/,
+// {"error":"…"} elsewhere.
 func (r reply) wantError(t *testing.T, status int, want string) {
 	t.Helper()
+	if r.openAI {
+		r.wantOpenAIError(t, status, "", want)
+		return
+	}
 	if r.status != status {
 		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
 	}
