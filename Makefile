@@ -13,7 +13,7 @@ PIP_PKGS  := openai==3.57.0 wasmtime==50.0.1
 
 export EDGESEARCH_MODEL := $(MODEL)
 
-.PHONY: help build run model test test-deps wasm wasm-check bench bench-deps cross fixtures fuzz clean
+.PHONY: help build run model model-source test test-deps wasm wasm-check bench cross fixtures fuzz reliability loadtest clean
 
 help:
 	@echo "make run        fetch the model if missing, build, serve on $(ADDR)"
@@ -22,6 +22,9 @@ help:
 	@echo "make model      download (or convert) the default model into $(CACHE)"
 	@echo "make wasm       rebuild guest/edgesearch.wasm with clang"
 	@echo "make bench      benchmarks, peers included; writes bench/RESULTS.md"
+	@echo "make fuzz       every fuzz target for FUZZTIME (30s) each"
+	@echo "make reliability  bad inputs, hostile files, kill -9 rounds against a real server"
+	@echo "make loadtest   mixed load of 64 clients against a real server on 127.0.0.1"
 	@echo "make cross      static linux/arm64 and linux/arm (GOARM=7) binaries in bin/"
 	@echo "make fixtures   regenerate testdata/fixtures from the reference Python packages"
 
@@ -71,10 +74,21 @@ test: test-deps wasm-check model-source
 	@echo "==> go test (fuzz targets run their seed corpora)"
 	$(GO) test -count=1 -timeout 30m ./...
 
+# fuzz runs every fuzz target for FUZZTIME each and prints their executions.
 fuzz:
-	@echo "==> fuzzing the GGUF reader and the tokenizer for 60s each"
-	$(GO) test ./embedder/ -run '^$$' -fuzz FuzzLoad -fuzztime 60s
-	$(GO) test ./embedder/ -run '^$$' -fuzz FuzzTokenize -fuzztime 60s
+	@echo "==> every fuzz target for $${FUZZTIME:-30s} each"
+	@mkdir -p bench/out
+	bash bench/fuzz.sh | tee bench/out/fuzz.md
+
+reliability: build model
+	@echo "==> bad inputs, hostile files and kill -9 rounds against $(BIN) (about 2 minutes)"
+	@mkdir -p bench/out
+	$(GO) run ./bench/reliability -bin $(BIN) -model '$(MODEL)' | tee bench/out/reliability.md
+
+loadtest: build model
+	@echo "==> 64 clients of mixed traffic for 60 s, twice, against $(BIN) on 127.0.0.1 (about 5 minutes)"
+	@mkdir -p bench/out
+	$(GO) run ./bench/loadtest -bin $(BIN) -model '$(MODEL)' -out bench/out/loadtest.md
 
 bench: build model
 	@echo "==> benchmarks (this takes several minutes); writing bench/RESULTS.md"

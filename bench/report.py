@@ -84,6 +84,18 @@ def main():
         p("```")
         p("\n".join(lines))
         p("```\n")
+    # Sections written as Markdown by their own programs (make reliability,
+    # make fuzz, make loadtest), included as they are, headings one level down
+    # where the program writes a whole document.
+    for name, title in (("reliability.md", None), ("fuzz.md", None), ("loadtest.md", "Load (make loadtest)")):
+        path = out / name
+        if not path.exists():
+            continue
+        text = path.read_text().strip()
+        if title:
+            text = "\n".join("#" + l if l.startswith("#") else l for l in text.splitlines())
+            text = f"## {title}\n\n" + text.split("\n", 1)[1].lstrip()
+        p(text + "\n")
 
 
 def embedding(p, out, es, ll, st, binary):

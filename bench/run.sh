@@ -50,6 +50,15 @@ go run ./bench/scifact -dataset "${SCIFACT:-../shared/eval/scifact}" -model "$MO
 echo "==> search at 100k chunks: latency, recall, serve RSS"
 go run ./bench/searchbench -model "$MODEL" -threads "$THREADS" -cli bin/edgesearch > "$OUT/searchbench.json"
 
+echo "==> reliability: bad inputs, hostile files, kill -9 rounds"
+go run ./bench/reliability -bin bin/edgesearch -model "$MODEL" > "$OUT/reliability.md"
+
+echo "==> load: 64 clients of mixed traffic, twice"
+go run ./bench/loadtest -bin bin/edgesearch -model "$MODEL" -out "$OUT/loadtest.md" > /dev/null
+
+echo "==> fuzzing every target for ${FUZZTIME:-30s}"
+bash bench/fuzz.sh > "$OUT/fuzz.md"
+
 echo "==> writing bench/RESULTS.md"
 python3 bench/report.py "$OUT" "$MODEL" > bench/RESULTS.md
 cat bench/RESULTS.md
