@@ -81,7 +81,7 @@ func clientMessage(err error, status int) string {
 	case errors.Is(err, embedder.ErrClosed):
 		return "server is shutting down"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return "request cancelled before it was embedded"
+		return "request cancelled before it was done"
 	}
 	return err.Error()
 }
@@ -100,7 +100,11 @@ func (s *Server) abortWithError(c *gin.Context, err error) {
 		s.log.Debug("request refused", "method", c.Request.Method, "path", c.Request.URL.Path,
 			"status", status, "err", err)
 	}
-	writeError(c, status, "", clientMessage(err, status))
+	msg := clientMessage(err, status)
+	if status == http.StatusServiceUnavailable && s.stopping.Load() {
+		msg = "server is shutting down; retry shortly"
+	}
+	writeError(c, status, "", msg)
 }
 
 // writeError answers with status and msg in the error shape the route

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/subtle"
 	"fmt"
+	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -14,6 +15,63 @@ import (
 
 	"github.com/gin-gonic/gin"
 )
+
+// track counts the requests inside the handlers, for Serve's shutdown.
+func (s *Server) track() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		s.inflight.Add(1)
+		defer s.inflight.Add(-1)
+		c.Next()
+	}
+}
+
+// ioTimeouts cuts a client that stalls: each read of the request body and
+// each write of the response pushes the connection's deadline Config.IOTimeout
+// ahead, so a large upload or backup that keeps moving is never cut, and one
+// that stops moving for that long fails its read or write. That ends the
+// handler (and, for a backup, releases the store's read transaction, which
+// would otherwise keep the file from growing under writers).
+func (s *Server) ioTimeouts() gin.HandlerFunc {
+	d := s.cfg.IOTimeout
+	return func(c *gin.Context) {
+		rc := http.NewResponseController(c.Writer)
+		if c.Request.Body != nil && c.Request.Body != http.NoBody {
+			_ = rc.SetReadDeadline(time.Now().Add(d))
+			c.Request.Body = &stallReader{ReadCloser: c.Request.Body, rc: rc, d: d}
+		}
+		c.Writer = &stallWriter{ResponseWriter: c.Writer, rc: rc, d: d}
+		c.Next()
+		// The connection may carry the next request: no deadline left over.
+		_ = rc.SetWriteDeadline(time.Time{})
+	}
+}
+
+type stallReader struct {
+	io.ReadCloser
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (r *stallReader) Read(p []byte) (int, error) {
+	_ = r.rc.SetReadDeadline(time.Now().Add(r.d))
+	return r.ReadCloser.Read(p)
+}
+
+type stallWriter struct {
+	gin.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (w *stallWriter) Write(p []byte) (int, error) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *stallWriter) WriteString(str string) (int, error) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	return w.ResponseWriter.WriteString(str)
+}
 
 // recoverJSON turns a panic in a handler into a logged 500 with a JSON body,
 // so one bad request cannot take the server down or answer in HTML.

@@ -24,6 +24,7 @@ const (
 	DefaultMaxTexts        = 256
 	DefaultRetryAfter      = time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultIOTimeout       = 30 * time.Second
 	DefaultMaxDocuments    = 10_000
 	DefaultMaxFiles        = 100
 )
@@ -68,6 +69,10 @@ type Config struct {
 	ParseLimits indexer.Limits
 	// RetryAfter is advised on every 503; default 1s (rounded up to seconds).
 	RetryAfter time.Duration
+	// IOTimeout cuts a request whose body sends nothing, or whose client
+	// reads nothing of the response, for this long; a slow but moving
+	// upload or backup is never cut. Default 30s.
+	IOTimeout time.Duration
 	// ShutdownTimeout bounds how long Serve waits for requests in flight
 	// after its context ends; default 10s.
 	ShutdownTimeout time.Duration
@@ -92,6 +97,10 @@ type Server struct {
 	// index is nil until SetEngine; the document and search routes answer
 	// 503 meanwhile.
 	index atomic.Pointer[search.Engine]
+	// inflight counts requests inside the handlers; stopping is set once
+	// Serve has given them their time and cancelled what is left.
+	inflight atomic.Int64
+	stopping atomic.Bool
 }
 
 // New checks cfg, fills in its defaults and builds the routes. It fails only
@@ -118,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.ParseLimits.Check(); err != nil {
 		return nil, fmt.Errorf("web config: %w", err)
 	}
-	if cfg.RetryAfter < 0 || cfg.ShutdownTimeout < 0 {
+	if cfg.RetryAfter < 0 || cfg.ShutdownTimeout < 0 || cfg.IOTimeout < 0 {
 		return nil, fmt.Errorf("web config: durations must not be negative")
 	}
 	if cfg.MaxBodyBytes == 0 {
@@ -135,6 +144,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.RetryAfter == 0 {
 		cfg.RetryAfter = DefaultRetryAfter
+	}
+	if cfg.IOTimeout == 0 {
+		cfg.IOTimeout = DefaultIOTimeout
 	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
@@ -177,24 +189,31 @@ func (s *Server) routes() *gin.Engine {
 	e.UnescapePathValues = true
 	// Trust no proxy headers: a client must not choose the IP we log.
 	_ = e.SetTrustedProxies(nil)
-	e.Use(s.recoverJSON(), s.observe(), s.checkHost(), s.cors(), s.checkOrigin(), s.requireAPIKey())
+	e.Use(s.track(), s.recoverJSON(), s.observe(), s.ioTimeouts(), s.checkHost(), s.cors(), s.checkOrigin(), s.requireAPIKey())
 	jsonOnly, jsonOrFiles := s.requireJSON(false), s.requireJSON(true)
+	// Reads answer HEAD too (monitors probe /health with it); net/http
+	// sends the headers and drops the body. /backup is GET only: a HEAD
+	// would stream a whole snapshot into the void.
+	get := func(path string, h gin.HandlerFunc) {
+		e.GET(path, h)
+		e.HEAD(path, h)
+	}
 
-	e.GET("/", s.handleRoot)
+	get("/", s.handleRoot)
 	s.routeUI(e)
-	e.GET("/health", s.handleHealth)
-	e.GET("/metrics", s.handleMetrics)
+	get("/health", s.handleHealth)
+	get("/metrics", s.handleMetrics)
 	e.GET("/backup", s.handleBackup)
 	e.POST("/embed", jsonOnly, s.handleEmbed)
 	e.POST("/v1/embeddings", jsonOnly, s.handleOpenAIEmbeddings)
-	e.GET("/v1/models", s.handleOpenAIModels)
+	get("/v1/models", s.handleOpenAIModels)
 	e.POST("/documents", jsonOrFiles, s.handleAddDocuments)
 	e.POST("/index", jsonOrFiles, s.handleAddDocuments)
-	e.GET("/documents", s.handleListDocuments)
-	e.GET("/documents/:id", s.handleGetDocument)
+	get("/documents", s.handleListDocuments)
+	get("/documents/:id", s.handleGetDocument)
 	e.DELETE("/documents/:id", s.handleDeleteDocument)
-	e.GET("/documents/:id/similar", s.handleSimilar)
-	e.GET("/search", s.handleSearchGet)
+	get("/documents/:id/similar", s.handleSimilar)
+	get("/search", s.handleSearchGet)
 	e.POST("/search", jsonOnly, s.handleSearchPost)
 
 	e.NoRoute(func(c *gin.Context) {
@@ -219,13 +238,21 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve answers requests on ln until ctx ends, then stops accepting, waits up
-// to Config.ShutdownTimeout for requests in flight, and returns nil after a
-// clean shutdown. It closes ln. Requests do not inherit ctx: ending it must
-// let requests in flight finish, not cancel them.
+// Serve answers requests on ln until ctx ends, then shuts down in order:
+// it stops accepting, gives requests in flight up to Config.ShutdownTimeout
+// to finish, then cancels the ones still running (they answer 503 with
+// Retry-After: embedding stops between guest steps) and waits for their
+// handlers to return, so the caller may close the store and the embedder
+// as soon as Serve returns. It closes ln and returns nil after a clean
+// shutdown. Requests do not inherit ctx: ending it lets them finish first.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// Every request's context derives from base, so cancelling it reaches
+	// every handler still running when the grace period is over.
+	base, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
 	hs := &http.Server{
 		Handler:           s.engine,
+		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -239,16 +266,43 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout, "in_flight", s.inflight.Load())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutting down %s: %w", ln.Addr(), err)
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		// Out of patience: cancel what runs, let each handler answer, and
+		// only then drop the connections.
+		s.stopping.Store(true)
+		cancelRequests()
+		left := s.waitHandlers(shutdownCancelWait)
+		s.log.Warn("requests cancelled at shutdown", "still_running", left)
+		hs.Close()
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("serving on %s: %w", ln.Addr(), serr)
+	}
+	if err != nil && s.inflight.Load() > 0 {
+		return fmt.Errorf("shutting down %s: %d requests did not stop: %w", ln.Addr(), s.inflight.Load(), err)
 	}
 	return nil
+}
+
+// shutdownCancelWait bounds how long Serve waits for cancelled handlers:
+// each stops at its next check of its context (a guest step, a parse read).
+const shutdownCancelWait = 5 * time.Second
+
+// InFlight is the number of requests inside the handlers now.
+func (s *Server) InFlight() int64 { return s.inflight.Load() }
+
+// waitHandlers waits up to d for the handlers in flight to return and
+// reports how many are left.
+func (s *Server) waitHandlers(d time.Duration) int64 {
+	deadline := time.Now().Add(d)
+	for s.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return s.inflight.Load()
 }
 
 // embedderOrErr returns the loaded pool, or ErrStarting while there is none.

@@ -223,6 +223,7 @@ func (s *Server) routeUI(e *gin.Engine) {
 		return
 	}
 	e.GET(uiPrefix+"*file", gin.WrapH(s.cfg.UI))
+	e.HEAD(uiPrefix+"*file", gin.WrapH(s.cfg.UI))
 }
 
 // isUIRequest reports whether c asks for the page or one of its assets,

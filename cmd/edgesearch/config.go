@@ -40,6 +40,8 @@ type config struct {
 	// MaxDocuments and MaxFiles bound one POST /documents (serve).
 	MaxDocuments int
 	MaxFiles     int
+	// IOTimeout cuts a client that stops sending or reading (serve).
+	IOTimeout time.Duration
 
 	// AllowedHosts are the extra Host names serve answers to
 	// (web.Config.AllowedHosts).
@@ -86,6 +88,7 @@ var settings = map[string]setting{
 	"parse-timeout": {flag: "parse-timeout", env: []string{"EDGESEARCH_PARSE_TIMEOUT"}, def: indexer.DefaultParseTimeout.String()},
 	"max-documents": {flag: "max-documents", env: []string{"EDGESEARCH_MAX_DOCUMENTS"}, def: strconv.Itoa(web.DefaultMaxDocuments)},
 	"max-files":     {flag: "max-files", env: []string{"EDGESEARCH_MAX_FILES"}, def: strconv.Itoa(web.DefaultMaxFiles)},
+	"io-timeout":    {flag: "io-timeout", env: []string{"EDGESEARCH_IO_TIMEOUT"}, def: web.DefaultIOTimeout.String()},
 }
 
 // defaultAddr keeps a server that nobody configured reachable from this
@@ -116,6 +119,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	fs.Int("idle-threads", 1, "embedding workers kept when idle; the others (up to --threads) start when texts wait and stop after 30 s idle, each holds a model copy (~70 MB)")
 	fs.Int("max-documents", web.DefaultMaxDocuments, "most documents one POST /documents may store, rows of uploaded files included")
 	fs.Int("max-files", web.DefaultMaxFiles, "most files in one multipart upload")
+	fs.Duration("io-timeout", web.DefaultIOTimeout, "cut a client whose upload sends nothing, or who reads nothing of an answer (a backup), for this long")
 	addParseFlags(fs)
 }
 
@@ -212,8 +216,10 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 	if err != nil {
 		return config{}, err
 	}
-	if cfg.Parse.Timeout, err = time.ParseDuration(strings.TrimSpace(raw["parse-timeout"])); err != nil || cfg.Parse.Timeout <= 0 {
-		return config{}, usageError{fmt.Errorf("%s=%q: want a positive duration such as 60s or 2m", from["parse-timeout"], raw["parse-timeout"])}
+	for name, d := range map[string]*time.Duration{"parse-timeout": &cfg.Parse.Timeout, "io-timeout": &cfg.IOTimeout} {
+		if *d, err = time.ParseDuration(strings.TrimSpace(raw[name])); err != nil || *d <= 0 {
+			return config{}, usageError{fmt.Errorf("%s=%q: want a positive duration such as 30s or 2m", from[name], raw[name])}
+		}
 	}
 	cfg.CORSOrigins = splitList(raw["cors-origins"])
 	cfg.AllowedHosts = splitList(raw["allowed-hosts"])

@@ -76,7 +76,7 @@ func TestConfigPrecedenceIsFlagsThenOurEnvThenSeedEnvThenDefaults(t *testing.T) 
 			return c.Parse == indexer.Limits{MaxFileBytes: indexer.DefaultMaxFileBytes, MaxTextBytes: indexer.DefaultMaxTextBytes,
 				MaxInflatedBytes: indexer.DefaultMaxInflatedBytes, MaxPages: indexer.DefaultMaxPages, MaxDepth: indexer.DefaultMaxDepth,
 				MaxRows: indexer.DefaultMaxRows, Timeout: indexer.DefaultParseTimeout} &&
-				c.MaxDocuments == web.DefaultMaxDocuments && c.MaxFiles == web.DefaultMaxFiles
+				c.MaxDocuments == web.DefaultMaxDocuments && c.MaxFiles == web.DefaultMaxFiles && c.IOTimeout == web.DefaultIOTimeout
 		}},
 		{"parse limits from flags and env", []string{"--max-file-size", "1MiB", "--max-text", "64K", "--parse-timeout", "5s", "--max-files", "3"},
 			map[string]string{"EDGESEARCH_MAX_INFLATED": "2M", "EDGESEARCH_MAX_PAGES": "7", "EDGESEARCH_MAX_DEPTH": "8", "EDGESEARCH_MAX_ROWS": "9", "EDGESEARCH_MAX_DOCUMENTS": "10"},
@@ -124,6 +124,7 @@ func TestBadConfigValuesAreUsageErrorsNamingTheSource(t *testing.T) {
 		{"log format", nil, map[string]string{"EDGESEARCH_LOG_FORMAT": "xml"}, "EDGESEARCH_LOG_FORMAT"},
 		{"parse timeout", []string{"--parse-timeout", "0s"}, nil, "--parse-timeout"},
 		{"parse timeout env", nil, map[string]string{"EDGESEARCH_PARSE_TIMEOUT": "soon"}, "EDGESEARCH_PARSE_TIMEOUT"},
+		{"io timeout", []string{"--io-timeout", "-1s"}, nil, "--io-timeout"},
 		{"max file size", nil, map[string]string{"EDGESEARCH_MAX_FILE_SIZE": "-1"}, "EDGESEARCH_MAX_FILE_SIZE"},
 		{"max pages", []string{"--max-pages", "0"}, nil, "--max-pages"},
 		{"max text over 2GiB", []string{"--max-text", "3G"}, nil, "--max-text"},

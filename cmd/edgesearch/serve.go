@@ -82,6 +82,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		MaxDocuments: cfg.MaxDocuments,
 		MaxFiles:     cfg.MaxFiles,
 		ParseLimits:  cfg.Parse,
+		IOTimeout:    cfg.IOTimeout,
 		Logger:       log,
 		UI:           web.UI(),
 	})
