@@ -108,6 +108,24 @@ func TestConfigPrecedenceIsFlagsThenOurEnvThenSeedEnvThenDefaults(t *testing.T) 
 	}
 }
 
+// resolveBad resolves a serve configuration that must fail, checks the
+// error is a usage error and returns it.
+func resolveBad(t *testing.T, args []string, extraEnv map[string]string) error {
+	t.Helper()
+	env := map[string]string{"EDGESEARCH_MODEL": "/m.gguf", "EDGESEARCH_DATA": "/d"}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	_, err := resolveConfig(serveFlags(t, args...), envOf(env))
+	if err == nil {
+		t.Fatal("resolved, want an error")
+	}
+	if _, ok := errors.AsType[usageError](err); !ok {
+		t.Errorf("%v is not a usage error", err)
+	}
+	return err
+}
+
 func TestBadConfigValuesAreUsageErrorsNamingTheSource(t *testing.T) {
 	tests := []struct {
 		name string
@@ -131,18 +149,7 @@ func TestBadConfigValuesAreUsageErrorsNamingTheSource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := map[string]string{"EDGESEARCH_MODEL": "/m.gguf", "EDGESEARCH_DATA": "/d"}
-			for k, v := range tt.env {
-				env[k] = v
-			}
-			_, err := resolveConfig(serveFlags(t, tt.args...), envOf(env))
-			if err == nil {
-				t.Fatal("resolved, want an error")
-			}
-			if _, ok := errors.AsType[usageError](err); !ok {
-				t.Errorf("%v is not a usage error", err)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
+			if err := resolveBad(t, tt.args, tt.env); !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("%q does not name %s", err, tt.want)
 			}
 		})
@@ -255,17 +262,7 @@ func TestBadAPIKeysAreRefusedAtStart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := map[string]string{"EDGESEARCH_MODEL": "/m.gguf", "EDGESEARCH_DATA": "/d"}
-			for k, v := range tt.env {
-				env[k] = v
-			}
-			_, err := resolveConfig(serveFlags(t, tt.args...), envOf(env))
-			if err == nil {
-				t.Fatal("resolved, want an error")
-			}
-			if _, ok := errors.AsType[usageError](err); !ok {
-				t.Errorf("%v is not a usage error", err)
-			}
+			err := resolveBad(t, tt.args, tt.env)
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("%q does not say %q", err, tt.want)
 			}
