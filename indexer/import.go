@@ -252,7 +252,7 @@ func Import(ctx context.Context, paths []string, opts ImportOptions) (Summary, e
 					}
 				}
 				if opts.Send == nil {
-					if err := embedDocs(ctx, opts.Embedder, docs); err != nil {
+					if err := embedDocs(ctx, opts.Embedder, docs, false); err != nil {
 						cancel(err)
 						return
 					}

@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,11 @@ func StorePath(dataDir string) string {
 // or an empty metadata key, naming the document by its position; and with
 // the embedder's or store's error otherwise. When Ingest returns nil the
 // documents are on disk (see store.Put).
+//
+// The chunks go to the embedder's bulk lane, behind queries. When its queue
+// is full as Ingest starts, Ingest fails at once with
+// embedder.ErrOverloaded (a server answers 503 with Retry-After) instead of
+// waiting its turn; once its first texts are taken, it paces the rest.
 func Ingest(ctx context.Context, st *store.Store, emb *embedder.Pool, docs []Doc) ([]store.Document, error) {
 	prepared := make([]store.Document, 0, len(docs))
 	index := make(map[string]int, len(docs))
@@ -60,7 +66,7 @@ func Ingest(ctx context.Context, st *store.Store, emb *embedder.Pool, docs []Doc
 		index[d.ID] = len(prepared)
 		prepared = append(prepared, sd)
 	}
-	if err := embedDocs(ctx, emb, prepared); err != nil {
+	if err := embedDocs(ctx, emb, prepared, true); err != nil {
 		return nil, err
 	}
 	if err := st.Put(ctx, prepared); err != nil {
@@ -114,10 +120,19 @@ func prepare(ctx context.Context, emb *embedder.Pool, d Doc) (store.Document, er
 	return sd, nil
 }
 
-// embedDocs fills in the vector of every chunk of docs, sending up to
-// embedCall texts per Embed call with a few calls in flight, so the pool's
-// workers always find a batch waiting.
-func embedDocs(ctx context.Context, emb *embedder.Pool, docs []store.Document) error {
+// bulkEmbedder is what embedDocs needs of an *embedder.Pool.
+type bulkEmbedder interface {
+	EmbedBulk(ctx context.Context, texts []string) ([]embedder.Embedding, error)
+}
+
+// embedDocs fills in the vector of every chunk of docs on the embedder's
+// bulk lane, sending up to embedCall texts per EmbedBulk call with a few
+// calls in flight, so the pool's workers always find a batch waiting. A
+// call that finds the lane's queue full waits and tries again, except the
+// first one when admit is set: then the queue being full fails embedDocs
+// with embedder.ErrOverloaded, so a server can refuse bulk work it cannot
+// take now instead of holding its client.
+func embedDocs(ctx context.Context, emb bulkEmbedder, docs []store.Document, admit bool) error {
 	var refs []*store.Chunk
 	var texts []string
 	for i := range docs {
@@ -149,11 +164,17 @@ func embedDocs(ctx context.Context, emb *embedder.Pool, docs []store.Document) e
 		go func() {
 			defer func() { <-slots; wg.Done() }()
 			var out []embedder.Embedding
-			err := retry(ctx, func() error {
+			call := func() error {
 				var err error
-				out, err = emb.Embed(ctx, texts[lo:hi])
+				out, err = emb.EmbedBulk(ctx, texts[lo:hi])
 				return err
-			})
+			}
+			var err error
+			if admit && lo == 0 {
+				err = call()
+			} else {
+				err = retry(ctx, call)
+			}
 			if err == nil {
 				for k, e := range out {
 					if e.Truncated {
@@ -167,7 +188,14 @@ func embedDocs(ctx context.Context, emb *embedder.Pool, docs []store.Document) e
 				}
 			}
 			if err != nil {
-				once.Do(func() { first = fmt.Errorf("embed chunks %d to %d: %w", lo, hi, err); cancel() })
+				once.Do(func() {
+					if errors.Is(err, embedder.ErrOverloaded) {
+						first = err // the client's answer: come back later
+					} else {
+						first = fmt.Errorf("embed chunks %d to %d: %w", lo, hi, err)
+					}
+					cancel()
+				})
 			}
 		}()
 	}

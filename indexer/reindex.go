@@ -148,7 +148,7 @@ write:
 	for g := range groups {
 		sum.Failures = append(sum.Failures, g.failed...)
 		prog.filesDone(len(g.failed), 0)
-		if failed = embedDocs(ctx, emb, g.docs); failed != nil {
+		if failed = embedDocs(ctx, emb, g.docs, false); failed != nil {
 			break
 		}
 		for lo := 0; lo < len(g.docs); lo += putBatch {

@@ -1,0 +1,52 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/edgesearch/edgesearch/embedder"
+	"github.com/edgesearch/edgesearch/store"
+)
+
+// fullLane is a bulk embedder whose queue is full for its first `full`
+// calls and then embeds every text as a one-dimensional vector.
+type fullLane struct {
+	full  int32
+	calls atomic.Int32
+}
+
+func (f *fullLane) EmbedBulk(ctx context.Context, texts []string) ([]embedder.Embedding, error) {
+	if f.calls.Add(1) <= f.full {
+		return nil, embedder.ErrOverloaded
+	}
+	out := make([]embedder.Embedding, len(texts))
+	for i := range out {
+		out[i] = embedder.Embedding{Vector: []float32{1}, Tokens: 3}
+	}
+	return out, nil
+}
+
+// TestEmbedDocsAdmitsOrRefusesAtOnce pins the bulk lane's admission rule:
+// a server's write (admit) that finds the queue full is refused at once
+// with ErrOverloaded, for a 503 with Retry-After, while an import (no
+// admit) waits and tries again.
+func TestEmbedDocsAdmitsOrRefusesAtOnce(t *testing.T) {
+	docs := func() []store.Document {
+		return []store.Document{{ID: "a", Text: "some text", Chunks: []store.Chunk{{Start: 0, End: 4}, {Start: 5, End: 9}}}}
+	}
+	lane := &fullLane{full: 1}
+	err := embedDocs(context.Background(), lane, docs(), true)
+	if !errors.Is(err, embedder.ErrOverloaded) || lane.calls.Load() != 1 {
+		t.Fatalf("admit on a full queue: %v after %d calls; want ErrOverloaded after 1", err, lane.calls.Load())
+	}
+	lane = &fullLane{full: 3}
+	d := docs()
+	if err := embedDocs(context.Background(), lane, d, false); err != nil || lane.calls.Load() != 4 {
+		t.Fatalf("import on a full queue: %v after %d calls; want success after 4", err, lane.calls.Load())
+	}
+	if len(d[0].Chunks[1].Vector) != 1 {
+		t.Fatalf("vectors not filled in: %+v", d[0].Chunks)
+	}
+}
