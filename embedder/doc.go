@@ -2,10 +2,14 @@
 // (package guest: our C BERT engine, compiled to wasm32-wasi) under wazero.
 //
 // A Pool owns one module instance per worker, each with its own copy of the
-// model in its linear memory. Texts wait in one bounded queue; a worker that
-// comes free takes every text already waiting (up to Options.MaxBatch) and
-// embeds them in one guest call, so concurrent requests share matrix
-// multiplies without adding latency to a lone query.
+// model in its linear memory. Texts wait in two bounded queues, interactive
+// (Embed) and bulk (EmbedBulk); a worker that comes free takes every text
+// already waiting in one lane (up to Options.MaxBatch) and embeds them as one
+// guest job, so concurrent requests share matrix multiplies without adding
+// latency to a lone query. A job runs in steps of a few milliseconds (the Go
+// runtime cannot stop a goroutine inside a guest call, so a long call would
+// hold the collector and the core); between the steps of a bulk job the
+// worker runs the interactive batches that wait.
 //
 // This is the only package that reads or writes guest memory; instance.go
 // holds every such access.
