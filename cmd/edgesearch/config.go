@@ -32,6 +32,7 @@ type config struct {
 	MaxTokens   int // 0 = the model's own limit
 	MaxBatch    int // 0 = the embedder's default
 	Queue       int // 0 = the embedder's default
+	BulkQueue   int // 0 = the embedder's default
 	LogLevel    string
 	LogFormat   string
 
@@ -76,6 +77,7 @@ var settings = map[string]setting{
 	"max-tokens":    {flag: "max-tokens", env: []string{"EDGESEARCH_MAX_TOKENS", "ctx_size"}, def: "0"},
 	"max-batch":     {flag: "max-batch", env: []string{"EDGESEARCH_MAX_BATCH", "batch_size"}, def: "0"},
 	"queue":         {flag: "queue", env: []string{"EDGESEARCH_QUEUE"}, def: "0"},
+	"bulk-queue":    {flag: "bulk-queue", env: []string{"EDGESEARCH_BULK_QUEUE"}, def: "0"},
 	"idle-threads":  {flag: "idle-threads", env: []string{"EDGESEARCH_IDLE_THREADS"}, def: "1"},
 	"log-level":     {flag: "log-level", env: []string{"EDGESEARCH_LOG_LEVEL"}, def: "info"},
 	"log-format":    {flag: "log-format", env: []string{"EDGESEARCH_LOG_FORMAT"}, def: "text"},
@@ -115,7 +117,8 @@ func addServeFlags(fs *pflag.FlagSet) {
 	fs.String("allowed-hosts", "", "comma-separated extra host names clients may use to reach the server, .example.com for a domain, * for any (IP addresses, localhost and this machine's name are always allowed)")
 	fs.String("max-body", "8MiB", "largest request body, in bytes or with a K/M/G/KiB/MiB/GiB suffix")
 	fs.Int("max-texts", 256, "most texts in one embedding request")
-	fs.Int("queue", 0, "texts that may wait for a worker before requests get 503 (default 1024)")
+	fs.Int("queue", 0, "query and embedding texts that may wait for a worker before requests get 503 (default 1024)")
+	fs.Int("bulk-queue", 0, "document chunks that may wait for a worker before writes get 503 (default 256); queries always go first")
 	fs.Int("idle-threads", 1, "embedding workers kept when idle; the others (up to --threads) start when texts wait and stop after 30 s idle, each holds a model copy (~70 MB)")
 	fs.Int("max-documents", web.DefaultMaxDocuments, "most documents one POST /documents may store, rows of uploaded files included")
 	fs.Int("max-files", web.DefaultMaxFiles, "most files in one multipart upload")
@@ -186,6 +189,7 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 	cfg.MaxTokens = intOf("max-tokens", 0)
 	cfg.MaxBatch = intOf("max-batch", 0)
 	cfg.Queue = intOf("queue", 0)
+	cfg.BulkQueue = intOf("bulk-queue", 0)
 	cfg.IdleThreads = intOf("idle-threads", 1)
 	cfg.MaxDocuments = intOf("max-documents", 1)
 	cfg.MaxFiles = intOf("max-files", 1)

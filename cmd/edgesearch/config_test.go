@@ -56,6 +56,8 @@ func TestConfigPrecedenceIsFlagsThenOurEnvThenSeedEnvThenDefaults(t *testing.T) 
 			func(c config) bool { return c.ModelPath == "/seed.gguf" }},
 		{"our MODEL beats MODEL_PATH", nil, map[string]string{"MODEL_PATH": "/seed.gguf"},
 			func(c config) bool { return c.ModelPath == "/m.gguf" }},
+		{"queues", []string{"--bulk-queue", "64"}, map[string]string{"EDGESEARCH_QUEUE": "32"},
+			func(c config) bool { return c.Queue == 32 && c.BulkQueue == 64 }},
 		{"seed threads, ctx_size, batch_size", nil, map[string]string{"threads": "3", "ctx_size": "128", "batch_size": "8"},
 			func(c config) bool { return c.Threads == 3 && c.MaxTokens == 128 && c.MaxBatch == 8 }},
 		{"our THREADS beats threads", nil, map[string]string{"threads": "3", "EDGESEARCH_THREADS": "4"},

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,25 +146,47 @@ func sendTo(server, apiKey string) func(context.Context, []indexer.Doc) error {
 		if err != nil {
 			return err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return fmt.Errorf("server %s: %w", server, err)
+		for {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			if err != nil {
+				return fmt.Errorf("server %s: %w", server, err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			if apiKey != "" {
+				req.Header.Set("Authorization", "Bearer "+apiKey)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return fmt.Errorf("server %s: %w", server, err)
+			}
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				// A busy server refuses bulk work it cannot take now and
+				// says when to come back; an import has the time to wait.
+				select {
+				case <-time.After(retryAfter(resp.Header.Get("Retry-After"))):
+					continue
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			if resp.StatusCode/100 != 2 {
+				return fmt.Errorf("server %s: POST /documents: %s: %s", server, resp.Status, strings.TrimSpace(string(msg)))
+			}
+			return nil
 		}
-		req.Header.Set("Content-Type", "application/json")
-		if apiKey != "" {
-			req.Header.Set("Authorization", "Bearer "+apiKey)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("server %s: %w", server, err)
-		}
-		defer resp.Body.Close()
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("server %s: POST /documents: %s: %s", server, resp.Status, strings.TrimSpace(string(msg)))
-		}
-		return nil
 	}
+}
+
+// retryAfter reads a Retry-After header in seconds, between 1 and 30 s; 1 s
+// when it is missing or a date.
+func retryAfter(h string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(h))
+	if err != nil || n < 1 {
+		return time.Second
+	}
+	return time.Duration(min(n, 30)) * time.Second
 }
 
 // serverRequest sends one request to the server and decodes a 2xx JSON

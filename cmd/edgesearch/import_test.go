@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/edgesearch/edgesearch/indexer"
@@ -73,5 +77,28 @@ func TestImportParseLimitsAreFlags(t *testing.T) {
 		!strings.Contains(r.stdout, "large.txt") || !strings.Contains(r.stdout, "--max-file-size") ||
 		!strings.Contains(r.stdout, "rows.csv") || !strings.Contains(r.stdout, "--max-rows") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestImportToABusyServerWaitsAndRetries pins that `import --server` treats
+// a 503 as "come back later": it waits Retry-After and sends the same batch
+// again, rather than failing the files.
+func TestImportToABusyServerWaitsAndRetries(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= 2 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	send := sendTo(srv.URL, "")
+	if err := send(context.Background(), []indexer.Doc{{ID: "a", Text: "some text"}}); err != nil {
+		t.Fatalf("send to a busy server: %v", err)
+	}
+	if calls.Load() != 3 {
+		t.Fatalf("%d requests, want 3 (two refused, one accepted)", calls.Load())
 	}
 }

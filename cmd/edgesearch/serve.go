@@ -246,11 +246,12 @@ func (l logLines) Write(p []byte) (int, error) {
 // poolOptions maps the configuration onto the embedder's options.
 func poolOptions(cfg config) embedder.Options {
 	return embedder.Options{
-		ModelPath: cfg.ModelPath,
-		Workers:   cfg.Threads,
-		QueueSize: cfg.Queue,
-		MaxBatch:  cfg.MaxBatch,
-		MaxTokens: cfg.MaxTokens,
+		ModelPath:     cfg.ModelPath,
+		Workers:       cfg.Threads,
+		QueueSize:     cfg.Queue,
+		BulkQueueSize: cfg.BulkQueue,
+		MaxBatch:      cfg.MaxBatch,
+		MaxTokens:     cfg.MaxTokens,
 	}
 }
 
