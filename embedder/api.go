@@ -32,6 +32,10 @@ type Options struct {
 	// bulk writes are admitted at the rate the workers sustain; a call with
 	// more texts than this never fits.
 	BulkQueueSize int
+	// MaxBulkWait is the longest the oldest waiting bulk text may have
+	// waited for AdmitBulk to admit new bulk work; default 2s, negative
+	// admits everything.
+	MaxBulkWait time.Duration
 	// MaxBatch is the most texts one guest call embeds; default 32.
 	MaxBatch int
 	// BatchWait is how long a worker waits for more texts to fill a batch

@@ -286,3 +286,33 @@ func TestCloseWithBothLanesBusyReturns(t *testing.T) {
 		t.Errorf("EmbedBulk after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestAdmitBulkRefusesWhileTheBacklogIsOld pins the admission rule a server
+// uses for writes: new bulk work is refused while the oldest waiting bulk
+// text has waited longer than MaxBulkWait, and admitted again once the lane
+// drains, whatever room the queue still has.
+func TestAdmitBulkRefusesWhileTheBacklogIsOld(t *testing.T) {
+	log := &stepLog{}
+	p := newLanePool(t, Options{Workers: 1, MaxBatch: 1, MaxBulkWait: 20 * time.Millisecond, beforeStep: log.before})
+	if err := p.AdmitBulk(); err != nil || p.BulkBacklog() != 0 {
+		t.Fatalf("idle pool: AdmitBulk %v, backlog %v", err, p.BulkBacklog())
+	}
+	entered, release := log.holdBulkStep(1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.EmbedBulk(context.Background(), []string{"held", "waiting"})
+		done <- err
+	}()
+	<-entered // "held" is in the worker, "waiting" in the queue
+	waitFor(func() bool { return p.BulkBacklog() > 40*time.Millisecond })
+	if err := p.AdmitBulk(); !errors.Is(err, ErrOverloaded) {
+		t.Errorf("backlog of %v: AdmitBulk = %v, want ErrOverloaded", p.BulkBacklog(), err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AdmitBulk(); err != nil || p.BulkBacklog() != 0 {
+		t.Errorf("drained lane: AdmitBulk %v, backlog %v", err, p.BulkBacklog())
+	}
+}

@@ -31,6 +31,10 @@ type Pool struct {
 	// between the steps of a bulk batch (run).
 	queue chan *job
 	bulk  chan *job
+	// bulkHead is when the oldest bulk text still waiting was queued, or
+	// an upper bound of it: the queue time of the last bulk text a worker
+	// took, the texts behind it being younger (see BulkBacklog).
+	bulkHead atomic.Int64
 
 	// The tokenizing instance (tokenizer.go), used by one caller at a time.
 	tokMu sync.Mutex
@@ -75,9 +79,10 @@ type Stats struct {
 
 // job is one unit in the queue: a text to embed.
 type job struct {
-	req  *request
-	i    int // index of the text within req
-	text string
+	req    *request
+	i      int // index of the text within req
+	text   string
+	queued int64 // bulk lane: when it was queued, in Unix nanoseconds
 }
 
 // request collects the results of one Embed call.
@@ -113,6 +118,9 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
+	}
+	if opts.MaxBulkWait == 0 {
+		opts.MaxBulkWait = 2 * time.Second
 	}
 	if opts.BulkQueueSize <= 0 {
 		opts.BulkQueueSize = 256
@@ -268,6 +276,29 @@ func (p *Pool) EmbedBulk(ctx context.Context, texts []string) ([]Embedding, erro
 	return p.embed(ctx, texts, true)
 }
 
+// BulkBacklog is how long the oldest bulk text still waiting has waited (a
+// little more, at most the gap between two texts queued while the lane is
+// busy); zero when none waits.
+func (p *Pool) BulkBacklog() time.Duration {
+	if len(p.bulk) == 0 {
+		return 0
+	}
+	return time.Duration(time.Now().UnixNano() - p.bulkHead.Load())
+}
+
+// AdmitBulk reports whether new bulk work should start now: it returns
+// ErrOverloaded while the oldest waiting bulk text has waited longer than
+// Options.MaxBulkWait, so a server can answer 503 with Retry-After at once
+// instead of queueing a request that would wait behind that backlog.
+// Work already admitted paces itself with EmbedBulk as before.
+func (p *Pool) AdmitBulk() error {
+	if p.opts.MaxBulkWait > 0 && p.BulkBacklog() > p.opts.MaxBulkWait {
+		p.stats.Rejected.Add(1)
+		return ErrOverloaded
+	}
+	return nil
+}
+
 func (p *Pool) embed(ctx context.Context, texts []string, bulk bool) ([]Embedding, error) {
 	for i, t := range texts {
 		if !utf8.ValidString(t) {
@@ -286,8 +317,13 @@ func (p *Pool) embed(ctx context.Context, texts []string, bulk bool) ([]Embeddin
 		return nil, ErrClosed
 	}
 	queue := p.queue
+	var queued int64
 	if bulk {
 		queue = p.bulk
+		queued = time.Now().UnixNano()
+		if len(queue) == 0 {
+			p.bulkHead.Store(queued) // these texts will be the oldest waiting
+		}
 	}
 	if len(texts) > cap(queue)-len(queue) {
 		p.mu.RUnlock()
@@ -296,7 +332,7 @@ func (p *Pool) embed(ctx context.Context, texts []string, bulk bool) ([]Embeddin
 	}
 	for i, t := range texts {
 		select {
-		case queue <- &job{req: req, i: i, text: t}:
+		case queue <- &job{req: req, i: i, text: t, queued: queued}:
 		default:
 			// Another caller filled the queue meanwhile: the texts already
 			// queued are skipped by the workers once they see req failed.
@@ -495,6 +531,7 @@ func (p *Pool) next() (j *job, bulk, ok bool) {
 			queue = nil
 		case j, ok := <-bulkQ:
 			if ok {
+				p.bulkHead.Store(j.queued)
 				return j, true, true
 			}
 			bulkQ = nil
@@ -541,6 +578,9 @@ func (p *Pool) fill(batch *[]*job, bulk bool) {
 		}
 		if !ok {
 			return
+		}
+		if bulk {
+			p.bulkHead.Store(j.queued)
 		}
 		*batch = append(*batch, j)
 		bytes += len(j.text)

@@ -11,10 +11,19 @@ import (
 )
 
 // fullLane is a bulk embedder whose queue is full for its first `full`
-// calls and then embeds every text as a one-dimensional vector.
+// calls and then embeds every text as a one-dimensional vector; with
+// backlog set it refuses to admit new work.
 type fullLane struct {
-	full  int32
-	calls atomic.Int32
+	full    int32
+	backlog bool // AdmitBulk refuses
+	calls   atomic.Int32
+}
+
+func (f *fullLane) AdmitBulk() error {
+	if f.backlog {
+		return embedder.ErrOverloaded
+	}
+	return nil
 }
 
 func (f *fullLane) EmbedBulk(ctx context.Context, texts []string) ([]embedder.Embedding, error) {
@@ -29,19 +38,23 @@ func (f *fullLane) EmbedBulk(ctx context.Context, texts []string) ([]embedder.Em
 }
 
 // TestEmbedDocsAdmitsOrRefusesAtOnce pins the bulk lane's admission rule:
-// a server's write (admit) that finds the queue full is refused at once
-// with ErrOverloaded, for a 503 with Retry-After, while an import (no
-// admit) waits and tries again.
+// a server's write (admit) that finds the lane backlogged or its queue
+// full is refused at once with ErrOverloaded, for a 503 with Retry-After,
+// while an import (no admit) waits and tries again.
 func TestEmbedDocsAdmitsOrRefusesAtOnce(t *testing.T) {
 	docs := func() []store.Document {
 		return []store.Document{{ID: "a", Text: "some text", Chunks: []store.Chunk{{Start: 0, End: 4}, {Start: 5, End: 9}}}}
 	}
-	lane := &fullLane{full: 1}
+	lane := &fullLane{backlog: true}
+	if err := embedDocs(context.Background(), lane, docs(), true); !errors.Is(err, embedder.ErrOverloaded) || lane.calls.Load() != 0 {
+		t.Fatalf("admit with a backlog: %v after %d calls; want ErrOverloaded before any", err, lane.calls.Load())
+	}
+	lane = &fullLane{full: 1}
 	err := embedDocs(context.Background(), lane, docs(), true)
 	if !errors.Is(err, embedder.ErrOverloaded) || lane.calls.Load() != 1 {
 		t.Fatalf("admit on a full queue: %v after %d calls; want ErrOverloaded after 1", err, lane.calls.Load())
 	}
-	lane = &fullLane{full: 3}
+	lane = &fullLane{full: 3, backlog: true} // an import does not ask
 	d := docs()
 	if err := embedDocs(context.Background(), lane, d, false); err != nil || lane.calls.Load() != 4 {
 		t.Fatalf("import on a full queue: %v after %d calls; want success after 4", err, lane.calls.Load())

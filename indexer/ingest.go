@@ -40,8 +40,9 @@ func StorePath(dataDir string) string {
 // the embedder's or store's error otherwise. When Ingest returns nil the
 // documents are on disk (see store.Put).
 //
-// The chunks go to the embedder's bulk lane, behind queries. When its queue
-// is full as Ingest starts, Ingest fails at once with
+// The chunks go to the embedder's bulk lane, behind queries. When that lane
+// is backlogged (its oldest chunk has waited longer than the pool's
+// MaxBulkWait) or full as Ingest starts, Ingest fails at once with
 // embedder.ErrOverloaded (a server answers 503 with Retry-After) instead of
 // waiting its turn; once its first texts are taken, it paces the rest.
 func Ingest(ctx context.Context, st *store.Store, emb *embedder.Pool, docs []Doc) ([]store.Document, error) {
@@ -123,15 +124,17 @@ func prepare(ctx context.Context, emb *embedder.Pool, d Doc) (store.Document, er
 // bulkEmbedder is what embedDocs needs of an *embedder.Pool.
 type bulkEmbedder interface {
 	EmbedBulk(ctx context.Context, texts []string) ([]embedder.Embedding, error)
+	AdmitBulk() error
 }
 
 // embedDocs fills in the vector of every chunk of docs on the embedder's
 // bulk lane, sending up to embedCall texts per EmbedBulk call with a few
 // calls in flight, so the pool's workers always find a batch waiting. A
-// call that finds the lane's queue full waits and tries again, except the
-// first one when admit is set: then the queue being full fails embedDocs
-// with embedder.ErrOverloaded, so a server can refuse bulk work it cannot
-// take now instead of holding its client.
+// call that finds the lane's queue full waits and tries again, except when
+// admit is set and the work has not started: then a backlog in the lane
+// (AdmitBulk) or a full queue for the first call fails embedDocs with
+// embedder.ErrOverloaded, so a server can refuse bulk work it cannot take
+// now instead of holding its client.
 func embedDocs(ctx context.Context, emb bulkEmbedder, docs []store.Document, admit bool) error {
 	var refs []*store.Chunk
 	var texts []string
@@ -141,6 +144,11 @@ func embedDocs(ctx context.Context, emb bulkEmbedder, docs []store.Document, adm
 			c := &d.Chunks[j]
 			refs = append(refs, c)
 			texts = append(texts, d.Text[c.Start:c.End])
+		}
+	}
+	if admit {
+		if err := emb.AdmitBulk(); err != nil {
+			return err
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)

@@ -33,6 +33,7 @@ type config struct {
 	MaxBatch    int // 0 = the embedder's default
 	Queue       int // 0 = the embedder's default
 	BulkQueue   int // 0 = the embedder's default
+	BulkWait    time.Duration
 	LogLevel    string
 	LogFormat   string
 
@@ -78,6 +79,7 @@ var settings = map[string]setting{
 	"max-batch":     {flag: "max-batch", env: []string{"EDGESEARCH_MAX_BATCH", "batch_size"}, def: "0"},
 	"queue":         {flag: "queue", env: []string{"EDGESEARCH_QUEUE"}, def: "0"},
 	"bulk-queue":    {flag: "bulk-queue", env: []string{"EDGESEARCH_BULK_QUEUE"}, def: "0"},
+	"bulk-wait":     {flag: "bulk-wait", env: []string{"EDGESEARCH_BULK_WAIT"}, def: "2s"},
 	"idle-threads":  {flag: "idle-threads", env: []string{"EDGESEARCH_IDLE_THREADS"}, def: "1"},
 	"log-level":     {flag: "log-level", env: []string{"EDGESEARCH_LOG_LEVEL"}, def: "info"},
 	"log-format":    {flag: "log-format", env: []string{"EDGESEARCH_LOG_FORMAT"}, def: "text"},
@@ -119,6 +121,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	fs.Int("max-texts", 256, "most texts in one embedding request")
 	fs.Int("queue", 0, "query and embedding texts that may wait for a worker before requests get 503 (default 1024)")
 	fs.Int("bulk-queue", 0, "document chunks that may wait for a worker before writes get 503 (default 256); queries always go first")
+	fs.Duration("bulk-wait", 2*time.Second, "new writes get 503 while the oldest waiting document chunk has waited longer than this")
 	fs.Int("idle-threads", 1, "embedding workers kept when idle; the others (up to --threads) start when texts wait and stop after 30 s idle, each holds a model copy (~70 MB)")
 	fs.Int("max-documents", web.DefaultMaxDocuments, "most documents one POST /documents may store, rows of uploaded files included")
 	fs.Int("max-files", web.DefaultMaxFiles, "most files in one multipart upload")
@@ -220,7 +223,7 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 	if err != nil {
 		return config{}, err
 	}
-	for name, d := range map[string]*time.Duration{"parse-timeout": &cfg.Parse.Timeout, "io-timeout": &cfg.IOTimeout} {
+	for name, d := range map[string]*time.Duration{"parse-timeout": &cfg.Parse.Timeout, "io-timeout": &cfg.IOTimeout, "bulk-wait": &cfg.BulkWait} {
 		if *d, err = time.ParseDuration(strings.TrimSpace(raw[name])); err != nil || *d <= 0 {
 			return config{}, usageError{fmt.Errorf("%s=%q: want a positive duration such as 30s or 2m", from[name], raw[name])}
 		}

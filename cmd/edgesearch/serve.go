@@ -250,6 +250,7 @@ func poolOptions(cfg config) embedder.Options {
 		Workers:       cfg.Threads,
 		QueueSize:     cfg.Queue,
 		BulkQueueSize: cfg.BulkQueue,
+		MaxBulkWait:   cfg.BulkWait,
 		MaxBatch:      cfg.MaxBatch,
 		MaxTokens:     cfg.MaxTokens,
 	}
