@@ -36,6 +36,11 @@ type Options struct {
 	// waited for AdmitBulk to admit new bulk work; default 2s, negative
 	// admits everything.
 	MaxBulkWait time.Duration
+	// BulkShare is the share of a worker's time a running bulk batch keeps
+	// while interactive texts wait: after an interactive batch that took t,
+	// the bulk batch runs t×BulkShare/(1−BulkShare) of steps before it
+	// yields again. Default 0.2 (between 0 and 1, exclusive).
+	BulkShare float64
 	// MaxBatch is the most texts one guest call embeds; default 32.
 	MaxBatch int
 	// BatchWait is how long a worker waits for more texts to fill a batch

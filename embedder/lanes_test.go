@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -315,4 +316,52 @@ func TestAdmitBulkRefusesWhileTheBacklogIsOld(t *testing.T) {
 	if err := p.AdmitBulk(); err != nil || p.BulkBacklog() != 0 {
 		t.Errorf("drained lane: AdmitBulk %v, backlog %v", err, p.BulkBacklog())
 	}
+}
+
+// TestBulkKeepsItsShareUnderASteadyStreamOfQueries pins BulkShare: with so
+// many queries outstanding that the interactive queue never empties, a bulk
+// batch still gets steps between interactive batches and finishes while the
+// stream goes on. With strict priority it waited for the whole stream.
+func TestBulkKeepsItsShareUnderASteadyStreamOfQueries(t *testing.T) {
+	const streamCap = 4000 // queries; the stream stops here at the latest
+	log := &stepLog{}
+	p := newLanePool(t, Options{Workers: 1, MaxBatch: 8, beforeStep: log.before})
+	entered, release := log.holdBulkStep(1)
+	bulkDone := make(chan error, 1)
+	go func() {
+		_, err := p.EmbedBulk(context.Background(), []string{strings.Repeat("Indexing goes on while people search. ", 12)})
+		bulkDone <- err
+	}()
+	<-entered
+	var queries atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 32 { // 32 outstanding queries: four batches of 8 always wait
+		wg.Go(func() {
+			for queries.Load() < streamCap {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := p.Embed(context.Background(), []string{"where are the bees"}); err != nil {
+					t.Error(err)
+					return
+				}
+				queries.Add(1)
+			}
+		})
+	}
+	waitFor(func() bool { return p.QueueLen() > 0 })
+	close(release)
+	if err := <-bulkDone; err != nil {
+		t.Fatal(err)
+	}
+	doneAt := queries.Load()
+	close(stop)
+	wg.Wait()
+	if doneAt >= streamCap {
+		t.Fatalf("the bulk batch finished only after the query stream ended (%d queries); steps %s", doneAt, log)
+	}
+	t.Logf("bulk batch done after %d of the stream's queries; %d preemptions", doneAt, p.Stats().Preempted.Load())
 }

@@ -119,6 +119,9 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
 	}
+	if opts.BulkShare <= 0 || opts.BulkShare >= 1 {
+		opts.BulkShare = 0.2
+	}
 	if opts.MaxBulkWait == 0 {
 		opts.MaxBulkWait = 2 * time.Second
 	}
@@ -616,20 +619,23 @@ func (p *Pool) run(ctx context.Context, in *instance, batch []*job, bulk bool) *
 	if err != nil {
 		return p.fail(ctx, in, live, err)
 	}
+	// owed is the bulk work this batch is owed before it yields again:
+	// interactive batches go first, but each one earns the bulk batch
+	// BulkShare of the worker's time, so a steady stream of queries slows
+	// indexing down instead of stopping it.
+	var owed time.Duration
 	for done := false; !done; {
-		if bulk {
-			for len(p.queue) > 0 {
-				next := p.interactive()
-				if next == nil {
-					break
-				}
+		if bulk && owed <= 0 && len(p.queue) > 0 {
+			if next := p.interactive(); next != nil {
 				p.stats.Preempted.Add(1)
+				start := time.Now()
 				if now := p.run(ctx, in, next, false); now != in {
 					// The instance trapped and was replaced: this job
 					// went with it.
 					deliverErr(live, fmt.Errorf("%w while the batch waited", errInstanceLost))
 					return now
 				}
+				owed = time.Duration(float64(time.Since(start)) * p.opts.BulkShare / (1 - p.opts.BulkShare))
 			}
 		}
 		if gone(live) {
@@ -641,7 +647,9 @@ func (p *Pool) run(ctx context.Context, in *instance, batch []*job, bulk bool) *
 		if p.opts.beforeStep != nil {
 			p.opts.beforeStep(bulk)
 		}
+		stepStart := time.Now()
 		done, err = in.step(ctx, gj)
+		owed -= time.Since(stepStart)
 		p.stats.Steps.Add(1)
 		if err != nil {
 			if !isTrap(err) {
