@@ -468,8 +468,13 @@ func (p *Pool) work(in *instance) {
 	defer p.wg.Done()
 	ctx := context.Background()
 	batch := make([]*job, 0, p.opts.MaxBatch)
+	// credit is the bulk work this worker owes: interactive batches go
+	// first, but while bulk texts wait each one earns the bulk lane
+	// BulkShare of the worker's time, so a steady stream of queries slows
+	// indexing down instead of stopping it.
+	var credit time.Duration
 	for {
-		j, bulk, ok := p.next()
+		j, bulk, ok := p.next(credit > 0)
 		if !ok {
 			if in != nil {
 				in.close(ctx)
@@ -495,15 +500,27 @@ func (p *Pool) work(in *instance) {
 			}
 			p.mu.RUnlock()
 		}
-		in = p.run(ctx, in, batch, bulk)
+		start := time.Now()
+		in = p.run(ctx, in, batch, bulk, &credit)
+		switch {
+		case len(p.bulk) == 0:
+			credit = 0 // nothing waits to spend it on
+		case !bulk:
+			credit += p.bulkCredit(time.Since(start))
+		}
 	}
+}
+
+// bulkCredit is the bulk work owed for t spent on interactive work.
+func (p *Pool) bulkCredit(t time.Duration) time.Duration {
+	return time.Duration(float64(t) * p.opts.BulkShare / (1 - p.opts.BulkShare))
 }
 
 // next waits for a text, interactive ones first, and reports which lane it
 // came from. It reports false when the worker should stop: both queues are
 // closed and drained, or the worker was idle for IdleTimeout above
 // MinWorkers.
-func (p *Pool) next() (j *job, bulk, ok bool) {
+func (p *Pool) next(bulkFirst bool) (j *job, bulk, ok bool) {
 	p.idle.Add(1)
 	defer p.idle.Add(-1)
 	var idle <-chan time.Time
@@ -515,6 +532,19 @@ func (p *Pool) next() (j *job, bulk, ok bool) {
 	// A closed lane becomes nil, which blocks, so the other one drains.
 	queue, bulkQ := p.queue, p.bulk
 	for queue != nil || bulkQ != nil {
+		if bulkFirst && bulkQ != nil {
+			// The bulk lane is owed time: it goes first this once.
+			select {
+			case j, ok := <-bulkQ:
+				if ok {
+					p.bulkHead.Store(j.queued)
+					return j, true, true
+				}
+				bulkQ = nil
+				continue
+			default:
+			}
+		}
 		if queue != nil {
 			select {
 			case j, ok := <-queue:
@@ -600,7 +630,7 @@ const maxBatchBytes = 64 << 10
 // whose callers have all gone. If the guest trapped, the instance is
 // replaced by a fresh one; run returns the instance to use next (nil if
 // none could be made).
-func (p *Pool) run(ctx context.Context, in *instance, batch []*job, bulk bool) *instance {
+func (p *Pool) run(ctx context.Context, in *instance, batch []*job, bulk bool, credit *time.Duration) *instance {
 	live := batch[:0:0]
 	texts := make([]string, 0, len(batch))
 	for _, j := range batch {
@@ -619,23 +649,20 @@ func (p *Pool) run(ctx context.Context, in *instance, batch []*job, bulk bool) *
 	if err != nil {
 		return p.fail(ctx, in, live, err)
 	}
-	// owed is the bulk work this batch is owed before it yields again:
-	// interactive batches go first, but each one earns the bulk batch
-	// BulkShare of the worker's time, so a steady stream of queries slows
-	// indexing down instead of stopping it.
-	var owed time.Duration
 	for done := false; !done; {
-		if bulk && owed <= 0 && len(p.queue) > 0 {
+		// A bulk batch yields to waiting interactive texts between steps,
+		// unless it is still owed time (*credit, see work).
+		if bulk && *credit <= 0 && len(p.queue) > 0 {
 			if next := p.interactive(); next != nil {
 				p.stats.Preempted.Add(1)
 				start := time.Now()
-				if now := p.run(ctx, in, next, false); now != in {
+				if now := p.run(ctx, in, next, false, credit); now != in {
 					// The instance trapped and was replaced: this job
 					// went with it.
 					deliverErr(live, fmt.Errorf("%w while the batch waited", errInstanceLost))
 					return now
 				}
-				owed = time.Duration(float64(time.Since(start)) * p.opts.BulkShare / (1 - p.opts.BulkShare))
+				*credit += p.bulkCredit(time.Since(start))
 			}
 		}
 		if gone(live) {
@@ -649,7 +676,9 @@ func (p *Pool) run(ctx context.Context, in *instance, batch []*job, bulk bool) *
 		}
 		stepStart := time.Now()
 		done, err = in.step(ctx, gj)
-		owed -= time.Since(stepStart)
+		if bulk {
+			*credit = max(0, *credit-time.Since(stepStart))
+		}
 		p.stats.Steps.Add(1)
 		if err != nil {
 			if !isTrap(err) {
