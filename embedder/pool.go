@@ -593,7 +593,14 @@ func (p *Pool) fill(batch *[]*job, bulk bool) {
 		timer = t.C
 	}
 	bytes := len((*batch)[0].text)
-	for len(*batch) < p.opts.MaxBatch && bytes < maxBatchBytes {
+	most := p.opts.MaxBatch
+	if bulk {
+		// Every text of a batch is done when the whole batch is: small
+		// bulk batches keep one write from waiting for twenty others
+		// while queries take most of the worker.
+		most = min(most, maxBulkBatch)
+	}
+	for len(*batch) < most && bytes < maxBatchBytes {
 		var j *job
 		var ok bool
 		if timer == nil {
@@ -619,6 +626,10 @@ func (p *Pool) fill(batch *[]*job, bulk bool) {
 		bytes += len(j.text)
 	}
 }
+
+// maxBulkBatch is the most texts in a bulk batch: about one guest pass of
+// 1,024 tokens of full chunks.
+const maxBulkBatch = 8
 
 // maxBatchBytes bounds one batch's input, so a batch of long texts does not
 // need a huge activation buffer in the guest.
