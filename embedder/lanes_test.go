@@ -221,6 +221,9 @@ func TestFullBulkQueueSaysOverloadedAtOnce(t *testing.T) {
 	if _, err := p.EmbedBulk(context.Background(), []string{"one more"}); !errors.Is(err, ErrOverloaded) {
 		t.Errorf("bulk queue full: err = %v, want ErrOverloaded", err)
 	}
+	if err := p.AdmitBulk(); !errors.Is(err, ErrOverloaded) {
+		t.Errorf("bulk queue full: AdmitBulk = %v, want ErrOverloaded", err)
+	}
 	// The interactive lane has its own queue.
 	queryDone := make(chan error, 1)
 	go func() {
@@ -237,8 +240,8 @@ func TestFullBulkQueueSaysOverloadedAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := p.Stats().Rejected.Load(); n != 6 {
-		t.Errorf("Rejected = %d, want 6", n)
+	if n := p.Stats().Rejected.Load(); n != 7 {
+		t.Errorf("Rejected = %d, want 7", n)
 	}
 }
 

@@ -290,12 +290,12 @@ func (p *Pool) BulkBacklog() time.Duration {
 }
 
 // AdmitBulk reports whether new bulk work should start now: it returns
-// ErrOverloaded while the oldest waiting bulk text has waited longer than
-// Options.MaxBulkWait, so a server can answer 503 with Retry-After at once
+// ErrOverloaded while the bulk queue is full or its oldest text has waited
+// longer than Options.MaxBulkWait, so a server can answer 503 with Retry-After at once
 // instead of queueing a request that would wait behind that backlog.
 // Work already admitted paces itself with EmbedBulk as before.
 func (p *Pool) AdmitBulk() error {
-	if p.opts.MaxBulkWait > 0 && p.BulkBacklog() > p.opts.MaxBulkWait {
+	if len(p.bulk) == cap(p.bulk) || (p.opts.MaxBulkWait > 0 && p.BulkBacklog() > p.opts.MaxBulkWait) {
 		p.stats.Rejected.Add(1)
 		return ErrOverloaded
 	}

@@ -130,11 +130,11 @@ type bulkEmbedder interface {
 // embedDocs fills in the vector of every chunk of docs on the embedder's
 // bulk lane, sending up to embedCall texts per EmbedBulk call with a few
 // calls in flight, so the pool's workers always find a batch waiting. A
-// call that finds the lane's queue full waits and tries again, except when
-// admit is set and the work has not started: then a backlog in the lane
-// (AdmitBulk) or a full queue for the first call fails embedDocs with
-// embedder.ErrOverloaded, so a server can refuse bulk work it cannot take
-// now instead of holding its client.
+// call that finds the lane's queue full waits and tries again. With admit
+// set, embedDocs first asks the pool whether to start at all (AdmitBulk: a
+// backlog or a full queue) and fails with embedder.ErrOverloaded if not, so
+// a server can refuse bulk work it cannot take now instead of holding its
+// client; once started, the work paces itself.
 func embedDocs(ctx context.Context, emb bulkEmbedder, docs []store.Document, admit bool) error {
 	var refs []*store.Chunk
 	var texts []string
@@ -177,12 +177,7 @@ func embedDocs(ctx context.Context, emb bulkEmbedder, docs []store.Document, adm
 				out, err = emb.EmbedBulk(ctx, texts[lo:hi])
 				return err
 			}
-			var err error
-			if admit && lo == 0 {
-				err = call()
-			} else {
-				err = retry(ctx, call)
-			}
+			err := retry(ctx, call)
 			if err == nil {
 				for k, e := range out {
 					if e.Truncated {
