@@ -392,7 +392,7 @@ func importFile(cfg config, i int, f hostileFile, bound time.Duration) importRes
 	r.took = time.Since(start)
 	r.exit = cmd.ProcessState.ExitCode()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.peakKB = ru.Maxrss // KiB on Linux
+		r.peakKB = int64(ru.Maxrss) // KiB on Linux; int32 on 32-bit systems
 	}
 	if !r.hang && r.exit != 0 {
 		r.note = strings.ReplaceAll(importProblem(logPath), src+string(filepath.Separator), "")
