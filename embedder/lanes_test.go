@@ -362,3 +362,25 @@ func TestBulkKeepsItsShareUnderASteadyStreamOfQueries(t *testing.T) {
 	}
 	t.Logf("bulk text done after %d of the stream's queries; %d preemptions", doneAt, p.Stats().Preempted.Load())
 }
+
+// TestRateMeterReportsTheLastWindowOrAFasterCurrentOne pins the arithmetic
+// AdmitBulk relies on to judge how fast the bulk lane drains.
+func TestRateMeterReportsTheLastWindowOrAFasterCurrentOne(t *testing.T) {
+	var m rateMeter
+	t0 := time.Unix(1000, 0)
+	if r := m.perSecond(t0); r != 0 {
+		t.Fatalf("empty meter: %v/s", r)
+	}
+	m.add(t0, 0)
+	m.add(t0.Add(time.Second), 10)
+	if r := m.perSecond(t0.Add(2 * time.Second)); r != 5 {
+		t.Fatalf("10 in the first 2 s of a window: %v/s, want 5", r)
+	}
+	m.add(t0.Add(5*time.Second), 5) // rolls: the last window had 10 in 5 s
+	if r := m.perSecond(t0.Add(6 * time.Second)); r != 5 {
+		t.Fatalf("after a roll, 5 in 1 s of the new window: %v/s, want 5", r)
+	}
+	if r := m.perSecond(t0.Add(9 * time.Second)); r != 2 {
+		t.Fatalf("5 in 4 s of the new window, last window 2/s: %v/s, want 2", r)
+	}
+}

@@ -35,6 +35,8 @@ type Pool struct {
 	// an upper bound of it: the queue time of the last bulk text a worker
 	// took, the texts behind it being younger (see BulkBacklog).
 	bulkHead atomic.Int64
+	// bulkRate measures the bulk texts finished per second, for AdmitBulk.
+	bulkRate rateMeter
 
 	// The tokenizing instance (tokenizer.go), used by one caller at a time.
 	tokMu sync.Mutex
@@ -290,12 +292,21 @@ func (p *Pool) BulkBacklog() time.Duration {
 }
 
 // AdmitBulk reports whether new bulk work should start now: it returns
-// ErrOverloaded while the bulk queue is full or its oldest text has waited
-// longer than Options.MaxBulkWait, so a server can answer 503 with Retry-After at once
+// ErrOverloaded while the bulk queue is full, its oldest text has waited
+// longer than Options.MaxBulkWait, or the texts waiting would take longer
+// than that to drain at the lane's recent rate, so a server can answer 503
+// with Retry-After at once
 // instead of queueing a request that would wait behind that backlog.
 // Work already admitted paces itself with EmbedBulk as before.
 func (p *Pool) AdmitBulk() error {
-	if len(p.bulk) == cap(p.bulk) || (p.opts.MaxBulkWait > 0 && p.BulkBacklog() > p.opts.MaxBulkWait) {
+	queued := len(p.bulk)
+	wait := p.opts.MaxBulkWait
+	rate := p.bulkRate.perSecond(time.Now())
+	late := wait > 0 && (p.BulkBacklog() > wait ||
+		// What waits now would take longer than that to drain at the
+		// rate the lane has lately been going (queries first).
+		rate > 0 && float64(queued) > rate*wait.Seconds())
+	if queued == cap(p.bulk) || late {
 		p.stats.Rejected.Add(1)
 		return ErrOverloaded
 	}
@@ -704,6 +715,9 @@ func (p *Pool) run(ctx context.Context, in *instance, batch []*job, bulk bool, c
 	}
 	p.stats.Batches.Add(1)
 	p.stats.Texts.Add(int64(len(live)))
+	if bulk {
+		p.bulkRate.add(time.Now(), len(live))
+	}
 	for i, j := range live {
 		j.req.out[j.i] = embs[i]
 		p.stats.Tokens.Add(int64(embs[i].Tokens))
@@ -788,4 +802,43 @@ func (p *Pool) replace(ctx context.Context, old *instance) *instance {
 		p.stats.SlowStacks.Add(1)
 	}
 	return in
+}
+
+// rateMeter counts events per second over windows of rateWindow: the last
+// whole window's rate, or the current one's once it is longer.
+type rateMeter struct {
+	mu    sync.Mutex
+	start time.Time
+	count int
+	last  float64
+}
+
+const rateWindow = 5 * time.Second
+
+func (m *rateMeter) add(now time.Time, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.roll(now)
+	m.count += n
+}
+
+func (m *rateMeter) perSecond(now time.Time) float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.roll(now)
+	if el := now.Sub(m.start); el > 0 && m.count > 0 && float64(m.count)/el.Seconds() > m.last {
+		return float64(m.count) / el.Seconds()
+	}
+	return m.last
+}
+
+func (m *rateMeter) roll(now time.Time) {
+	if m.start.IsZero() {
+		m.start = now
+		return
+	}
+	if el := now.Sub(m.start); el >= rateWindow {
+		m.last = float64(m.count) / el.Seconds()
+		m.start, m.count = now, 0
+	}
 }

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -61,6 +62,7 @@ type config struct {
 	bin, model, scifact, sentences, out string
 	clients, runs, seedDocs             int
 	idleSearches, idleClients           int
+	indexWriters                        int
 	duration, timeout                   time.Duration
 	extra                               []string // for serve
 }
@@ -87,6 +89,7 @@ func main() {
 	flag.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "per-request timeout of the clients")
 	flag.IntVar(&cfg.idleSearches, "idle-searches", 200, "searches (and /health requests) of the idle baseline")
 	flag.IntVar(&cfg.idleClients, "idle-clients", 1, "sequential clients of the idle baseline, each one request at a time")
+	flag.IntVar(&cfg.indexWriters, "index-writers", 8, "writers posting documents while the idle baseline's searches run again")
 	flag.StringVar(&cfg.out, "out", "", "also write the report to this file")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: loadtest [flags] [-- serve flags]\n")
@@ -162,7 +165,10 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	logf("idle baseline: %d searches, %d /health", cfg.idleSearches, cfg.idleSearches)
 	rep.idleSearch, rep.idleHealth = idle(ctx, srv, cfg, w)
 
-	var acked []string
+	logf("the same searches while %d writers index", cfg.indexWriters)
+	rep.indexSearch, rep.indexWrites, rep.indexAcked = searchWhileIndexing(ctx, srv, cfg, w)
+
+	acked := rep.indexAcked // read back after the restart with the rest
 	for n := 1; n <= cfg.runs && srv.alive() && ctx.Err() == nil; n++ {
 		logf("run %d: %d clients for %s", n, cfg.clients, cfg.duration)
 		rr := measureRun(ctx, srv, cfg, w, n)
@@ -358,6 +364,56 @@ func idle(ctx context.Context, srv *server, cfg config, w *workload) (search, he
 		health.add(get("/health"))
 	}
 	return search, health
+}
+
+// searchWhileIndexing runs the idle baseline's searches again while
+// cfg.indexWriters writers post 1–3 KB documents in a closed loop (waiting
+// out 503s with Retry-After): the direct measure of "queries first", since
+// the full mix's search latency also holds the other searches' queueing.
+func searchWhileIndexing(ctx context.Context, srv *server, cfg config, w *workload) (search, writes stats, acked []string) {
+	client := loopbackClient(cfg.timeout, cfg.indexWriters)
+	defer client.CloseIdleConnections()
+	stop := make(chan struct{})
+	p := mixPlan{until: time.Now().Add(idleTimeout + cfg.timeout), halt: stop}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range cfg.indexWriters {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(i), 7))
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				default:
+				}
+				id := fmt.Sprintf("ix-%d-%d", i, n)
+				req, err := newRequest(ctx, http.MethodPost, srv.base+"/documents", w.document(r, id))
+				if err != nil {
+					panic(err)
+				}
+				o := send(client, req, false)
+				mu.Lock()
+				writes.add(o)
+				if o.status == http.StatusCreated {
+					acked = append(acked, id)
+				}
+				mu.Unlock()
+				if o.refused() {
+					pause(ctx, p, min(o.retryAfter, maxPause))
+				} else if o.status == 0 {
+					pause(ctx, p, errPause)
+				}
+			}
+		})
+	}
+	// Let the writers fill the bulk lane before the searches start.
+	time.Sleep(2 * time.Second)
+	search, _ = idle(ctx, srv, cfg, w)
+	close(stop)
+	wg.Wait()
+	return search, writes, acked
 }
 
 // verifyResult is a read-back of acknowledged documents.
