@@ -638,9 +638,12 @@ func (p *Pool) fill(batch *[]*job, bulk bool) {
 	}
 }
 
-// maxBulkBatch is the most texts in a bulk batch: about one guest pass of
-// 1,024 tokens of full chunks.
-const maxBulkBatch = 8
+// maxBulkBatch is the most texts in a bulk batch: half a guest pass of
+// 1,024 tokens of full chunks. Under a query stream a bulk batch runs at
+// BulkShare of a worker, so its size is the latency of every write in it:
+// with 8, a few writes per minute of make loadtest waited past 30 s; with 4,
+// none, at the same number of documents stored.
+const maxBulkBatch = 4
 
 // maxBatchBytes bounds one batch's input, so a batch of long texts does not
 // need a huge activation buffer in the guest.
