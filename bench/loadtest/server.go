@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/edgesearch/edgesearch/bench/internal/serverenv"
 )
 
 const (
@@ -47,7 +49,7 @@ type server struct {
 func startServer(ctx context.Context, cfg config, data, logDir string) (*server, error) {
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--model", cfg.model, "--log-format", "json"}, cfg.extra...)
 	cmd := exec.Command(cfg.bin, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = serverenv.Clean()
 	out, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -121,24 +123,6 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// cleanEnv is this process's environment without the variables serve
-// reads, so a key, address, thread count or queue set in the shell cannot
-// change what is measured; extra arguments after -- are the way to do that.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(name, "EDGESEARCH_"):
-		case name == "PORT", name == "MODEL_PATH", name == "threads", name == "ctx_size",
-			name == "batch_size", name == "enable_log":
-		default:
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // health is the part of GET /health the load test reads.

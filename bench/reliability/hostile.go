@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/edgesearch/edgesearch/bench/internal/serverenv"
 )
 
 // hostileFile is one file made to cost a parser time, memory or a crash.
@@ -373,7 +375,7 @@ func importFile(cfg config, i int, f hostileFile, bound time.Duration) importRes
 	}
 	defer out.Close()
 	cmd := exec.Command(cfg.bin, "import", "--data", data, "--model", cfg.model, "--threads", "1", src)
-	cmd.Env = cleanEnv()
+	cmd.Env = serverenv.Clean()
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -431,7 +433,7 @@ func keywordFinds(cfg config, data, word string) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, cfg.bin, "search", "--data", data, "--model", cfg.model, "--mode", "keyword", "--json", "-k", "3", word)
-	cmd.Env = cleanEnv()
+	cmd.Env = serverenv.Clean()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/edgesearch/edgesearch/bench/internal/serverenv"
 )
 
 // readyTimeout bounds how long a started server may take to answer
@@ -43,7 +45,7 @@ func startServer(ctx context.Context, cfg config, data, logDir string) (*server,
 		return nil, err
 	}
 	cmd := exec.Command(cfg.bin, "serve", "--addr", hostPort, "--data", data, "--model", cfg.model, "--threads", "1")
-	cmd.Env = cleanEnv()
+	cmd.Env = serverenv.Clean()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -69,21 +71,6 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// cleanEnv is this process's environment without edgesearch's own
-// variables, so a key, address or data directory set in the shell cannot
-// change what is measured.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "EDGESEARCH_") || name == "PORT" || name == "MODEL_PATH" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 // health is the part of GET /health the benchmark reads.
