@@ -494,6 +494,14 @@ static void linear(const bert_pass *p, const float *x, size_t ldx, const float *
     es_matmul(x, ldx, w, k, b, y, ldy, (int)rows, (int)n, (int)k);
 }
 
+/* x += tmp for rows rows from r0, then layer-normalise them: the residual
+ * connection closing the attention and the feed-forward halves of a layer. */
+static void add_norm(const bert_pass *p, size_t r0, size_t rows, const float *w, const float *b) {
+  const size_t E = p->m->n_embd;
+  es_add(p->x + r0 * E, p->tmp + r0 * E, rows * E);
+  for (size_t i = r0; i < r0 + rows; i++) es_layer_norm(p->x + i * E, (int)E, w, b, p->m->eps);
+}
+
 /* The embedding lookup of one sequence starting at token i0. */
 static void embed_seq(const bert_pass *p, size_t i0, int32_t L) {
   const bert_model *m = p->m;
@@ -589,9 +597,7 @@ static uint64_t unit(bert_pass *p, int peek) {
     cost = (uint64_t)rows * E * E;
     if (peek) return cost;
     linear(p, p->att + r0 * E, E, ly->o_w, ly->o_b, p->tmp + r0 * E, E, rows, E, E);
-    es_add(p->x + r0 * E, p->tmp + r0 * E, rows * E);
-    for (size_t i = r0; i < r0 + rows; i++)
-      es_layer_norm(p->x + i * E, (int)E, ly->ln1_w, ly->ln1_b, m->eps);
+    add_norm(p, r0, rows, ly->ln1_w, ly->ln1_b);
     break;
   case ST_UP:
     cost = (uint64_t)rows * E * F;
@@ -603,9 +609,7 @@ static uint64_t unit(bert_pass *p, int peek) {
     cost = (uint64_t)rows * E * F;
     if (peek) return cost;
     linear(p, p->hid + r0 * F, F, ly->down_w, ly->down_b, p->tmp + r0 * E, E, rows, E, F);
-    es_add(p->x + r0 * E, p->tmp + r0 * E, rows * E);
-    for (size_t i = r0; i < r0 + rows; i++)
-      es_layer_norm(p->x + i * E, (int)E, ly->ln2_w, ly->ln2_b, m->eps);
+    add_norm(p, r0, rows, ly->ln2_w, ly->ln2_b);
     break;
   case ST_POOL:
     cost = (uint64_t)M * E * 2;
