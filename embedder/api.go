@@ -32,6 +32,12 @@ type Options struct {
 	// bulk writes are admitted at the rate the workers sustain; a call with
 	// more texts than this never fits.
 	BulkQueueSize int
+	// MaxWait bounds how long queries wait under load: Embed takes at
+	// most as many texts at once as the workers get through in MaxWait at
+	// their recent time per text (never fewer than two per worker), and
+	// returns ErrOverloaded at once for more. Default 200ms, negative
+	// admits everything.
+	MaxWait time.Duration
 	// MaxBulkWait is the longest the oldest waiting bulk text may have
 	// waited for AdmitBulk to admit new bulk work; default 2s, negative
 	// admits everything.

@@ -329,7 +329,7 @@ func TestAdmitBulkRefusesWhileTheBacklogIsOld(t *testing.T) {
 func TestBulkKeepsItsShareUnderASteadyStreamOfQueries(t *testing.T) {
 	const streamCap = 4000 // queries; the stream stops here at the latest
 	log := &stepLog{}
-	p := newLanePool(t, Options{Workers: 1, MaxBatch: 8, beforeStep: log.before})
+	p := newLanePool(t, Options{Workers: 1, MaxBatch: 8, MaxWait: -1, beforeStep: log.before})
 	var queries atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -382,5 +382,50 @@ func TestRateMeterReportsTheLastWindowOrAFasterCurrentOne(t *testing.T) {
 	}
 	if r := m.perSecond(t0.Add(9 * time.Second)); r != 2 {
 		t.Fatalf("5 in 4 s of the new window, last window 2/s: %v/s, want 2", r)
+	}
+}
+
+// TestEmbedRefusesPastTheInflightLimit pins Options.MaxWait: once more
+// query texts are in the pool than it answers within MaxWait (never fewer
+// than two per worker), the next call is refused at once, and calls are
+// taken again once they are done. Before, every call waited in line however
+// long the line was (search p99 ≈ 1 s under make loadtest's mix).
+func TestEmbedRefusesPastTheInflightLimit(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var hold atomic.Bool
+	var once sync.Once
+	before := func(bulk bool) {
+		if !bulk && hold.Load() {
+			once.Do(func() { close(entered); <-release })
+		}
+	}
+	// A MaxWait shorter than any text: the limit is its floor, 2 texts.
+	p := newLanePool(t, Options{Workers: 1, MaxBatch: 1, BatchWait: -1, MaxWait: time.Microsecond, beforeStep: before})
+	if _, err := p.Embed(context.Background(), []string{"a first query measures the time per text"}); err != nil {
+		t.Fatal(err)
+	}
+	hold.Store(true)
+	done := make(chan error, 2)
+	go func() { _, err := p.Embed(context.Background(), []string{"held"}); done <- err }()
+	<-entered // "held" is in the worker
+	go func() { _, err := p.Embed(context.Background(), []string{"waiting"}); done <- err }()
+	waitFor(func() bool { return p.Inflight() == 2 })
+	// Without the limit it would wait for release: the deadline ends that.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := p.Embed(ctx, []string{"refused"}); !errors.Is(err, ErrOverloaded) {
+		t.Errorf("%d texts in flight: Embed = %v, want ErrOverloaded", p.Inflight(), err)
+	}
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := p.Inflight(); n != 0 {
+		t.Errorf("all done: %d texts still counted in flight", n)
+	}
+	if _, err := p.Embed(context.Background(), []string{"taken", "and another"}); err != nil {
+		t.Errorf("nothing in flight: Embed = %v", err)
 	}
 }

@@ -37,6 +37,12 @@ type Pool struct {
 	bulkHead atomic.Int64
 	// bulkRate measures the bulk texts finished per second, for AdmitBulk.
 	bulkRate rateMeter
+	// inflight counts the interactive texts admitted and not yet done, and
+	// textTime is the time of one text of an interactive batch lately (an
+	// exponential average of batch time ÷ texts, in nanoseconds): together
+	// they bound how long a query waits (Options.MaxWait, admit).
+	inflight atomic.Int64
+	textTime atomic.Int64
 
 	// The tokenizing instance (tokenizer.go), used by one caller at a time.
 	tokMu sync.Mutex
@@ -96,6 +102,7 @@ type request struct {
 	errOnce sync.Once
 	err     error
 	failed  atomic.Bool // set once err is; workers skip the request's texts
+	release func()      // when set, called once every text is finished
 }
 
 func (r *request) fail(err error) {
@@ -104,6 +111,9 @@ func (r *request) fail(err error) {
 
 func (r *request) finish() {
 	if r.pending.Add(-1) == 0 {
+		if r.release != nil {
+			r.release()
+		}
 		close(r.done)
 	}
 }
@@ -123,6 +133,9 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 	}
 	if opts.BulkShare <= 0 || opts.BulkShare >= 1 {
 		opts.BulkShare = 0.2
+	}
+	if opts.MaxWait == 0 {
+		opts.MaxWait = 200 * time.Millisecond
 	}
 	if opts.MaxBulkWait == 0 {
 		opts.MaxBulkWait = 2 * time.Second
@@ -313,6 +326,41 @@ func (p *Pool) AdmitBulk() error {
 	return nil
 }
 
+// Inflight is the number of interactive texts admitted and not yet done.
+func (p *Pool) Inflight() int { return int(p.inflight.Load()) }
+
+// inflightLimit is how many interactive texts may be in the pool at once:
+// as many as the workers get through in Options.MaxWait at the recent time
+// per text (Little's law: what is admitted then waits about MaxWait), and
+// never fewer than two per worker, so a board on which one query alone
+// takes longer than MaxWait still takes queries side by side.
+func (p *Pool) inflightLimit() int64 {
+	floor := int64(2 * p.opts.Workers)
+	per := p.textTime.Load()
+	if per <= 0 {
+		return max(floor, int64(p.opts.QueueSize)) // nothing measured yet
+	}
+	return max(floor, int64(p.opts.Workers)*int64(p.opts.MaxWait)/per)
+}
+
+// admit takes n interactive texts into the pool, or refuses them with
+// ErrOverloaded when that would pass inflightLimit: more work is waiting
+// than the workers answer within MaxWait, and a caller told 503 with
+// Retry-After does better than one that waits behind it. A call that finds
+// nothing in flight is always taken, however many texts it has (up to the
+// queue's size). The caller gives the texts back with p.inflight.Add(-n).
+func (p *Pool) admit(n int) error {
+	for {
+		now := p.inflight.Load()
+		if now > 0 && p.opts.MaxWait >= 0 && now+int64(n) > p.inflightLimit() {
+			return ErrOverloaded
+		}
+		if p.inflight.CompareAndSwap(now, now+int64(n)) {
+			return nil
+		}
+	}
+}
+
 func (p *Pool) embed(ctx context.Context, texts []string, bulk bool) ([]Embedding, error) {
 	for i, t := range texts {
 		if !utf8.ValidString(t) {
@@ -338,8 +386,21 @@ func (p *Pool) embed(ctx context.Context, texts []string, bulk bool) ([]Embeddin
 		if len(queue) == 0 {
 			p.bulkHead.Store(queued) // these texts will be the oldest waiting
 		}
+	} else {
+		if err := p.admit(len(texts)); err != nil {
+			p.mu.RUnlock()
+			p.stats.Rejected.Add(int64(len(texts)))
+			return nil, err
+		}
+		// Given back when every text is done, failed, or skipped by the
+		// workers because the caller has gone (request.finish).
+		n := int64(len(texts))
+		req.release = func() { p.inflight.Add(-n) }
 	}
 	if len(texts) > cap(queue)-len(queue) {
+		if req.release != nil {
+			req.release() // nothing was queued
+		}
 		p.mu.RUnlock()
 		p.stats.Rejected.Add(int64(len(texts)))
 		return nil, ErrOverloaded
@@ -670,6 +731,7 @@ func (p *Pool) run(ctx context.Context, in *instance, batch []*job, bulk bool, c
 	if len(live) == 0 {
 		return in
 	}
+	began := time.Now()
 	gj, err := in.startJob(ctx, texts)
 	if err != nil {
 		return p.fail(ctx, in, live, err)
@@ -720,6 +782,8 @@ func (p *Pool) run(ctx context.Context, in *instance, batch []*job, bulk bool, c
 	p.stats.Texts.Add(int64(len(live)))
 	if bulk {
 		p.bulkRate.add(time.Now(), len(live))
+	} else {
+		p.noteText(time.Since(began) / time.Duration(len(live)))
 	}
 	for i, j := range live {
 		j.req.out[j.i] = embs[i]
@@ -727,6 +791,21 @@ func (p *Pool) run(ctx context.Context, in *instance, batch []*job, bulk bool, c
 		j.req.finish()
 	}
 	return in
+}
+
+// noteText adds the time per text of an interactive batch to the mean
+// (1/8 weight).
+func (p *Pool) noteText(d time.Duration) {
+	for {
+		old := p.textTime.Load()
+		next := old + (int64(d)-old)/8
+		if old == 0 {
+			next = int64(d)
+		}
+		if p.textTime.CompareAndSwap(old, next) {
+			return
+		}
+	}
 }
 
 // interactive takes the interactive batch that waits, if any (another

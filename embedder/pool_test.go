@@ -42,7 +42,7 @@ func pool(t testing.TB) *Pool {
 	t.Helper()
 	path := modelPath(t)
 	sharedOnce.Do(func() {
-		sharedPool, sharedErr = New(context.Background(), Options{ModelPath: path, Workers: 2})
+		sharedPool, sharedErr = New(context.Background(), Options{ModelPath: path, Workers: 2, MaxWait: -1})
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)

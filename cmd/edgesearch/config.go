@@ -34,6 +34,7 @@ type config struct {
 	Queue       int // 0 = the embedder's default
 	BulkQueue   int // 0 = the embedder's default
 	BulkWait    time.Duration
+	MaxWait     time.Duration
 	LogLevel    string
 	LogFormat   string
 
@@ -80,6 +81,7 @@ var settings = map[string]setting{
 	"queue":         {flag: "queue", env: []string{"EDGESEARCH_QUEUE"}, def: "0"},
 	"bulk-queue":    {flag: "bulk-queue", env: []string{"EDGESEARCH_BULK_QUEUE"}, def: "0"},
 	"bulk-wait":     {flag: "bulk-wait", env: []string{"EDGESEARCH_BULK_WAIT"}, def: "2s"},
+	"max-wait":      {flag: "max-wait", env: []string{"EDGESEARCH_MAX_WAIT"}, def: "200ms"},
 	"idle-threads":  {flag: "idle-threads", env: []string{"EDGESEARCH_IDLE_THREADS"}, def: "1"},
 	"log-level":     {flag: "log-level", env: []string{"EDGESEARCH_LOG_LEVEL"}, def: "info"},
 	"log-format":    {flag: "log-format", env: []string{"EDGESEARCH_LOG_FORMAT"}, def: "text"},
@@ -122,6 +124,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	fs.Int("queue", 0, "query and embedding texts that may wait for a worker before requests get 503 (default 1024)")
 	fs.Int("bulk-queue", 0, "document chunks that may wait for a worker before writes get 503 (default 256); queries always go first")
 	fs.Duration("bulk-wait", 2*time.Second, "new writes get 503 while the oldest waiting document chunk has waited longer than this")
+	fs.Duration("max-wait", 200*time.Millisecond, "queries and /embed get 503 beyond the query texts the workers embed in this time (never fewer than two per worker)")
 	fs.Int("idle-threads", 1, "embedding workers kept when idle; the others (up to --threads) start when texts wait and stop after 30 s idle, each holds a model copy (~70 MB)")
 	fs.Int("max-documents", web.DefaultMaxDocuments, "most documents one POST /documents may store, rows of uploaded files included")
 	fs.Int("max-files", web.DefaultMaxFiles, "most files in one multipart upload")
@@ -223,7 +226,7 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 	if err != nil {
 		return config{}, err
 	}
-	for name, d := range map[string]*time.Duration{"parse-timeout": &cfg.Parse.Timeout, "io-timeout": &cfg.IOTimeout, "bulk-wait": &cfg.BulkWait} {
+	for name, d := range map[string]*time.Duration{"parse-timeout": &cfg.Parse.Timeout, "io-timeout": &cfg.IOTimeout, "bulk-wait": &cfg.BulkWait, "max-wait": &cfg.MaxWait} {
 		if *d, err = time.ParseDuration(strings.TrimSpace(raw[name])); err != nil || *d <= 0 {
 			return config{}, usageError{fmt.Errorf("%s=%q: want a positive duration such as 30s or 2m", from[name], raw[name])}
 		}

@@ -251,6 +251,7 @@ func poolOptions(cfg config) embedder.Options {
 		QueueSize:     cfg.Queue,
 		BulkQueueSize: cfg.BulkQueue,
 		MaxBulkWait:   cfg.BulkWait,
+		MaxWait:       cfg.MaxWait,
 		MaxBatch:      cfg.MaxBatch,
 		MaxTokens:     cfg.MaxTokens,
 	}
