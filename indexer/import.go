@@ -33,7 +33,7 @@ type ImportOptions struct {
 	// Send, when set, receives the parsed documents in batches instead of
 	// the store; nothing is chunked or embedded locally and unchanged files
 	// are not detected.
-	Send func(ctx context.Context, docs []Doc) error
+	Send func(ctx context.Context, docs []Doc) (Sent, error)
 	// Workers is the number of files parsed and chunked at once; default
 	// one per CPU core.
 	Workers int
@@ -61,6 +61,12 @@ type ImportOptions struct {
 	Remove    func(ctx context.Context, ids []string) (int, error)
 }
 
+// Sent is what a Send function learned from the receiver.
+type Sent struct {
+	Chunks    int // chunks it embedded and stored
+	Unchanged int // documents it already held as sent, so did not store again
+}
+
 // Failure is a file or row that could not be imported.
 type Failure struct {
 	Path string // the file, as found by the walk
@@ -77,16 +83,20 @@ func (f Failure) String() string {
 
 // Summary says what Import did.
 type Summary struct {
-	Files     int           // files of a supported type found
-	Imported  int           // files whose documents were stored (or sent)
-	Unchanged int           // files skipped because their text is already stored
-	Skipped   []string      // files of unknown type, left alone
-	Failures  []Failure     // files and rows that failed, in path order
-	Documents int           // documents stored
-	Chunks    int           // chunks embedded and stored
-	Removed   int           // documents removed: their file changed and no longer holds them
-	StaleKept int           // documents no longer in a file that had failures, kept
-	Elapsed   time.Duration // wall time of the whole import
+	Files     int       // files of a supported type found
+	Imported  int       // files whose documents were stored (or sent)
+	Unchanged int       // files skipped because their text is already stored
+	Skipped   []string  // files of unknown type, left alone
+	Failures  []Failure // files and rows that failed, in path order
+	Documents int       // documents stored
+	// UnchangedDocuments counts the documents found already stored as they
+	// are (those of unchanged files too), so not embedded again: rows an
+	// import cut short had stored, rows of a file edited elsewhere.
+	UnchangedDocuments int
+	Chunks             int           // chunks embedded and stored
+	Removed            int           // documents removed: their file changed and no longer holds them
+	StaleKept          int           // documents no longer in a file that had failures, kept
+	Elapsed            time.Duration // wall time of the whole import
 }
 
 // ChunksPerSecond is the import throughput.
@@ -102,6 +112,9 @@ func (s Summary) Write(w io.Writer) {
 	fmt.Fprintf(w, "imported %d files (%d documents, %d chunks) in %s, %.1f chunks/s; %d unchanged, %d failed, %d skipped (unknown type)\n",
 		s.Imported, s.Documents, s.Chunks, s.Elapsed.Round(time.Millisecond), s.ChunksPerSecond(),
 		s.Unchanged, len(s.Failures), len(s.Skipped))
+	if s.UnchangedDocuments > 0 {
+		fmt.Fprintf(w, "left %d documents already stored as they are\n", s.UnchangedDocuments)
+	}
 	if s.Removed > 0 {
 		fmt.Fprintf(w, "removed %d documents that their changed files no longer hold\n", s.Removed)
 	}
@@ -116,19 +129,36 @@ func (s Summary) Write(w io.Writer) {
 	}
 }
 
-// fileJob is one file on its way through the pipeline.
+// fileJob is one file, or one piece of a row file, on its way through the
+// pipeline. A JSONL or CSV file goes in pieces of up to putBatch documents
+// or embedCall chunks, so that its rows are stored, and counted, as they
+// are embedded rather than when the whole file is.
 type fileJob struct {
 	path      string
+	file      *fileState       // shared by the pieces of one file
+	pieces    int              // on a file's last piece: how many it has, else 0
+	rows      int              // rows of the file this piece accounts for
 	docs      []store.Document // prepared; vectors filled by the embed stage
 	raw       []Doc            // parsed documents, for Send
 	unchanged int              // documents skipped as already stored
+	chunks    int              // chunks of docs
 	failures  []Failure
 	err       error
 
 	// The file's source (the absolute path its documents are stored
-	// under) and the id of every document it holds now, stored or not.
+	// under) and the id of every document of this piece, stored or not.
 	source   string
 	produced []string
+}
+
+// fileState is what the writer learns of a file as its pieces arrive (in
+// any order: they are embedded side by side).
+type fileState struct {
+	rowFile   bool
+	pieces    int // how many, once the last piece has come
+	seen      int // pieces written or failed
+	stored    int // documents stored (or sent)
+	unchanged int // documents already stored as they are
 }
 
 // Import reads every supported file under paths (directories recursively,
@@ -189,10 +219,15 @@ func Import(ctx context.Context, paths []string, opts ImportOptions) (Summary, e
 	for range opts.Workers {
 		pw.Go(func() {
 			for p := range paths2 {
-				j := parseJob(ctx, p, opts)
-				select {
-				case parsed <- j:
-				case <-ctx.Done():
+				ok := parseJob(ctx, p, opts, prog, func(j *fileJob) bool {
+					select {
+					case parsed <- j:
+						return true
+					case <-ctx.Done():
+						return false
+					}
+				})
+				if !ok {
 					return
 				}
 			}
@@ -230,9 +265,7 @@ func Import(ctx context.Context, paths []string, opts ImportOptions) (Summary, e
 					continue
 				}
 				batch = append(batch, j)
-				for _, d := range j.docs {
-					chunks += len(d.Chunks)
-				}
+				chunks += j.chunks
 			case out <- batch:
 				batch, chunks = nil, 0
 			case <-ctx.Done():
@@ -370,65 +403,84 @@ func walk(paths []string, sum *Summary) ([]string, error) {
 	return files, nil
 }
 
-// parseJob parses, checks for unchanged documents and chunks one file.
-func parseJob(ctx context.Context, path string, opts ImportOptions) *fileJob {
-	j := &fileJob{path: path}
-	docs, rows, err := ParseFile(ctx, path, opts.Limits)
-	for _, r := range rows {
+// parseJob parses one file, checks for unchanged documents and chunks the
+// rest, and hands the file to emit: whole, or for a JSONL or CSV file in
+// pieces as they are ready. It returns false when emit did (ctx ended).
+func parseJob(ctx context.Context, path string, opts ImportOptions, prog *progress, emit func(*fileJob) bool) bool {
+	file := &fileState{rowFile: !wholeFile(path)}
+	j := &fileJob{path: path, file: file}
+	docs, rowErrs, err := ParseFile(ctx, path, opts.Limits)
+	for _, r := range rowErrs {
 		f := Failure{Path: path, Err: r}
 		if re, ok := errors.AsType[*RowError](r); ok {
 			f.Line, f.Err = re.Line, re.Err
 		}
 		j.failures = append(j.failures, f)
 	}
-	if err != nil {
-		j.err = err
-		return j
-	}
 	// Parse gives every document the file's absolute path as its source.
 	// (A file with nothing left in it fails to parse, so its documents stay.)
-	if j.source, err = filepath.Abs(path); err != nil {
-		j.err = err
-		return j
+	if err == nil {
+		j.source, err = filepath.Abs(path)
 	}
+	if err != nil {
+		j.err, j.pieces = err, 1
+		return emit(j)
+	}
+	if file.rowFile {
+		prog.rowFile(file, len(docs)+len(rowErrs))
+	}
+	j.rows = len(rowErrs)
 	// Later rows with the same id replace earlier ones, as they would if
-	// sent one by one.
-	seen := make(map[string]int, len(docs))
-	for _, d := range docs {
-		if err := normalize(&d); err != nil {
-			j.failures = append(j.failures, Failure{Path: path, Err: fmt.Errorf("document %q: %w", d.ID, err)})
+	// sent one by one: only the last of each id goes on.
+	last := make(map[string]int, len(docs))
+	for i := range docs {
+		if err := normalize(&docs[i]); err != nil {
+			j.failures = append(j.failures, Failure{Path: path, Err: fmt.Errorf("document %q: %w", docs[i].ID, err)})
+			docs[i].ID = "" // not an id: never the last of one
+			j.rows++
 			continue
 		}
+		last[docs[i].ID] = i
+	}
+	pieces := 0
+	for i, d := range docs {
+		if d.ID == "" || last[d.ID] != i {
+			if d.ID != "" {
+				j.rows++ // replaced by a later row
+			}
+			continue
+		}
+		j.rows++
 		j.produced = append(j.produced, d.ID)
-		if opts.Send != nil {
-			if i, dup := seen[d.ID]; dup {
-				j.raw[i] = d
+		switch {
+		case opts.Send != nil:
+			j.raw = append(j.raw, d)
+		default:
+			if same, err := unchanged(opts.Store, d, !file.rowFile, opts.Limits); err != nil {
+				j.err, j.pieces = err, pieces+1
+				return emit(j)
+			} else if same {
+				j.unchanged++
 				continue
 			}
-			seen[d.ID] = len(j.raw)
-			j.raw = append(j.raw, d)
-			continue
+			sd, err := prepare(ctx, opts.Embedder, d)
+			if err != nil {
+				j.failures = append(j.failures, Failure{Path: path, Err: fmt.Errorf("document %q: %w", d.ID, err)})
+				continue
+			}
+			j.docs = append(j.docs, sd)
+			j.chunks += len(sd.Chunks)
 		}
-		if same, err := unchanged(opts.Store, d, wholeFile(path), opts.Limits); err != nil {
-			j.err = err
-			return j
-		} else if same {
-			j.unchanged++
-			continue
+		if len(j.docs)+len(j.raw) >= putBatch || j.chunks >= embedCall {
+			pieces++
+			if !emit(j) {
+				return false
+			}
+			j = &fileJob{path: path, file: file, source: j.source}
 		}
-		sd, err := prepare(ctx, opts.Embedder, d)
-		if err != nil {
-			j.failures = append(j.failures, Failure{Path: path, Err: fmt.Errorf("document %q: %w", d.ID, err)})
-			continue
-		}
-		if i, dup := seen[d.ID]; dup {
-			j.docs[i] = sd
-			continue
-		}
-		seen[d.ID] = len(j.docs)
-		j.docs = append(j.docs, sd)
 	}
-	return j
+	j.pieces = pieces + 1
+	return emit(j)
 }
 
 // unchanged reports whether d is stored with the same id and text, so it

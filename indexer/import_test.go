@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/edgesearch/edgesearch/embedder"
 	"github.com/edgesearch/edgesearch/store"
 )
 
@@ -131,7 +133,7 @@ func TestIngestStoresParsedDocumentsAndRejectsBadOnes(t *testing.T) {
 	ctx := context.Background()
 	st := testStore(t, t.TempDir())
 	p := testPool(t)
-	got, err := Ingest(ctx, st, p, []Doc{
+	res, err := Ingest(ctx, st, p, []Doc{
 		{ID: "x", Title: "X", Text: "First version.", Metadata: map[string]string{"k": "v"}},
 		{Text: "No id or source: the id comes from the text."},
 		{Source: "https://example.com/page", Text: longText(600)},
@@ -141,6 +143,7 @@ func TestIngestStoresParsedDocumentsAndRejectsBadOnes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := res.Stored
 	// Without an id, the id is the content's, whatever the source: the
 	// fourth document is the second again, from elsewhere, and replaces it.
 	if len(got) != 3 || got[0].ID != "x" || got[0].Text != "Second version wins." ||
@@ -166,6 +169,44 @@ func TestIngestStoresParsedDocumentsAndRejectsBadOnes(t *testing.T) {
 	}
 	if n, _, _ := st.Count(); n != 3 {
 		t.Errorf("a failed Ingest stored something: %d documents", n)
+	}
+}
+
+// TestIngestLeavesDocumentsStoredAsSent pins the resume of a client that
+// sends a batch again: documents stored exactly as sent are not embedded or
+// written again, a change to any field is. Before, every document was
+// embedded and replaced each time.
+func TestIngestLeavesDocumentsStoredAsSent(t *testing.T) {
+	ctx := context.Background()
+	st := testStore(t, t.TempDir())
+	p := testPool(t)
+	docs := []Doc{
+		{ID: "a", Title: "A", Text: "Bees carry pollen between apple blossoms.", Metadata: map[string]string{"k": "v"}},
+		{ID: "b", Source: "notes.jsonl", Text: "Frost in April can cost a whole harvest."},
+		{Text: "A document without an id gets one from its content."},
+	}
+	first, err := Ingest(ctx, st, p, docs)
+	if err != nil || len(first.Stored) != 3 || first.Unchanged != 0 {
+		t.Fatalf("first Ingest: %d stored, %d unchanged, %v", len(first.Stored), first.Unchanged, err)
+	}
+	texts := p.Stats().Texts.Load()
+	again, err := Ingest(ctx, st, p, docs)
+	if err != nil || len(again.Stored) != 0 || again.Unchanged != 3 || !slices.Equal(again.IDs, first.IDs) {
+		t.Fatalf("same documents again: %d stored, %d unchanged, ids %v (first %v), %v",
+			len(again.Stored), again.Unchanged, again.IDs, first.IDs, err)
+	}
+	if n := p.Stats().Texts.Load() - texts; n != 0 {
+		t.Errorf("sending the same documents again embedded %d texts", n)
+	}
+	changed := slices.Clone(docs)
+	changed[0].Metadata = map[string]string{"k": "w"}
+	changed[1].Title = "Frost"
+	res, err := Ingest(ctx, st, p, changed)
+	if err != nil || len(res.Stored) != 2 || res.Unchanged != 1 {
+		t.Fatalf("two changed: %d stored, %d unchanged, %v", len(res.Stored), res.Unchanged, err)
+	}
+	if d, err := st.Get("a"); err != nil || d.Metadata["k"] != "w" {
+		t.Errorf("changed metadata not stored: %+v, %v", d.Metadata, err)
 	}
 }
 
@@ -206,10 +247,7 @@ func TestImportRemovesRowsGoneFromAChangedFile(t *testing.T) {
 			opts := ImportOptions{Store: st, Embedder: p, Workers: 2, OnRemoved: func(ids []string) { removed = append(removed, ids...) }}
 			if tt.send {
 				opts = ImportOptions{Workers: 2, OnRemoved: opts.OnRemoved,
-					Send: func(ctx context.Context, docs []Doc) error {
-						_, err := Ingest(ctx, st, p, docs)
-						return err
-					},
+					Send:      ingestSend(st, p),
 					SourceIDs: st.IDsBySource, Remove: st.DeleteBatch}
 			}
 			writeRows(t, a, nil, "r1", "r2", "r3", "r4")
@@ -346,5 +384,18 @@ func TestImportOfEditedCopiedAndMovedFiles(t *testing.T) {
 	}
 	if _, err := st.Get(fileID(copyText)); err != nil {
 		t.Errorf("the document of the now broken y.txt is gone: %v", err)
+	}
+}
+
+// ingestSend is a Send function that does what a server's POST /documents
+// does, and answers as it does.
+func ingestSend(st *store.Store, p *embedder.Pool) func(context.Context, []Doc) (Sent, error) {
+	return func(ctx context.Context, docs []Doc) (Sent, error) {
+		res, err := Ingest(ctx, st, p, docs)
+		sent := Sent{Unchanged: res.Unchanged}
+		for _, d := range res.Stored {
+			sent.Chunks += len(d.Chunks)
+		}
+		return sent, err
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,15 +24,29 @@ func StorePath(dataDir string) string {
 	return filepath.Join(dataDir, "edgesearch.db")
 }
 
-// Ingest chunks, embeds and stores docs, all in one store transaction, and
-// returns them as stored (ids, chunks with their vectors and spans,
-// timestamps), in the order given.
+// Ingested says what Ingest did.
+type Ingested struct {
+	// IDs are the documents' ids in the order given, a repeated id once.
+	IDs []string
+	// Stored are the documents written now, as stored (ids, chunks with
+	// their vectors and spans, timestamps), in the order of IDs.
+	Stored []store.Document
+	// Unchanged counts the documents that were already stored with the
+	// same id, text, title, source and metadata: nothing was embedded or
+	// written for them.
+	Unchanged int
+}
+
+// Ingest chunks, embeds and stores docs, all in one store transaction.
 //
 // A document without ID gets one derived from its title, text and
 // metadata (not its source), so sending the same document twice stores it
 // once and two different documents never replace each other. A stored
-// document with the same id is replaced. When two documents in
-// docs share an id the later one wins and the earlier is not stored.
+// document with the same id is replaced, unless it is the same in every
+// field given: then it is left as it is and not embedded again, so a
+// client that sends a batch again (an import resumed after a crash) pays
+// only for what is new. When two documents in docs share an id the later
+// one wins and the earlier is not stored.
 //
 // Nothing is stored unless every document is good: Ingest fails with
 // ErrNoText for an empty text (or one with nothing to embed), ErrInvalid
@@ -45,35 +60,67 @@ func StorePath(dataDir string) string {
 // MaxBulkWait) or full as Ingest starts, Ingest fails at once with
 // embedder.ErrOverloaded (a server answers 503 with Retry-After) instead of
 // waiting its turn; once its first texts are taken, it paces the rest.
-func Ingest(ctx context.Context, st *store.Store, emb *embedder.Pool, docs []Doc) ([]store.Document, error) {
-	prepared := make([]store.Document, 0, len(docs))
-	index := make(map[string]int, len(docs))
-	for i, d := range docs {
+func Ingest(ctx context.Context, st *store.Store, emb *embedder.Pool, docs []Doc) (Ingested, error) {
+	var res Ingested
+	// Later documents with an id replace earlier ones: only the last of
+	// each id is looked at.
+	last := make(map[string]int, len(docs))
+	for i := range docs {
+		d := &docs[i]
 		if !utf8.ValidString(d.Text) {
-			return nil, fmt.Errorf("document %d: text is not valid UTF-8: %w", i, ErrInvalid)
+			return res, fmt.Errorf("document %d: text is not valid UTF-8: %w", i, ErrInvalid)
 		}
 		d.Text = strings.TrimSpace(d.Text)
-		if err := normalize(&d); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i, err)
+		if err := normalize(d); err != nil {
+			return res, fmt.Errorf("document %d: %w", i, err)
+		}
+		if _, dup := last[d.ID]; !dup {
+			res.IDs = append(res.IDs, d.ID)
+		}
+		last[d.ID] = i
+	}
+	prepared := make([]store.Document, 0, len(last))
+	for _, id := range res.IDs {
+		i := last[id]
+		d := docs[i]
+		if same, err := storedAlike(st, d); err != nil {
+			return res, err
+		} else if same {
+			res.Unchanged++
+			continue
 		}
 		sd, err := prepare(ctx, emb, d)
 		if err != nil {
-			return nil, fmt.Errorf("document %d (%q): %w", i, d.ID, err)
+			return res, fmt.Errorf("document %d (%q): %w", i, d.ID, err)
 		}
-		if j, dup := index[d.ID]; dup {
-			prepared[j] = sd
-			continue
-		}
-		index[d.ID] = len(prepared)
 		prepared = append(prepared, sd)
 	}
+	if len(prepared) == 0 {
+		return res, nil
+	}
 	if err := embedDocs(ctx, emb, prepared, true); err != nil {
-		return nil, err
+		return res, err
 	}
 	if err := st.Put(ctx, prepared); err != nil {
-		return nil, err
+		return res, err
 	}
-	return prepared, nil
+	res.Stored = prepared
+	return res, nil
+}
+
+// storedAlike reports whether d is stored under its id with the same text,
+// title, source and metadata, and with its chunks (a reindex cut short
+// leaves documents without them).
+func storedAlike(st *store.Store, d Doc) (bool, error) {
+	old, err := st.Get(d.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return old.Hash == store.HashText(d.Text) && old.Title == d.Title && old.Source == d.Source &&
+		maps.Equal(old.Metadata, d.Metadata) && len(old.Chunks) > 0, nil
 }
 
 // normalize fills in a missing id and checks what store.Put would refuse,

@@ -71,7 +71,8 @@ func TestReindexAfterModelChangeRestoresWhatIngestStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := Ingest(ctx, st, p, reindexDocs(20))
+	res, err := Ingest(ctx, st, p, reindexDocs(20))
+	want := res.Stored
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,8 @@ func TestReindexStoppedHalfWayFinishesOnTheNextRun(t *testing.T) {
 	for i := range docs {
 		docs[i].Text = fmt.Sprintf("Short note %d about pruning apple trees in late winter.", i)
 	}
-	want, err := Ingest(ctx, st, p, docs)
+	res, err := Ingest(ctx, st, p, docs)
+	want := res.Stored
 	if err != nil {
 		t.Fatal(err)
 	}

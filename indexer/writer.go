@@ -27,15 +27,11 @@ func (w *writer) add(ctx context.Context, j *fileJob) error {
 	w.sum.Failures = append(w.sum.Failures, j.failures...)
 	if j.err != nil {
 		w.sum.Failures = append(w.sum.Failures, Failure{Path: j.path, Err: j.err})
-		w.prog.filesDone(1, 0)
+		w.done(j, 0, 0)
 		return nil
 	}
-	n := len(j.docs) + len(j.raw)
-	if n == 0 {
-		if j.unchanged > 0 {
-			w.sum.Unchanged++
-		}
-		w.prog.filesDone(1, 0)
+	if len(j.docs)+len(j.raw) == 0 {
+		w.done(j, 0, 0)
 		return nil
 	}
 	if w.ids == nil {
@@ -53,8 +49,49 @@ func (w *writer) add(ctx context.Context, j *fileJob) error {
 		w.ids[id] = true
 	}
 	w.pending = append(w.pending, j)
-	w.docs += n
+	w.docs += len(j.docs) + len(j.raw)
 	return nil
+}
+
+// done counts a piece written (stored documents of it, chunks stored
+// with them), failed or with nothing to write, and its file once every
+// piece of it is.
+func (w *writer) done(j *fileJob, stored, chunks int) {
+	f := j.file
+	if f == nil { // a job made by hand, in one piece
+		f = &fileState{}
+		j.pieces = 1
+	}
+	f.seen++
+	f.stored += stored
+	f.unchanged += j.unchanged
+	w.sum.UnchangedDocuments += j.unchanged
+	if j.pieces > 0 {
+		// The last piece says how many there are; it may come before
+		// others, which then find the count here.
+		f.pieces = j.pieces
+	}
+	complete := f.pieces > 0 && f.seen == f.pieces
+	if complete {
+		switch {
+		case f.stored > 0:
+			w.sum.Imported++
+		case f.unchanged > 0 && j.err == nil:
+			w.sum.Unchanged++
+		}
+	}
+	if !f.rowFile {
+		if complete {
+			w.prog.filesDone(1, chunks)
+		} else {
+			w.prog.filesDone(0, chunks)
+		}
+		return
+	}
+	w.prog.rowsStored(f, j.rows, chunks)
+	if complete {
+		w.prog.rowFileDone(f)
+	}
 }
 
 func (j *fileJob) ids() []string {
@@ -69,9 +106,9 @@ func (j *fileJob) ids() []string {
 }
 
 // flush writes the pending files in one transaction (or one Send). When that
-// fails it writes them file by file, so one bad file fails alone. Only the
-// end of ctx and a full disk (store.ErrNoSpace) stop the import; other
-// errors become failures of the files.
+// fails it writes them file by file (piece by piece), so one bad file fails
+// alone. Only the end of ctx and a full disk (store.ErrNoSpace) stop the
+// import; other errors become failures of the files.
 func (w *writer) flush(ctx context.Context) error {
 	if len(w.pending) == 0 {
 		return nil
@@ -90,7 +127,7 @@ func (w *writer) flush(ctx context.Context) error {
 					return err
 				}
 				w.sum.Failures = append(w.sum.Failures, Failure{Path: j.path, Err: err})
-				w.prog.filesDone(1, 0)
+				w.done(j, 0, 0)
 			}
 		}
 	}
@@ -101,29 +138,36 @@ func (w *writer) flush(ctx context.Context) error {
 func (w *writer) write(ctx context.Context, files []*fileJob) error {
 	var docs []store.Document
 	var raw []Doc
-	chunks := 0
 	for _, j := range files {
 		docs = append(docs, j.docs...)
 		raw = append(raw, j.raw...)
 	}
-	for _, d := range docs {
-		chunks += len(d.Chunks)
-	}
 	if w.opts.Send != nil {
-		if err := w.opts.Send(ctx, raw); err != nil {
+		sent, err := w.opts.Send(ctx, raw)
+		if err != nil {
 			return fmt.Errorf("send %d documents: %w", len(raw), err)
 		}
-	} else {
-		if err := w.opts.Store.Put(ctx, docs); err != nil {
-			return err
+		// The server says how many it already held as they are, not per
+		// file: count them as stored documents' files would be, once.
+		w.sum.Documents += len(raw) - sent.Unchanged
+		w.sum.UnchangedDocuments += sent.Unchanged
+		w.sum.Chunks += sent.Chunks
+		w.prog.filesDone(0, sent.Chunks)
+		for _, j := range files {
+			w.done(j, len(j.raw), 0)
 		}
-		if w.opts.OnStored != nil {
-			w.opts.OnStored(docs)
-		}
+		return nil
 	}
-	w.sum.Imported += len(files)
-	w.sum.Documents += len(docs) + len(raw)
-	w.sum.Chunks += chunks
-	w.prog.filesDone(len(files), chunks)
+	if err := w.opts.Store.Put(ctx, docs); err != nil {
+		return err
+	}
+	if w.opts.OnStored != nil {
+		w.opts.OnStored(docs)
+	}
+	w.sum.Documents += len(docs)
+	for _, j := range files {
+		w.sum.Chunks += j.chunks
+		w.done(j, len(j.docs), j.chunks)
+	}
 	return nil
 }

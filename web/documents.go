@@ -30,7 +30,10 @@ const (
 // addResponse answers POST /documents and POST /index.
 type addResponse struct {
 	IDs    []string `json:"ids"`
-	Chunks int      `json:"chunks"`
+	Chunks int      `json:"chunks"` // chunks embedded and stored by this request
+	// Unchanged counts the documents already stored as sent: not embedded
+	// or written again.
+	Unchanged int `json:"unchanged"`
 }
 
 // documentInfo is one document in GET /documents; GET /documents/:id adds
@@ -75,19 +78,18 @@ func (s *Server) handleAddDocuments(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	stored, err := indexer.Ingest(c.Request.Context(), e.Store(), pool, docs)
+	res, err := indexer.Ingest(c.Request.Context(), e.Store(), pool, docs)
 	if err != nil {
 		s.abortWithError(c, ingestError(err))
 		return
 	}
-	if err := e.Upsert(stored); err != nil {
+	if err := e.Upsert(res.Stored); err != nil {
 		// Stored but not indexed: the next start rebuilds the index.
 		s.abortWithError(c, fmt.Errorf("index stored documents: %w", err))
 		return
 	}
-	resp := addResponse{IDs: make([]string, len(stored))}
-	for i, d := range stored {
-		resp.IDs[i] = d.ID
+	resp := addResponse{IDs: res.IDs, Unchanged: res.Unchanged}
+	for _, d := range res.Stored {
 		resp.Chunks += len(d.Chunks)
 	}
 	c.JSON(http.StatusCreated, resp)

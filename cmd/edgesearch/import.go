@@ -137,19 +137,21 @@ func openForImport(ctx context.Context, cfg config) (*store.Store, *embedder.Poo
 }
 
 // sendTo returns an indexer Send function that posts documents to a
-// server's POST /documents as {"documents":[...]}.
-func sendTo(server, apiKey string) func(context.Context, []indexer.Doc) error {
+// server's POST /documents as {"documents":[...]} and reads what the server
+// did from its answer.
+func sendTo(server, apiKey string) func(context.Context, []indexer.Doc) (indexer.Sent, error) {
 	url := strings.TrimRight(server, "/") + "/documents"
 	client := &http.Client{Timeout: 10 * time.Minute} // the server embeds before it answers
-	return func(ctx context.Context, docs []indexer.Doc) error {
+	return func(ctx context.Context, docs []indexer.Doc) (indexer.Sent, error) {
+		var sent indexer.Sent
 		body, err := json.Marshal(map[string][]indexer.Doc{"documents": docs})
 		if err != nil {
-			return err
+			return sent, err
 		}
 		for {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 			if err != nil {
-				return fmt.Errorf("server %s: %w", server, err)
+				return sent, fmt.Errorf("server %s: %w", server, err)
 			}
 			req.Header.Set("Content-Type", "application/json")
 			if apiKey != "" {
@@ -157,9 +159,10 @@ func sendTo(server, apiKey string) func(context.Context, []indexer.Doc) error {
 			}
 			resp, err := client.Do(req)
 			if err != nil {
-				return fmt.Errorf("server %s: %w", server, err)
+				return sent, fmt.Errorf("server %s: %w", server, err)
 			}
-			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			// The answer lists the ids: a few KB for a batch of rows.
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusServiceUnavailable {
 				// A busy server refuses bulk work it cannot take now and
@@ -168,13 +171,22 @@ func sendTo(server, apiKey string) func(context.Context, []indexer.Doc) error {
 				case <-time.After(retryAfter(resp.Header.Get("Retry-After"))):
 					continue
 				case <-ctx.Done():
-					return ctx.Err()
+					return sent, ctx.Err()
 				}
 			}
 			if resp.StatusCode/100 != 2 {
-				return fmt.Errorf("server %s: POST /documents: %s: %s", server, resp.Status, strings.TrimSpace(string(msg)))
+				return sent, fmt.Errorf("server %s: POST /documents: %s: %s", server, resp.Status, strings.TrimSpace(string(msg)))
 			}
-			return nil
+			// {"ids":[…],"chunks":N,"unchanged":N}; a server from before
+			// "unchanged" re-embedded everything, and says 0.
+			var answer struct {
+				Chunks    int `json:"chunks"`
+				Unchanged int `json:"unchanged"`
+			}
+			if err := json.Unmarshal(msg, &answer); err != nil {
+				return sent, fmt.Errorf("server %s: POST /documents: answer %.100q: %w", server, msg, err)
+			}
+			return indexer.Sent{Chunks: answer.Chunks, Unchanged: answer.Unchanged}, nil
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -92,11 +93,12 @@ func TestImportToABusyServerWaitsAndRetries(t *testing.T) {
 			return
 		}
 		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"ids":["a"],"chunks":1,"unchanged":0}`)
 	}))
 	defer srv.Close()
 	send := sendTo(srv.URL, "")
-	if err := send(context.Background(), []indexer.Doc{{ID: "a", Text: "some text"}}); err != nil {
-		t.Fatalf("send to a busy server: %v", err)
+	if sent, err := send(context.Background(), []indexer.Doc{{ID: "a", Text: "some text"}}); err != nil || sent.Chunks != 1 {
+		t.Fatalf("send to a busy server: %+v, %v", sent, err)
 	}
 	if calls.Load() != 3 {
 		t.Fatalf("%d requests, want 3 (two refused, one accepted)", calls.Load())
