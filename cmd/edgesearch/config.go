@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/edgesearch/edgesearch/indexer"
+	"github.com/edgesearch/edgesearch/search"
 	"github.com/edgesearch/edgesearch/web"
 )
 
@@ -46,6 +48,15 @@ type config struct {
 	// IOTimeout cuts a client that stops sending or reading (serve).
 	IOTimeout time.Duration
 
+	// Profile is "standard" or "small" (profile.go), chosen by --profile or
+	// for the machine; ProfileWhy says why, for the startup log. The small
+	// profile sets HNSW, MemoryLimit and QuantizedModel, and defaults that
+	// the user left alone (threads, queues).
+	Profile, ProfileWhy string
+	HNSW                search.Params // zero fields: the search package's defaults
+	MemoryLimit         int64         // the Go runtime's soft limit; 0 = none
+	QuantizedModel      bool          // the default model is the q8_0 one
+
 	// AllowedHosts are the extra Host names serve answers to
 	// (web.Config.AllowedHosts).
 	AllowedHosts []string
@@ -67,6 +78,7 @@ type setting struct {
 // ours so existing deployments keep working.
 var settings = map[string]setting{
 	"addr":          {flag: "addr", env: []string{"EDGESEARCH_ADDR"}, def: defaultAddr},
+	"profile":       {flag: "profile", env: []string{"EDGESEARCH_PROFILE"}, def: profileAuto},
 	"data":          {flag: "data", env: []string{"EDGESEARCH_DATA"}},
 	"model":         {flag: "model", env: []string{"EDGESEARCH_MODEL", "MODEL_PATH"}},
 	"threads":       {flag: "threads", env: []string{"EDGESEARCH_THREADS", "threads"}, def: "0"},
@@ -105,7 +117,8 @@ const defaultAddr = "127.0.0.1:8080"
 func addCommonFlags(fs *pflag.FlagSet) {
 	fs.String("model", "", "`PATH` of the GGUF model (default: the one edgesearch model pull fetches)")
 	fs.String("data", "", "data directory (default $XDG_DATA_HOME/edgesearch or ~/.local/share/edgesearch)")
-	fs.Int("threads", 0, "embedding workers (default: one per CPU core)")
+	fs.Int("threads", 0, "embedding workers (default: one per CPU core; one in the small profile)")
+	fs.String("profile", profileAuto, "auto, standard or small: small (for 512 MB–1 GB boards, and the default on 32-bit arm or under 1.5 GiB of memory) uses the q8_0 model, one worker, shorter queues, a smaller vector graph and a 128 MiB soft memory limit")
 	fs.Int("max-tokens", 0, "truncate texts to this many tokens (default: the model's limit)")
 	fs.Int("max-batch", 0, "most texts per guest call (default 32)")
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -251,10 +264,12 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 			return config{}, err
 		}
 	}
+	if cfg.Profile, cfg.ProfileWhy, err = chooseProfile(strings.ToLower(strings.TrimSpace(raw["profile"])), runtime.GOARCH, memTotal()); err != nil {
+		return config{}, usageError{fmt.Errorf("%s=%w", from["profile"], err)}
+	}
+	applyProfile(&cfg, from)
 	if cfg.ModelPath == "" {
-		if cfg.ModelPath, err = defaultModelPath(); err != nil {
-			return config{}, err
-		}
+		cfg.ModelPath = defaultModelFor(cfg.QuantizedModel)
 	}
 	return cfg, nil
 }

@@ -66,6 +66,7 @@ While a server uses the data directory its store is locked; stop it, or give
 				opts.Send = sendTo(server, cfg.APIKey)
 				opts.SourceIDs, opts.Remove = serverSourceIDs(server, cfg.APIKey), serverRemove(server, cfg.APIKey)
 			} else {
+				setMemoryLimit(cfg.MemoryLimit)
 				st, pool, err := openForImport(cmd.Context(), cfg)
 				if err != nil {
 					return err

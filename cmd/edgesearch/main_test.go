@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/edgesearch/edgesearch/embedder/model"
 	"io"
 	"math"
 	"net/http"
@@ -43,10 +44,7 @@ func modelPath(t *testing.T) string {
 	t.Helper()
 	p := os.Getenv("EDGESEARCH_MODEL")
 	if p == "" {
-		var err error
-		if p, err = defaultModelPath(); err != nil {
-			t.Fatal(err)
-		}
+		p = model.DefaultPath()
 	}
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("model %s is missing: run `make model` or set EDGESEARCH_MODEL: %v", p, err)

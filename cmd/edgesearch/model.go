@@ -23,7 +23,7 @@ func newModelPullCmd(getenv func(string) string) *cobra.Command {
 	var force, source bool
 	cmd := &cobra.Command{
 		Use:   "pull",
-		Short: "Download the default model (all-MiniLM-L6-v2, f16 GGUF) to --model or the default path",
+		Short: "Download the default model (all-MiniLM-L6-v2: f16 GGUF, q8_0 in the small profile) to --model or the default path",
 		Long: `Download the default model to the path --model / EDGESEARCH_MODEL / MODEL_PATH names,
 else to the default location. A valid GGUF already there is kept unless --force.
 Progress goes to standard error; the model's path is printed on standard output.
@@ -44,7 +44,7 @@ to other weight types; their folder is printed too.`,
 				fmt.Fprintln(cmd.OutOrStdout(), dir)
 			}
 			path, err := model.Pull(cmd.Context(), model.PullOptions{
-				Dest: cfg.ModelPath, Force: force, Progress: cmd.ErrOrStderr(),
+				Dest: cfg.ModelPath, Force: force, Progress: cmd.ErrOrStderr(), Q8: cfg.QuantizedModel,
 			})
 			if err != nil {
 				return err
@@ -121,10 +121,6 @@ header is read, unless --sha256 asks for the file's checksum.`,
 	cmd.Flags().BoolVar(&checksum, "sha256", false, "also hash the whole file")
 	return cmd
 }
-
-// defaultModelPath is where `edgesearch model pull` and `make model` put the
-// default model.
-func defaultModelPath() (string, error) { return model.DefaultPath(), nil }
 
 // exactArgs and maxArgs are cobra's checks, reporting usage errors.
 func exactArgs(n int) cobra.PositionalArgs {

