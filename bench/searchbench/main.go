@@ -6,6 +6,12 @@
 // search, and the peak RSS of a real `edgesearch serve` over the same data
 // directory answering GET /search.
 //
+// -profile small measures what `edgesearch serve --profile small` holds: the
+// engine here builds the graph with that profile's parameters (so recall is
+// the small graph's and the server loads the saved graph instead of
+// rebuilding it), the store records the q8_0 model's name, and the server
+// runs with --profile small and its one worker.
+//
 // The vectors are synthetic because embedding 100k real chunks takes hours
 // on the target machine; clustered data, as in search's own tests, is where a
 // weak graph loses recall. Recall is measured on documents, as the engine
@@ -34,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgesearch/edgesearch/bench/internal/serverenv"
 	"github.com/edgesearch/edgesearch/embedder"
 	"github.com/edgesearch/edgesearch/indexer"
 	"github.com/edgesearch/edgesearch/search"
@@ -47,6 +54,16 @@ const (
 	k       = 10
 )
 
+// Profiles, as cmd/edgesearch/profile.go sets them: the graph parameters
+// and the default model of each. Keep in step with smallHNSW there.
+var profiles = map[string]struct {
+	params search.Params
+	model  string // file name under ~/.cache/edgesearch
+}{
+	"standard": {search.Params{}, "all-MiniLM-L6-v2-f16.gguf"},
+	"small":    {search.Params{M: 12, EfConstruction: 64, EfSearch: 64}, "all-MiniLM-L6-v2-q8_0.gguf"},
+}
+
 func main() {
 	var (
 		chunks    = flag.Int("chunks", 100000, "chunks in the store")
@@ -55,18 +72,35 @@ func main() {
 		recallN   = flag.Int("recall-queries", 200, "queries for recall@10 against exact search")
 		serveN    = flag.Int("serve-queries", 1000, "GET /search requests to the server")
 		sentences = flag.String("sentences", "bench/sentences.txt", "words for the chunk texts")
-		modelPath = flag.String("model", os.Getenv("EDGESEARCH_MODEL"), "GGUF model (the store records its name; serve embeds queries with it)")
-		threads   = flag.Int("threads", 2, "embedder workers of the server")
+		profile   = flag.String("profile", "standard", "standard or small: the graph parameters, default model and serve --profile")
+		modelPath = flag.String("model", "", "GGUF model (the store records its name; serve embeds queries with it); default: the profile's in ~/.cache/edgesearch")
+		threads   = flag.Int("threads", 0, "embedder workers of the server; 0 leaves the profile's (one per core in standard, one in small)")
+		efSweep   = flag.String("ef-sweep", "", "comma-separated EfSearch values to measure recall@10 with on the same graph (e.g. 64,96,128)")
+		serveArgs = flag.String("serve-flags", "", "more flags for serve, space-separated (e.g. \"--max-batch 8 --idle-threads 1\")")
 		cli       = flag.String("cli", "bin/edgesearch", "binary to serve the store; empty skips the RSS measure")
 		keep      = flag.String("keep", "", "data directory to build in and keep (default: a temporary one, removed)")
 	)
 	flag.Parse()
+	prof, ok := profiles[*profile]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "searchbench: -profile %q: want standard or small\n", *profile)
+		os.Exit(2)
+	}
 	if *modelPath == "" {
 		home, _ := os.UserHomeDir()
-		*modelPath = filepath.Join(home, ".cache", "edgesearch", "all-MiniLM-L6-v2-f16.gguf")
+		*modelPath = filepath.Join(home, ".cache", "edgesearch", prof.model)
 	}
 	cfg := config{chunks: *chunks, perDoc: *perDoc, queries: *queries, recall: *recallN, serve: *serveN,
-		sentences: *sentences, model: *modelPath, threads: *threads, cli: *cli, keep: *keep}
+		sentences: *sentences, model: *modelPath, threads: *threads, cli: *cli, keep: *keep,
+		profile: *profile, params: prof.params, serveArgs: strings.Fields(*serveArgs)}
+	for _, f := range strings.FieldsFunc(*efSweep, func(r rune) bool { return r == ',' || r == ' ' }) {
+		ef, err := strconv.Atoi(f)
+		if err != nil || ef < 1 {
+			fmt.Fprintf(os.Stderr, "searchbench: -ef-sweep %q: want positive integers\n", f)
+			os.Exit(2)
+		}
+		cfg.efSweep = append(cfg.efSweep, ef)
+	}
 	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "searchbench:", err)
 		os.Exit(1)
@@ -77,29 +111,45 @@ type config struct {
 	chunks, perDoc, queries, recall, serve int
 	sentences, model, cli, keep            string
 	threads                                int
+	profile                                string
+	params                                 search.Params // the profile's graph parameters
+	serveArgs                              []string      // more flags for serve
+	efSweep                                []int         // EfSearch values for extra recall measures
 }
 
 type result struct {
-	Chunks         int     `json:"n_chunks"`
-	Documents      int     `json:"n_documents"`
-	Dims           int     `json:"dims"`
-	StoreWriteS    float64 `json:"store_write_s"`
-	BuildS         float64 `json:"hnsw_build_s"` // search.Open rebuilding graph and BM25 from the store
-	SemanticP50Ms  float64 `json:"semantic_ms_p50"`
-	SemanticP99Ms  float64 `json:"semantic_ms_p99"`
-	HybridP50Ms    float64 `json:"hybrid_ms_p50"`
-	HybridP99Ms    float64 `json:"hybrid_ms_p99"`
-	KeywordP50Ms   float64 `json:"keyword_ms_p50"`
-	RecallAt10     float64 `json:"recall_at_10"`
-	RecallQueries  int     `json:"recall_queries"`
-	ServeRSSMB     float64 `json:"serve_peak_rss_mb,omitempty"`  // VmHWM
-	ServeNowMB     float64 `json:"serve_rss_after_mb,omitempty"` // VmRSS after the queries
-	ServeAnonMB    float64 `json:"serve_rss_anon_mb,omitempty"`  // of which heap and guest memory
-	ServeFileMB    float64 `json:"serve_rss_file_mb,omitempty"`  // of which file pages (the bbolt mmap, the binary)
-	ServeStartS    float64 `json:"serve_start_s,omitempty"`      // exec to /health counting every chunk
-	ServeHTTPP50Ms float64 `json:"serve_http_ms_p50,omitempty"`  // GET /search end to end, query embedding included
-	ServeQueries   int     `json:"serve_queries,omitempty"`
-	ServeGraph     string  `json:"serve_graph,omitempty"` // "loaded" or "rebuilt"
+	Profile        string     `json:"profile"`
+	Model          string     `json:"model"` // file name
+	HNSW           string     `json:"hnsw"`  // M/EfConstruction/EfSearch, 0 = the search package's default
+	Chunks         int        `json:"n_chunks"`
+	Documents      int        `json:"n_documents"`
+	Dims           int        `json:"dims"`
+	StoreWriteS    float64    `json:"store_write_s"`
+	BuildS         float64    `json:"hnsw_build_s"` // search.Open rebuilding graph and BM25 from the store
+	SemanticP50Ms  float64    `json:"semantic_ms_p50"`
+	SemanticP99Ms  float64    `json:"semantic_ms_p99"`
+	HybridP50Ms    float64    `json:"hybrid_ms_p50"`
+	HybridP99Ms    float64    `json:"hybrid_ms_p99"`
+	KeywordP50Ms   float64    `json:"keyword_ms_p50"`
+	RecallAt10     float64    `json:"recall_at_10"`
+	RecallQueries  int        `json:"recall_queries"`
+	ServeRSSMB     float64    `json:"serve_peak_rss_mb,omitempty"`  // VmHWM
+	ServeNowMB     float64    `json:"serve_rss_after_mb,omitempty"` // VmRSS after the queries
+	ServeAnonMB    float64    `json:"serve_rss_anon_mb,omitempty"`  // of which heap and guest memory
+	ServeFileMB    float64    `json:"serve_rss_file_mb,omitempty"`  // of which file pages (the bbolt mmap, the binary)
+	ServeStartS    float64    `json:"serve_start_s,omitempty"`      // exec to /health counting every chunk
+	ServeHTTPP50Ms float64    `json:"serve_http_ms_p50,omitempty"`  // GET /search end to end, query embedding included
+	ServeQueries   int        `json:"serve_queries,omitempty"`
+	ServeGraph     string     `json:"serve_graph,omitempty"` // "loaded" or "rebuilt"
+	ServeFlags     string     `json:"serve_flags,omitempty"` // -serve-flags, and GOMEMLIMIT when set
+	EfSweep        []efResult `json:"ef_search_sweep,omitempty"`
+}
+
+// efResult is recall and latency with another EfSearch on the same graph.
+type efResult struct {
+	EfSearch      int     `json:"ef_search"`
+	RecallAt10    float64 `json:"recall_at_10"`
+	SemanticP50Ms float64 `json:"semantic_ms_p50"`
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -126,7 +176,8 @@ func run(ctx context.Context, cfg config) error {
 
 	r := rand.New(rand.NewPCG(1, 2))
 	centre := makeCentres(r, dims)
-	res := result{Chunks: cfg.chunks, Dims: dims}
+	res := result{Profile: cfg.profile, Model: filepath.Base(cfg.model), Chunks: cfg.chunks, Dims: dims,
+		HNSW: fmt.Sprintf("%d/%d/%d", cfg.params.M, cfg.params.EfConstruction, cfg.params.EfSearch)}
 
 	st, err := store.Open(indexer.StorePath(dir), store.Options{Model: name, Dims: dims})
 	if err != nil {
@@ -144,7 +195,7 @@ func run(ctx context.Context, cfg config) error {
 
 	logf("opening the engine (building the graph)")
 	start = time.Now()
-	eng, err := search.Open(ctx, st, search.EngineOptions{Dir: dir})
+	eng, err := search.Open(ctx, st, search.EngineOptions{Dir: dir, Params: cfg.params})
 	if err != nil {
 		st.Close()
 		return err
@@ -188,30 +239,45 @@ func run(ctx context.Context, cfg config) error {
 		logf("%s: p50 %.2f ms, p99 %.2f ms", m, p50, p99)
 	}
 
-	var hits, want int
-	for _, qq := range qs[:cfg.recall] {
-		out, err := eng.Search(ctx, search.Query{Vector: qq.vec, K: k, Mode: search.Semantic})
-		if err != nil {
-			return err
-		}
-		exact := exactDocs(vecs, owner, qq.vec, k)
-		got := map[string]bool{}
-		for _, o := range out {
-			got[o.ID] = true
-		}
-		for _, d := range exact {
-			if got[docID(d)] {
-				hits++
-			}
-		}
-		want += len(exact)
+	recallQs := make([][]float32, cfg.recall)
+	exact := make([][]int, cfg.recall)
+	for i, qq := range qs[:cfg.recall] {
+		recallQs[i], exact[i] = qq.vec, exactDocs(vecs, owner, qq.vec, k)
 	}
-	res.RecallAt10, res.RecallQueries = float64(hits)/float64(want), cfg.recall
+	if res.RecallAt10, _, err = recall(ctx, eng, recallQs, exact); err != nil {
+		return err
+	}
+	res.RecallQueries = cfg.recall
 	logf("recall@10 %.4f over %d queries", res.RecallAt10, cfg.recall)
 
 	// Close saves the graph, so the server loads it as it would after any
 	// clean restart.
-	if err := errors.Join(eng.Close(), st.Close()); err != nil {
+	if err := eng.Close(); err != nil {
+		st.Close()
+		return err
+	}
+	// Other EfSearch values on the same graph: reopening loads the saved
+	// graph (EfSearch is not part of its shape) and applies the value.
+	for _, ef := range cfg.efSweep {
+		p := cfg.params
+		p.EfSearch = ef
+		e, err := search.Open(ctx, st, search.EngineOptions{Dir: dir, Params: p})
+		if err != nil {
+			st.Close()
+			return err
+		}
+		rc, p50, err := recall(ctx, e, recallQs, exact)
+		if err = errors.Join(err, e.Close()); err != nil {
+			st.Close()
+			return err
+		}
+		if !e.Loaded() {
+			logf("ef-search %d: the engine rebuilt the graph instead of loading it", ef)
+		}
+		res.EfSweep = append(res.EfSweep, efResult{EfSearch: ef, RecallAt10: rc, SemanticP50Ms: p50})
+		logf("ef-search %d: recall@10 %.4f, semantic p50 %.2f ms", ef, rc, p50)
+	}
+	if err := st.Close(); err != nil {
 		return err
 	}
 	vecs = nil
@@ -226,6 +292,33 @@ func run(ctx context.Context, cfg config) error {
 		logf("serve: peak RSS %.0f MB, GET /search p50 %.1f ms", res.ServeRSSMB, res.ServeHTTPP50Ms)
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// recall searches each of qs semantically and returns the share of the
+// exact answers' documents found (recall@10 by document) and the p50
+// latency of those searches.
+func recall(ctx context.Context, eng *search.Engine, qs [][]float32, exact [][]int) (float64, float64, error) {
+	var hits, want int
+	lat := make([]float64, 0, len(qs))
+	for i, q := range qs {
+		t := time.Now()
+		out, err := eng.Search(ctx, search.Query{Vector: q, K: k, Mode: search.Semantic})
+		lat = append(lat, float64(time.Since(t).Microseconds())/1000)
+		if err != nil {
+			return 0, 0, err
+		}
+		got := map[string]bool{}
+		for _, o := range out {
+			got[o.ID] = true
+		}
+		for _, d := range exact[i] {
+			if got[docID(d)] {
+				hits++
+			}
+		}
+		want += len(exact[i])
+	}
+	return float64(hits) / float64(want), percentile(lat, 50), nil
 }
 
 // modelInfo loads the model once for its name and dimensions, which the
@@ -390,9 +483,18 @@ func measureServe(cfg config, dir string, queries []string, res *result) error {
 	addr := ln.Addr().String()
 	ln.Close()
 	start := time.Now()
-	cmd := exec.Command(cfg.cli, "serve", "--data", dir, "--addr", addr, "--model", cfg.model,
-		"--threads", strconv.Itoa(cfg.threads), "--log-format", "json")
-	cmd.Env = append(os.Environ(), "EDGESEARCH_API_KEY=")
+	args := []string{"serve", "--data", dir, "--addr", addr, "--model", cfg.model,
+		"--profile", cfg.profile, "--log-format", "json"}
+	if cfg.threads > 0 {
+		args = append(args, "--threads", strconv.Itoa(cfg.threads))
+	}
+	args = append(args, cfg.serveArgs...)
+	res.ServeFlags = strings.Join(cfg.serveArgs, " ")
+	if l := os.Getenv("GOMEMLIMIT"); l != "" {
+		res.ServeFlags = strings.TrimSpace(res.ServeFlags + " GOMEMLIMIT=" + l)
+	}
+	cmd := exec.Command(cfg.cli, args...)
+	cmd.Env = serverenv.Clean() // settings go on the command line only
 	logs, err := cmd.StderrPipe()
 	if err != nil {
 		return err
