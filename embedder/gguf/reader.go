@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 )
 
 // KV is one metadata entry. Value holds a Go value of the matching type:
@@ -175,6 +176,12 @@ func (d *decoder) u16() uint16 { d.read(d.buf[:2]); return binary.LittleEndian.U
 func (d *decoder) u32() uint32 { d.read(d.buf[:4]); return binary.LittleEndian.Uint32(d.buf[:4]) }
 func (d *decoder) u64() uint64 { d.read(d.buf[:8]); return binary.LittleEndian.Uint64(d.buf[:8]) }
 
+// preallocMax is the most elements (or string bytes) made room for before
+// they are read. A count is checked against the size the caller gave for
+// the file, which reading has not yet shown to be backed by bytes; past
+// this, slices grow as elements arrive, so memory follows the bytes read.
+const preallocMax = 1 << 16
+
 func (d *decoder) str() string {
 	n := d.u64()
 	if d.err != nil {
@@ -184,17 +191,36 @@ func (d *decoder) str() string {
 		d.fail("string length %d exceeds file", n)
 		return ""
 	}
-	b := make([]byte, n)
-	d.read(b)
+	if n > math.MaxInt {
+		d.fail("string length %d is beyond this platform's int", n)
+		return ""
+	}
+	if n <= preallocMax {
+		b := make([]byte, n)
+		d.read(b)
+		return string(b)
+	}
+	var b []byte
+	for left := int(n); left > 0 && d.err == nil; {
+		k := min(left, preallocMax)
+		b = slices.Grow(b, k)[:len(b)+k]
+		d.read(b[len(b)-k:])
+		left -= k
+	}
 	return string(b)
 }
 
 // count reads an element count and checks that n elements of at least
-// minSize bytes each fit in the rest of the file.
+// minSize bytes each fit in the rest of the file, and that an int can
+// count them (on a 32-bit build a file over 2 GiB could claim more).
 func (d *decoder) count(what string, minSize uint64) uint64 {
 	n := d.u64()
 	if d.err == nil && n > uint64(d.remaining())/minSize {
 		d.fail("%s count %d exceeds file", what, n)
+		return 0
+	}
+	if d.err == nil && n > math.MaxInt {
+		d.fail("%s count %d is beyond this platform's int", what, n)
 		return 0
 	}
 	return n
@@ -287,7 +313,7 @@ func (d *decoder) value(t ValueType, depth int) any {
 }
 
 func readSlice[T any](d *decoder, n uint64, next func() T) []T {
-	s := make([]T, 0, n)
+	s := make([]T, 0, min(n, preallocMax))
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		s = append(s, next())
 	}
@@ -315,7 +341,7 @@ func NewReader(r io.ReaderAt, size int64) (*File, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	f.Metadata = make([]KV, 0, nKV)
+	f.Metadata = make([]KV, 0, min(nKV, preallocMax))
 	for i := uint64(0); i < nKV && d.err == nil; i++ {
 		key := d.str()
 		v := d.value(ValueType(d.u32()), 0)
@@ -331,7 +357,7 @@ func NewReader(r io.ReaderAt, size int64) (*File, error) {
 		}
 		f.Alignment = uint64(al)
 	}
-	f.Tensors = make([]TensorInfo, 0, nTensors)
+	f.Tensors = make([]TensorInfo, 0, min(nTensors, preallocMax))
 	for i := uint64(0); i < nTensors && d.err == nil; i++ {
 		t := TensorInfo{Name: d.str()}
 		nd := d.u32()

@@ -39,7 +39,9 @@ var valueTypeNames = [...]string{"uint8", "int8", "uint16", "int16", "uint32", "
 	"float32", "bool", "string", "array", "uint64", "int64", "float64"}
 
 func (t ValueType) String() string {
-	if int(t) < len(valueTypeNames) {
+	// Compared as a ValueType: as an int, 2^31 and up is negative on a
+	// 32-bit build.
+	if t < ValueType(len(valueTypeNames)) {
 		return valueTypeNames[t]
 	}
 	return fmt.Sprintf("type(%d)", uint32(t))
