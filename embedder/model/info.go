@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -53,20 +54,28 @@ func Describe(path string, checksum bool) (Info, error) {
 	}
 	defer f.Close()
 	arch := f.String("general.architecture")
+	// A size beyond an int32 is no model's; as an int it would show
+	// wrapped (negative, or 2^32+384 as 384) on a 32-bit build, so on
+	// every build it is reported as damage.
+	var bad error
 	num := func(key string) int {
-		n, _ := f.Uint(arch + "." + key)
-		return int(n)
+		n, _ := f.Uint(key)
+		if n > math.MaxInt32 && bad == nil {
+			bad = fmt.Errorf("describe model %s: %s is %d, beyond any model's: %w", path, key, n, gguf.ErrCorrupt)
+		}
+		return int(min(n, math.MaxInt32))
 	}
 	info := Info{
 		Path: path, Size: f.Size, GGUFVersion: f.Version,
 		Architecture: arch, Name: f.String("general.name"),
-		Dims: num("embedding_length"), Layers: num("block_count"), Heads: num("attention.head_count"),
-		FeedForward: num("feed_forward_length"), Context: num("context_length"),
+		Dims: num(arch + ".embedding_length"), Layers: num(arch + ".block_count"), Heads: num(arch + ".attention.head_count"),
+		FeedForward: num(arch + ".feed_forward_length"), Context: num(arch + ".context_length"),
 		Tokenizer:    f.String("tokenizer.ggml.model"),
 		MetadataKeys: len(f.Metadata), TensorCount: len(f.Tensors), TensorTypes: map[string]int{},
 	}
-	if n, ok := f.Uint("edgesearch.max_seq_length"); ok {
-		info.MaxSeqLength = int(n)
+	info.MaxSeqLength = num("edgesearch.max_seq_length")
+	if bad != nil {
+		return Info{}, bad
 	}
 	if v, ok := f.Get("tokenizer.ggml.tokens"); ok {
 		if toks, ok := v.([]string); ok {
