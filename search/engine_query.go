@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -35,6 +36,10 @@ type Query struct {
 	// Filter keeps documents whose metadata has every key=value given;
 	// the key "source" matches the document's source instead.
 	Filter map[string]string
+	// Where keeps documents that pass a filter in Qdrant's language, over
+	// the payload DocumentPayload gives each document. Both Filter and
+	// Where apply when both are given.
+	Where *Filter
 }
 
 // Result is one document that matched, by its best chunk.
@@ -80,7 +85,8 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 	e.mu.RLock()
 	keep := func(id uint64) bool {
 		ref, ok := e.chunks[id]
-		return ok && matches(ref.doc, q.Filter)
+		return ok && matches(ref.doc, q.Filter) &&
+			(q.Where == nil || q.Where.Match(PointID{}, ref.doc.payload()))
 	}
 	total := len(e.chunks)
 	// Several chunks of one document may rank together; ask for more
@@ -132,6 +138,39 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 		})
 	}
 	return out, nil
+}
+
+// DocumentPayload is the payload a Where filter sees for a document:
+//
+//	{"id": ID, "title": TITLE, "source": SOURCE, "metadata": {KEY: VALUE, ...}}
+//
+// so a filter names a metadata field as "metadata.KEY", as LangChain's
+// Qdrant store lays out its payloads. A metadata value that is a JSON
+// number (as a JSONL row's numeric field is stored) is a number there, so
+// range conditions work on it; every other value is a string.
+func DocumentPayload(id, title, source string, metadata map[string]string) map[string]any {
+	md := make(map[string]any, len(metadata))
+	for k, v := range metadata {
+		if isJSONNumber(v) {
+			md[k] = json.Number(v)
+		} else {
+			md[k] = v
+		}
+	}
+	return map[string]any{"id": id, "title": title, "source": source, "metadata": md}
+}
+
+func (d *docEntry) payload() map[string]any {
+	return DocumentPayload(d.id, d.title, d.source, d.metadata)
+}
+
+// isJSONNumber reports whether s is a number as JSON writes one.
+func isJSONNumber(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	var n json.Number
+	return json.Unmarshal([]byte(s), &n) == nil && n.String() == s
 }
 
 // matches reports whether d passes every key=value of filter.

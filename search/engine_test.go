@@ -3,6 +3,7 @@ package search_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -383,6 +384,59 @@ func TestEngineFilters(t *testing.T) {
 	}
 	if rs := find(t, e, search.Query{Text: "magma", Mode: search.Keyword, Filter: map[string]string{"topic": "food"}}); len(rs) != 0 {
 		t.Errorf("keyword with a filter excluding the only match: got %v", ids(rs))
+	}
+}
+
+// TestEngineWhereFilters pins Query.Where: Qdrant's filter language over
+// each document's payload (DocumentPayload), inside the index walk, in
+// every mode, and together with the key=value Filter.
+func TestEngineWhereFilters(t *testing.T) {
+	e, _, _ := corpusEngine(t)
+	q := "volcano eruption magma"
+	vec := embedQuery(t, q)
+	where := func(js string) *search.Filter {
+		t.Helper()
+		f, err := search.ParseFilter([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for _, mode := range []search.Mode{search.Hybrid, search.Semantic} {
+		rs := find(t, e, search.Query{Text: q, Vector: vec, Mode: mode, K: 10,
+			Where: where(`{"must":[{"key":"metadata.topic","match":{"value":"health"}}]}`)})
+		got := ids(rs)
+		slices.Sort(got)
+		if want := []string{"cpr", "sleep", "vaccine"}; !slices.Equal(got, want) {
+			t.Errorf("%s metadata.topic = health: got %v, want %v", mode, got, want)
+		}
+	}
+	rs := find(t, e, search.Query{Text: q, Vector: vec, K: 20,
+		Where: where(`{"must_not":[{"key":"metadata.topic","match":{"any":["health","science"]}}],"should":[{"key":"source","match":{"text":"moon"}},{"key":"id","match":{"value":"bread"}}]}`)})
+	for _, r := range rs {
+		if r.Metadata["topic"] == "health" || r.Metadata["topic"] == "science" || (r.ID != "bread" && !strings.Contains(r.Source, "moon")) {
+			t.Errorf("must_not and should: got %s (%s, %v)", r.ID, r.Source, r.Metadata)
+		}
+	}
+	rs = find(t, e, search.Query{Text: q, Vector: vec, Filter: map[string]string{"topic": "health"},
+		Where: where(`{"must":[{"key":"id","match":{"value":"cpr"}}]}`)})
+	if len(rs) != 1 || rs[0].ID != "cpr" {
+		t.Errorf("Filter and Where together: got %v, want [cpr]", ids(rs))
+	}
+	if rs := find(t, e, search.Query{Text: "magma", Mode: search.Keyword, Where: where(`{"must":[{"is_empty":{"key":"metadata.topic"}}]}`)}); len(rs) != 0 {
+		t.Errorf("every document has a topic, yet is_empty matched %v", ids(rs))
+	}
+}
+
+func TestDocumentPayloadMakesNumbersOfNumericMetadata(t *testing.T) {
+	p := search.DocumentPayload("d", "T", "s.jsonl", map[string]string{"year": "2021", "score": "-1.5e3", "zip": "01234", "name": "x"})
+	md := p["metadata"].(map[string]any)
+	if md["year"] != json.Number("2021") || md["score"] != json.Number("-1.5e3") || md["zip"] != "01234" || md["name"] != "x" {
+		t.Errorf("metadata payload %#v", md)
+	}
+	f, err := search.ParseFilter([]byte(`{"must":[{"key":"metadata.year","range":{"gte":2000,"lt":2022}}]}`))
+	if err != nil || !f.Match(search.PointID{}, p) {
+		t.Errorf("range over a numeric metadata value: %v", err)
 	}
 }
 

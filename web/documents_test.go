@@ -210,6 +210,18 @@ func TestDocumentRoutes(t *testing.T) {
 	if !slices.Equal(post.ids(), []string{"tires"}) {
 		t.Errorf("POST /search with a filter array: %s", r.body)
 	}
+	// Qdrant's filter language over the documents' payloads.
+	r = call(t, "POST", base+"/search", map[string]any{"q": "trouble falling asleep", "mode": "semantic",
+		"filter": map[string]any{"should": []any{map[string]any{"key": "metadata.topic", "match": map[string]any{"value": "cars"}}},
+			"must_not": []any{map[string]any{"is_empty": map[string]any{"key": "metadata.topic"}}}}}, nil)
+	r.decode(t, &post)
+	if r.status != http.StatusOK || !slices.Equal(post.ids(), []string{"tires"}) {
+		t.Errorf("POST /search with a Qdrant filter: %d %s", r.status, r.body)
+	}
+	got = searchGet(t, base, url.Values{"q": {"animals"}, "mode": {"semantic"}, "where": {`{"must":{"key":"metadata.topic","match":{"any":["health"]}}}`}})
+	if !slices.Equal(got.ids(), []string{"sleep"}) {
+		t.Errorf("GET /search?where=: %+v", got)
+	}
 
 	// Health counts; delete; replace.
 	var h map[string]any
@@ -434,6 +446,8 @@ func TestDocumentAndSearchErrors(t *testing.T) {
 		{"post no q", "POST", "/search", map[string]any{"k": 3}, 400, `"q"`},
 		{"post k negative", "POST", "/search", map[string]any{"q": "tea", "k": -2}, 400, "k=-2"},
 		{"post bad filter", "POST", "/search", map[string]any{"q": "tea", "filter": 7}, 400, "filter"},
+		{"post bad Qdrant filter", "POST", "/search", map[string]any{"q": "tea", "filter": map[string]any{"must": []any{map[string]any{"key": "x", "range": map[string]any{}}}}}, 400, "must[0].range: no bound"},
+		{"get bad where", "GET", "/search?q=tea&where=%7B%22must%22%3A5%7D", nil, 400, "filter"},
 		{"post invalid JSON", "POST", "/search", `{"q": "tea"`, 400, "invalid JSON"},
 	}
 	for _, tc := range cases {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,7 +68,9 @@ func (s *Server) engineOrErr() (*search.Engine, error) {
 }
 
 // searchRequest is POST /search's body. Filter is raw: an object
-// {"key":"value"}, an array ["key=value"] or one "key=value" string.
+// {"key":"value"}, an array ["key=value"], one "key=value" string, or a
+// filter in Qdrant's language ({"must":[…],"should":[…],"must_not":[…]})
+// over each document's payload (search.DocumentPayload).
 type searchRequest struct {
 	Q      *string         `json:"q"`
 	K      *int            `json:"k"`
@@ -94,7 +97,14 @@ func (s *Server) handleSearchGet(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	s.runSearch(c, c.Query("q"), k, c.Query("mode"), filter)
+	var where *search.Filter
+	if raw, ok := c.GetQuery("where"); ok {
+		if where, err = parseWhere([]byte(raw)); err != nil {
+			s.abortWithError(c, err)
+			return
+		}
+	}
+	s.runSearch(c, c.Query("q"), k, c.Query("mode"), filter, where)
 }
 
 // handleSearchPost serves POST /search {q, k, mode, filter}.
@@ -116,10 +126,17 @@ func (s *Server) handleSearchPost(c *gin.Context) {
 		}
 	}
 	var pairs []string
+	var where *search.Filter
 	if present(req.Filter) {
 		var obj map[string]string
 		var one string
 		switch {
+		case isQdrantFilter(req.Filter):
+			var err error
+			if where, err = parseWhere(req.Filter); err != nil {
+				s.abortWithError(c, err)
+				return
+			}
 		case json.Unmarshal(req.Filter, &obj) == nil:
 			for key, v := range obj {
 				pairs = append(pairs, key+"="+v)
@@ -128,7 +145,7 @@ func (s *Server) handleSearchPost(c *gin.Context) {
 		case json.Unmarshal(req.Filter, &one) == nil:
 			pairs = []string{one}
 		default:
-			s.abortWithError(c, badRequest(`"filter" must be an object of strings, an array of "key=value" strings or one such string`))
+			s.abortWithError(c, badRequest(`"filter" must be an object of strings, an array of "key=value" strings, one such string, or a filter {"must":[…],"should":[…],"must_not":[…]}`))
 			return
 		}
 	}
@@ -137,7 +154,32 @@ func (s *Server) handleSearchPost(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	s.runSearch(c, *req.Q, k, req.Mode, filter)
+	s.runSearch(c, *req.Q, k, req.Mode, filter, where)
+}
+
+// isQdrantFilter reports whether raw is an object with one of the keys of
+// Qdrant's filter, which a metadata key=value object never needs.
+func isQdrantFilter(raw json.RawMessage) bool {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return false
+	}
+	for _, k := range []string{"must", "should", "must_not", "min_should"} {
+		if v, ok := obj[k]; ok && len(bytes.TrimSpace(v)) > 0 && bytes.TrimSpace(v)[0] != '"' {
+			return true
+		}
+	}
+	return false
+}
+
+// parseWhere reads a filter in Qdrant's language; a bad one is a 400 that
+// says where it is wrong.
+func parseWhere(raw []byte) (*search.Filter, error) {
+	f, err := search.ParseFilter(raw)
+	if err != nil {
+		return nil, badRequest("filter: %v", err)
+	}
+	return f, nil
 }
 
 // parseFilters reads "key=value" pairs; a key given twice must match both
@@ -163,7 +205,7 @@ func parseFilters(pairs []string) (map[string]string, error) {
 
 // runSearch checks the query, embeds it when the mode uses vectors, and
 // answers with the engine's results.
-func (s *Server) runSearch(c *gin.Context, q string, k int, modeName string, filter map[string]string) {
+func (s *Server) runSearch(c *gin.Context, q string, k int, modeName string, filter map[string]string, where *search.Filter) {
 	start := time.Now()
 	if strings.TrimSpace(q) == "" {
 		s.abortWithError(c, badRequest(`the query "q" is empty`))
@@ -186,7 +228,7 @@ func (s *Server) runSearch(c *gin.Context, q string, k int, modeName string, fil
 	// The metrics' clock starts here, after the checks, so the histogram
 	// shows what searching costs rather than how fast bad requests bounce.
 	searchStart := time.Now()
-	results, err := s.searchWith(c, e, search.Query{Text: q, K: k, Mode: mode, Filter: filter})
+	results, err := s.searchWith(c, e, search.Query{Text: q, K: k, Mode: mode, Filter: filter, Where: where})
 	s.metrics.observeSearch(mode, time.Since(searchStart), err)
 	if err != nil {
 		s.abortWithError(c, err)
