@@ -34,6 +34,12 @@ var (
 	// or the process's file size limit) is full. The transaction was rolled
 	// back: what was stored before is intact, the new write is not stored.
 	ErrNoSpace = errors.New("no space left on the store's disk")
+
+	// ErrTooLarge means the store file is, or a write would make it, larger
+	// than this build can map: 2 GiB on a 32-bit platform (see
+	// maxFileSize). Open refuses such a file; a write that would grow the
+	// file past it is rolled back and wraps ErrNoSpace as well.
+	ErrTooLarge = errors.New("store file too large for this platform")
 )
 
 // diskFull wraps err with ErrNoSpace when the operating system said the disk,

@@ -92,16 +92,20 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: model %q with %d dims: give both a model name (up to %d bytes) and dims (1 to %d), or neither: %w",
 			path, opts.Model, opts.Dims, maxModelLen, maxDims, ErrInvalid)
 	}
-	if opts.Model == "" {
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("open store %s: no such file, and no model was given to create one: %w", path, ErrNotFound)
-		}
+	fi, err := os.Stat(path)
+	if opts.Model == "" && errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open store %s: no such file, and no model was given to create one: %w", path, ErrNotFound)
+	}
+	if err == nil && fi.Size() > fileSizeLimit {
+		return nil, tooLarge(path, fi.Size())
 	}
 	timeout := opts.LockTimeout
 	if timeout <= 0 {
 		timeout = defaultLockTimeout
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	// MaxSize makes bbolt refuse to grow the file past what it can map
+	// with an error we can name, instead of "mmap too large".
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, MaxSize: int(fileSizeLimit)})
 	if err != nil {
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
@@ -374,7 +378,8 @@ func (s *Store) Count() (documents, chunks int, err error) {
 }
 
 // update runs fn in a read-write transaction, as bolt's Update does, and
-// marks a failure because the disk is full with ErrNoSpace.
+// marks a failure because the disk is full, or because the file would grow
+// past what this build can map, with ErrNoSpace.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
-	return diskFull(s.db.Update(fn))
+	return diskFull(grownTooLarge(s.db.Update(fn)))
 }
