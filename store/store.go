@@ -85,8 +85,10 @@ type Store struct {
 // It fails with ErrInvalid for inconsistent options, ErrNotFound when the
 // file is missing and no model was given, ErrLocked when another process
 // has it open, ErrCorrupt when it is not a store, ErrSchemaVersion when it
-// was written with another layout, and ErrModelMismatch when it holds
-// vectors of another model or dimension (see Options.Reembed).
+// was written with another layout, ErrModelMismatch when it holds
+// vectors of another model or dimension (see Options.Reembed), and
+// ErrTooLarge when the file is larger than this build can map (2 GiB on a
+// 32-bit platform).
 func Open(path string, opts Options) (*Store, error) {
 	if (opts.Model == "") != (opts.Dims == 0) || opts.Dims < 0 || opts.Dims > maxDims || len(opts.Model) > maxModelLen {
 		return nil, fmt.Errorf("open store %s: model %q with %d dims: give both a model name (up to %d bytes) and dims (1 to %d), or neither: %w",
