@@ -21,6 +21,11 @@ func modelBytes(b []byte) *modelFile {
 	return &modelFile{r: bytes.NewReader(b), name: "(in memory)", size: len(b)}
 }
 
+// maxModelSize is the largest model file: the guest reads it whole into
+// its wasm32 memory (4 GiB), and the host counts its bytes in an int (2 GiB
+// on a 32-bit build).
+const maxModelSize = min(math.MaxUint32, math.MaxInt)
+
 func openModel(path string) (*modelFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -31,9 +36,9 @@ func openModel(path string) (*modelFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("couldn't read model: %w", err)
 	}
-	if !fi.Mode().IsRegular() || fi.Size() > math.MaxUint32 {
+	if !fi.Mode().IsRegular() || fi.Size() > maxModelSize {
 		f.Close()
-		return nil, fmt.Errorf("couldn't read model %s: not a regular file under 4 GiB", path)
+		return nil, fmt.Errorf("couldn't read model %s: not a regular file of at most %d bytes", path, int64(maxModelSize))
 	}
 	return &modelFile{r: f, name: path, size: int(fi.Size())}, nil
 }
