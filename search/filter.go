@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/edgesearch/edgesearch/store"
 )
 
 // Qdrant's payload filter language: a Filter is parsed once from Qdrant's
@@ -51,149 +53,42 @@ var (
 	// offending place, like "bad filter: must[2].range: no bound".
 	ErrBadFilter = errors.New("bad filter")
 	// ErrBadPointID means a point id is neither an unsigned 64-bit integer
-	// nor a UUID.
-	ErrBadPointID = errors.New("bad point id")
+	// nor a UUID; it is store.ErrBadPointID.
+	ErrBadPointID = store.ErrBadPointID
 )
 
-// PointID identifies a point as Qdrant does: an unsigned 64-bit integer or a
-// UUID. The zero value is the integer 0. PointIDs compare with == and serve
-// as map keys: a UUID is kept in its canonical lower-case hyphenated form,
-// so every spelling of one UUID gives the same PointID.
-type PointID struct {
-	num  uint64
-	uuid string // canonical; empty for an integer id
-}
+// PointID identifies a point: an unsigned 64-bit integer or a UUID. It is
+// store.PointID, which the store keys points by; see there.
+type PointID = store.PointID
 
 // NumPointID returns the integer point id n.
-func NumPointID(n uint64) PointID { return PointID{num: n} }
+func NumPointID(n uint64) PointID { return store.NumPointID(n) }
 
-// ParsePointID reads an id as it appears in a URL path: a decimal unsigned
-// 64-bit integer, or a UUID written hyphenated, as 32 hex digits, in braces
-// or with a "urn:uuid:" prefix, in any case. Anything else is an error
-// wrapping ErrBadPointID.
-func ParsePointID(s string) (PointID, error) {
-	if n, ok := parseUintLiteral(s); ok {
-		return PointID{num: n}, nil
-	}
-	if u, ok := canonicalUUID(s); ok {
-		return PointID{uuid: u}, nil
-	}
-	return PointID{}, fmt.Errorf("%w: %q is not an unsigned integer or a UUID", ErrBadPointID, s)
-}
+// ParsePointID reads an id as it appears in a URL path; see
+// store.ParsePointID.
+func ParsePointID(s string) (PointID, error) { return store.ParsePointID(s) }
 
-// Num returns the id's integer and true, or 0 and false for a UUID.
-func (id PointID) Num() (uint64, bool) { return id.num, id.uuid == "" }
-
-// UUID returns the id's canonical UUID and true, or "" and false for an
-// integer id.
-func (id PointID) UUID() (string, bool) { return id.uuid, id.uuid != "" }
-
-// String returns the integer in decimal or the canonical UUID.
-func (id PointID) String() string {
-	if id.uuid != "" {
-		return id.uuid
-	}
-	return strconv.FormatUint(id.num, 10)
-}
-
-// MarshalJSON writes an integer id as a JSON number and a UUID as a string,
-// as Qdrant does.
-func (id PointID) MarshalJSON() ([]byte, error) {
-	if id.uuid != "" {
-		return strconv.AppendQuote(nil, id.uuid), nil
-	}
-	return strconv.AppendUint(nil, id.num, 10), nil
-}
-
-// UnmarshalJSON reads a JSON number (a non-negative integer that fits 64
-// bits) or a string holding a UUID, as Qdrant's ExtendedPointId does; a
-// string of digits is not an id. Anything else is an error wrapping
-// ErrBadPointID.
-func (id *PointID) UnmarshalJSON(data []byte) error {
-	data = bytes.TrimSpace(data)
-	if len(data) > 0 && data[0] == '"' {
-		var s string
-		if err := json.Unmarshal(data, &s); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrBadPointID, data, err)
-		}
-		p, err := pointIDFrom(s)
-		if err != nil {
-			return err
-		}
-		*id = p
-		return nil
-	}
-	p, err := pointIDFrom(json.Number(data))
-	if err != nil {
-		return err
-	}
-	*id = p
-	return nil
-}
-
-// pointIDFrom reads an id from a decoded JSON value (json.Number or string).
+// pointIDFrom reads an id from a decoded JSON value (json.Number or string):
+// a number must be an unsigned 64-bit integer and a string a UUID, as in
+// PointID.UnmarshalJSON.
 func pointIDFrom(v any) (PointID, error) {
 	switch x := v.(type) {
 	case json.Number:
 		if n, ok := parseUintLiteral(string(x)); ok {
-			return PointID{num: n}, nil
+			return NumPointID(n), nil
 		}
 		return PointID{}, fmt.Errorf("%w: %s is not an unsigned 64-bit integer", ErrBadPointID, x)
 	case string:
-		if u, ok := canonicalUUID(x); ok {
-			return PointID{uuid: u}, nil
+		// ParsePointID also reads digits as an integer; in JSON a string of
+		// digits is not an id.
+		if id, err := ParsePointID(x); err == nil {
+			if _, isUUID := id.UUID(); isUUID {
+				return id, nil
+			}
 		}
 		return PointID{}, fmt.Errorf("%w: %q is not a UUID", ErrBadPointID, x)
 	}
 	return PointID{}, fmt.Errorf("%w: want an unsigned integer or a UUID string, got %s", ErrBadPointID, jsonKind(v))
-}
-
-// canonicalUUID returns s in lower-case hyphenated form if it is a UUID in
-// one of the forms Rust's uuid crate reads (hyphenated, simple, braced, URN).
-func canonicalUUID(s string) (string, bool) {
-	switch {
-	case len(s) == 45 && strings.EqualFold(s[:9], "urn:uuid:"):
-		s = s[9:]
-	case len(s) == 38 && s[0] == '{' && s[37] == '}':
-		s = s[1:37]
-	}
-	var hex [32]byte
-	n := 0
-	switch len(s) {
-	case 36:
-		for i := 0; i < len(s); i++ {
-			if i == 8 || i == 13 || i == 18 || i == 23 {
-				if s[i] != '-' {
-					return "", false
-				}
-				continue
-			}
-			hex[n] = s[i]
-			n++
-		}
-	case 32:
-		copy(hex[:], s)
-	default:
-		return "", false
-	}
-	var out [36]byte
-	j := 0
-	for i, c := range hex {
-		switch {
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
-		case 'A' <= c && c <= 'F':
-			c += 'a' - 'A'
-		default:
-			return "", false
-		}
-		if i == 8 || i == 12 || i == 16 || i == 20 {
-			out[j] = '-'
-			j++
-		}
-		out[j] = c
-		j++
-	}
-	return string(out[:]), true
 }
 
 // Filter is a parsed Qdrant filter. A point matches when every must

@@ -45,7 +45,7 @@ func FuzzParseFilter(f *testing.F) {
 			t.Fatalf("second marshal differs: %s vs %s (%v)", m1, m2, err)
 		}
 		for _, p := range payloads {
-			for _, id := range []PointID{NumPointID(1), {uuid: "550e8400-e29b-41d4-a716-446655440000"}} {
+			for _, id := range []PointID{NumPointID(1), uuidID("550e8400-e29b-41d4-a716-446655440000")} {
 				if f1.Match(id, p) != f2.Match(id, p) {
 					t.Fatalf("the copies of %q disagree on %v", data, p)
 				}

@@ -9,7 +9,8 @@ import (
 // Sentinel errors. Errors returned by this package wrap one of these (and
 // sometimes an error from bbolt), so callers test them with errors.Is.
 var (
-	// ErrNotFound means the document, chunk or store file does not exist.
+	// ErrNotFound means the document, chunk, collection or store file does
+	// not exist.
 	ErrNotFound = errors.New("not found")
 
 	// ErrInvalid means an argument was rejected before anything was written:
@@ -40,6 +41,13 @@ var (
 	// maxFileSize). Open refuses such a file; a write that would grow the
 	// file past it is rolled back and wraps ErrNoSpace as well.
 	ErrTooLarge = errors.New("store file too large for this platform")
+
+	// ErrExists means CreateCollection was asked for a name already taken.
+	ErrExists = errors.New("already exists")
+
+	// ErrBadPointID means a point id is neither an unsigned 64-bit integer
+	// nor a UUID (see ParsePointID).
+	ErrBadPointID = errors.New("bad point id")
 )
 
 // diskFull wraps err with ErrNoSpace when the operating system said the disk,
