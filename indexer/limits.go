@@ -3,6 +3,8 @@ package indexer
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 )
 
@@ -48,11 +50,18 @@ const (
 // limit and the option that raises it.
 var ErrLimit = errors.New("over a parse limit")
 
-// Check reports a negative field.
+// Check reports a negative field, and a MaxFileBytes no slice can hold on
+// this build (2 GiB on a 32-bit one).
 func (l Limits) Check() error {
 	if l.MaxFileBytes < 0 || l.MaxTextBytes < 0 || l.MaxInflatedBytes < 0 ||
 		l.MaxPages < 0 || l.MaxDepth < 0 || l.MaxRows < 0 || l.Timeout < 0 {
 		return fmt.Errorf("parse limits must not be negative: %+v", l)
+	}
+	// A file is read whole into one []byte of up to MaxFileBytes+1 bytes;
+	// past an int that count wraps (MaxInt64+1 read every file as empty).
+	if l.MaxFileBytes >= math.MaxInt {
+		return fmt.Errorf("parse limit MaxFileBytes %d (--max-file-size) is past the %d bytes a %d-bit build can read into memory",
+			l.MaxFileBytes, math.MaxInt-1, strconv.IntSize)
 	}
 	return nil
 }
