@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 )
 
@@ -196,9 +197,13 @@ func (h *HNSW) Reserve(n, dims int) {
 	if n <= len(h.ids) || dims <= 0 || (h.dims != 0 && dims != h.dims) {
 		return
 	}
-	// It is only a hint: one that would overflow an int (a damaged count,
-	// or a 32-bit build) is ignored and Add reports the limit instead.
-	if uint64(n)*uint64(max(dims, h.m0+1)) > math.MaxInt {
+	// It is only a hint: one whose slabs would together pass an int of
+	// bytes (a damaged count, or more than a 32-bit build can address) is
+	// ignored, and Add reports the limit instead. Counted in bytes, not
+	// values: 2 per vector value, 4 per link, 8 per id, the levels and
+	// tombstones, and a slice header for the upper layers.
+	slot := uint64(2*dims + 4*(h.m0+1) + 8 + 1 + 1 + 3*strconv.IntSize/8)
+	if uint64(n) > math.MaxInt/slot {
 		return
 	}
 	extra := n - len(h.ids)
