@@ -402,12 +402,34 @@ func (in *instance) embedOneCall(ctx context.Context, texts []string) ([]Embeddi
 	return in.readVectors(base+uint32(offOut), tokens)
 }
 
+// maxGuestBuffer is the most bytes one buffer shared with the guest may
+// hold: a wasm32 memory addresses 4 GiB, and a 32-bit host's int counts
+// 2 GiB.
+const maxGuestBuffer = min(math.MaxUint32, math.MaxInt)
+
+// tokenizeLayout places a text of n bytes and the guest's answer for it in
+// one buffer: [text | pad | ids u32×capacity | offsets 2×u32×capacity],
+// where capacity = n+16 since a piece covers at least one byte. The buffer
+// is about 13n bytes, so a text too long for it to fit maxGuestBuffer is
+// refused here, before the arithmetic wraps (on a 32-bit host a text of
+// 330 MB made it 4 bytes).
+func tokenizeLayout(n int) (capacity, offIDs, offOffs, size int, err error) {
+	if n < 0 || n > (maxGuestBuffer-3-12*16)/13 {
+		return 0, 0, 0, 0, fmt.Errorf("a text of %d bytes is too long to tokenize at once (at most %d)",
+			n, (maxGuestBuffer-3-12*16)/13)
+	}
+	capacity = n + 16
+	offIDs = align4(n)
+	offOffs = offIDs + 4*capacity
+	return capacity, offIDs, offOffs, offOffs + 8*capacity, nil
+}
+
 // tokenize returns the word pieces of text, without [CLS]/[SEP].
 func (in *instance) tokenizeText(ctx context.Context, text string) ([]Token, error) {
-	capacity := len(text) + 16 // a piece covers at least one byte
-	offIDs := align4(len(text))
-	offOffs := offIDs + 4*capacity
-	size := offOffs + 8*capacity
+	capacity, offIDs, offOffs, size, err := tokenizeLayout(len(text))
+	if err != nil {
+		return nil, err
+	}
 	base, err := in.ensureScratch(ctx, size)
 	if err != nil {
 		return nil, err
