@@ -15,10 +15,16 @@ import (
 // bytes on an object.
 func maxPDFObjects(size int) int64 { return int64(size)/4 + 1<<16 }
 
+// maxXrefFieldWidth is the widest field (/W) of a cross-reference stream
+// entry we let the library read: 8 bytes hold any offset, and real files
+// use 1 to 4.
+const maxXrefFieldWidth = 8
+
 // checkPDFXref reads the cross-reference sections of data the way the
 // library will, from the last startxref along the /Prev chain, and refuses
-// one that names an object number over maxObj or a chain that comes back
-// to a section already read (on which the library loops without end). What
+// one that names an object number over maxObj, a cross-reference stream
+// with a field wider than maxXrefFieldWidth, or a chain that comes back to
+// a section already read (on which the library loops without end). What
 // it cannot make sense of it leaves for the library to reject.
 func checkPDFXref(data []byte, maxObj int64) error {
 	off, ok := startXref(data)
@@ -121,7 +127,7 @@ func checkXrefSection(b []byte, maxObj int64) (prev int64, hasPrev bool, err err
 	depth := 1
 	var key string
 	var index []int64
-	inIndex := false
+	inIndex, inW := false, false
 	for depth > 0 {
 		tok, _ := l.next()
 		switch tok {
@@ -130,10 +136,11 @@ func checkXrefSection(b []byte, maxObj int64) (prev int64, hasPrev bool, err err
 		case tokDictOpen, tokArrayOpen:
 			depth++
 			inIndex = depth == 2 && tok == tokArrayOpen && key == "Index"
+			inW = depth == 2 && tok == tokArrayOpen && key == "W"
 			continue
 		case tokDictClose, tokArrayClose:
 			depth--
-			inIndex = false
+			inIndex, inW = false, false
 			continue
 		case tokName:
 			if depth == 1 {
@@ -146,6 +153,12 @@ func checkXrefSection(b []byte, maxObj int64) (prev int64, hasPrev bool, err err
 			case err != nil:
 			case inIndex:
 				index = append(index, x)
+			case inW && (x < 0 || x > maxXrefFieldWidth):
+				// The library makes a buffer of the widths' sum before
+				// reading a byte: a 150-byte file asking for 2^40 ended
+				// the process (out of memory), on a 32-bit build 2^31.
+				return 0, false, fmt.Errorf("PDF cross-reference stream has a field %d bytes wide, past the %d an offset needs",
+					x, maxXrefFieldWidth)
 			case depth == 1 && key == "Size":
 				if err := over(0, x); err != nil {
 					return 0, false, err
