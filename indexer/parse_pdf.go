@@ -56,6 +56,9 @@ func (p *pdfParse) parse(name string, data []byte) (docs []Doc, err error) {
 	if err := checkPDFXref(data, maxPDFObjects(len(data))); err != nil {
 		return nil, err
 	}
+	if err := checkPDFColumns(data); err != nil {
+		return nil, err
+	}
 	r, err := pdf.NewReader(ctxReaderAt{p.ctx, bytes.NewReader(data)}, int64(len(data)))
 	if err != nil {
 		if p.ctx.Err() != nil {
@@ -247,6 +250,11 @@ func (s *streamsReader) Read(b []byte) (int, error) {
 // stream returns the decompressed data of the stream v through the file's
 // inflate budget.
 func (p *pdfParse) stream(v pdf.Value) io.Reader {
+	// checkPDFColumns saw the direct values; an indirect one is only
+	// known now, and must be checked before Reader makes its rows.
+	if !predictorColumnsOK(v) {
+		return &inflateReader{p: p, r: errReader{fmt.Errorf("rows past %d bytes (/Columns)", maxPredictorColumns)}}
+	}
 	return &inflateReader{p: p, r: v.Reader()}
 }
 
