@@ -39,8 +39,10 @@ func TestParsePDFRefusesWidePredictorRows(t *testing.T) {
 			t.Errorf("/Columns %s: %v, want the rows refused", columns, err)
 		}
 	}
-	// Escaped in the name, as the library reads it.
-	esc := bytes.Replace(predictorPDF("1099511627776"), []byte("/Columns"), []byte("/Col#75mns"), 1)
+	// Escaped in the name, as the library reads it; two spaces go so
+	// the offsets in the cross-reference table still hold.
+	esc := bytes.Replace(predictorPDF("1099511627776"), []byte("<< /Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns"),
+		[]byte("<</Filter /FlateDecode /DecodeParms <</Predictor 12 /Col#75mns"), 1)
 	if _, _, err := parsePDF(context.Background(), "c.pdf", esc, testLimits); err == nil || !strings.Contains(err.Error(), "/Columns") {
 		t.Errorf("/Col#75mns: %v, want the rows refused", err)
 	}
