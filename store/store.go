@@ -16,8 +16,10 @@ import (
 )
 
 // SchemaVersion is the on-disk layout this package reads and writes. It
-// changes whenever a record or key format changes.
-const SchemaVersion = 1
+// changes whenever a record or key format changes. Version 1 held documents
+// only; version 2 adds collections of points, and Open migrates a version-1
+// file to it in place (see migrate.go).
+const SchemaVersion = 2
 
 const (
 	maxDims            = 1 << 16
@@ -154,7 +156,7 @@ func (s *Store) init(opts Options) error {
 		if m, err = readMeta(b); err != nil || m.schema != SchemaVersion {
 			return err
 		}
-		for _, name := range [][]byte{bucketDocuments, bucketChunks, bucketChunkIDs, bucketHashes} {
+		for _, name := range [][]byte{bucketDocuments, bucketChunks, bucketChunkIDs, bucketHashes, bucketCollections} {
 			if tx.Bucket(name) == nil {
 				return fmt.Errorf("bucket %s is missing: %w", name, ErrCorrupt)
 			}
@@ -173,6 +175,12 @@ func (s *Store) init(opts Options) error {
 			return fmt.Errorf("create store %s: %w", s.path, err)
 		}
 		return nil
+	}
+	if m.schema == 1 {
+		if err := s.migrateFrom1(); err != nil {
+			return err
+		}
+		return s.init(opts)
 	}
 	if m.schema != SchemaVersion {
 		return fmt.Errorf("open store %s: it has schema version %d, this edgesearch reads version %d; use the edgesearch that wrote it to export the documents and import them here: %w",
@@ -195,7 +203,7 @@ func (s *Store) init(opts Options) error {
 }
 
 func create(tx *bolt.Tx, model string, dims int) error {
-	for _, name := range [][]byte{bucketDocuments, bucketChunks, bucketChunkIDs, bucketHashes, bucketMeta} {
+	for _, name := range [][]byte{bucketDocuments, bucketChunks, bucketChunkIDs, bucketHashes, bucketMeta, bucketCollections} {
 		if _, err := tx.CreateBucket(name); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)
 		}
