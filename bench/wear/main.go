@@ -51,6 +51,7 @@ type config struct {
 	runs                int
 	sentences, work     string
 	timeout             time.Duration
+	env                 []string // KEY=VALUE added to the import's environment
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 		sentences = flag.String("sentences", "bench/sentences.txt", "sentences the texts are made of, one a line")
 		work      = flag.String("work", "", "work directory on a real disk (default: a new one under the current directory, removed)")
 		timeout   = flag.Duration("timeout", 10*time.Minute, "bound on one import run")
+		env       = flag.String("import-env", "", "space-separated KEY=VALUE settings for the import (e.g. EDGESEARCH_BULK_QUEUE=256); the rest of EDGESEARCH_* is not passed on")
 	)
 	flag.Parse()
 	if *modelPath == "" {
@@ -75,7 +77,7 @@ func main() {
 		*modelPath = filepath.Join(home, ".cache", "edgesearch", name)
 	}
 	cfg := config{bin: *bin, model: *modelPath, profile: *profile, files: *files, fileSize: *fileSize,
-		runs: *runs, sentences: *sentences, work: *work, timeout: *timeout}
+		runs: *runs, sentences: *sentences, work: *work, timeout: *timeout, env: strings.Fields(*env)}
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "wear:", err)
 		os.Exit(1)
@@ -158,8 +160,12 @@ func run(cfg config) error {
 	}
 	apart.name, apart.textBytes = fmt.Sprintf("%d imports of %d files each", cfg.runs, cfg.files/cfg.runs), textBytes
 
-	fmt.Printf("`go run ./bench/wear -profile %s -files %d -file-size %d -runs %d` (model %s)\n\n",
-		cfg.profile, cfg.files, cfg.fileSize, cfg.runs, filepath.Base(cfg.model))
+	envNote := ""
+	if len(cfg.env) > 0 {
+		envNote = fmt.Sprintf(" -import-env %q", strings.Join(cfg.env, " "))
+	}
+	fmt.Printf("`go run ./bench/wear -profile %s -files %d -file-size %d -runs %d%s` (model %s)\n\n",
+		cfg.profile, cfg.files, cfg.fileSize, cfg.runs, envNote, filepath.Base(cfg.model))
 	fmt.Println("| import | text MB | chunks | written MB | written MB per text MB | commits | written KB per commit | data dir MB | store file MB | time s | peak RSS MB |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, m := range []measure{once, apart} {
@@ -182,7 +188,7 @@ func importRuns(cfg config, data string, runs [][]string) (measure, error) {
 		args := append([]string{"import"}, folders...)
 		args = append(args, "--data", data, "--model", cfg.model, "--profile", cfg.profile)
 		cmd := exec.Command(cfg.bin, args...)
-		cmd.Env = serverenv.Clean()
+		cmd.Env = append(serverenv.Clean(), cfg.env...)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		start := time.Now()
