@@ -1,12 +1,15 @@
 package search
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/edgesearch/edgesearch/store"
 )
 
 // Defaults used when a Params field is zero. They give recall@10 above 0.95
@@ -41,6 +44,9 @@ type Params struct {
 	EfSearch int
 	// Seed makes the random layer assignment reproducible.
 	Seed uint64
+	// Distance is how vectors compare: store.Cosine (the zero value
+	// means Cosine), store.Dot or store.Euclid. See HNSW.
+	Distance store.Distance
 }
 
 func (p Params) resolve() (Params, error) {
@@ -53,6 +59,9 @@ func (p Params) resolve() (Params, error) {
 	if p.EfSearch == 0 {
 		p.EfSearch = DefaultEfSearch
 	}
+	if p.Distance == 0 {
+		p.Distance = store.Cosine
+	}
 	if p.M < 2 || p.M > maxM {
 		return p, fmt.Errorf("hnsw M %d, want 2..%d: %w", p.M, maxM, ErrBadParams)
 	}
@@ -62,13 +71,21 @@ func (p Params) resolve() (Params, error) {
 	if p.EfSearch < 1 || p.EfSearch > maxEf {
 		return p, fmt.Errorf("hnsw EfSearch %d, want 1..%d: %w", p.EfSearch, maxEf, ErrBadParams)
 	}
+	if p.Distance != store.Cosine && p.Distance != store.Dot && p.Distance != store.Euclid {
+		return p, fmt.Errorf("hnsw distance %v, want Cosine, Dot or Euclid: %w", p.Distance, ErrBadParams)
+	}
 	return p, nil
 }
 
 // HNSW is a hierarchical navigable small world graph (Malkov & Yashunin)
-// for cosine similarity. Vectors are normalised on the way in and kept in
-// one contiguous slab in half precision (see vector.go); links are slot
-// numbers (uint32), so 100k 384-d vectors take about 95 MB.
+// for cosine similarity, dot product or Euclidean distance (Params.Distance).
+// For cosine, vectors are normalised on the way in and kept in one
+// contiguous slab in half precision (see vector.go); links are slot numbers
+// (uint32), so 100k 384-d vectors take about 95 MB. Dot and Euclid keep the
+// vectors as given, in a float32 slab: half precision would overflow past
+// 65504 and round large values coarsely, which a unit vector never meets
+// but a raw one may. That costs 2 more bytes a dimension (about 77 MB more
+// for 100k 384-d vectors).
 //
 // Delete leaves a tombstone that still routes searches but is never
 // returned; the live neighbours that linked to it are repaired at once, and
@@ -84,7 +101,8 @@ type HNSW struct {
 	rng    *rand.Rand
 	gen    uint64
 	dims   int
-	vecs   []uint16   // slot*dims .. +dims, unit length, binary16
+	vecs   []uint16   // cosine: slot*dims .. +dims, unit length, binary16
+	raw    []float32  // dot and Euclid: slot*dims .. +dims, as given
 	ids    []uint64   // slot → caller's id
 	levels []uint8    // slot → top layer
 	dead   []bool     // slot → tombstone
@@ -200,14 +218,18 @@ func (h *HNSW) Reserve(n, dims int) {
 	// It is only a hint: one whose slabs would together pass an int of
 	// bytes (a damaged count, or more than a 32-bit build can address) is
 	// ignored, and Add reports the limit instead. Counted in bytes, not
-	// values: 2 per vector value, 4 per link, 8 per id, the levels and
-	// tombstones, and a slice header for the upper layers.
-	slot := uint64(2*dims + 4*(h.m0+1) + 8 + 1 + 1 + 3*strconv.IntSize/8)
+	// values: 2 or 4 per vector value, 4 per link, 8 per id, the levels
+	// and tombstones, and a slice header for the upper layers.
+	slot := uint64(h.valueBytes()*dims + 4*(h.m0+1) + 8 + 1 + 1 + 3*strconv.IntSize/8)
 	if uint64(n) > math.MaxInt/slot {
 		return
 	}
 	extra := n - len(h.ids)
-	h.vecs = slices.Grow(h.vecs, extra*dims)
+	if h.half() {
+		h.vecs = slices.Grow(h.vecs, extra*dims)
+	} else {
+		h.raw = slices.Grow(h.raw, extra*dims)
+	}
 	h.ids = slices.Grow(h.ids, extra)
 	h.levels = slices.Grow(h.levels, extra)
 	h.dead = slices.Grow(h.dead, extra)
@@ -215,9 +237,26 @@ func (h *HNSW) Reserve(n, dims int) {
 	h.upper = slices.Grow(h.upper, extra)
 }
 
+// half reports whether vectors are kept in half precision (cosine) rather
+// than as given.
+func (h *HNSW) half() bool { return h.p.Distance == store.Cosine }
+
+// valueBytes is the bytes one vector value takes in its slab.
+func (h *HNSW) valueBytes() int {
+	if h.half() {
+		return 2
+	}
+	return 4
+}
+
 func (h *HNSW) vec(s uint32) []uint16 {
 	o := int(s) * h.dims
 	return h.vecs[o : o+h.dims : o+h.dims]
+}
+
+func (h *HNSW) vec32(s uint32) []float32 {
+	o := int(s) * h.dims
+	return h.raw[o : o+h.dims : o+h.dims]
 }
 
 // decoded returns slot s's vector as float32 in *buf, which it grows.
@@ -226,8 +265,56 @@ func (h *HNSW) decoded(s uint32, buf *[]float32) []float32 {
 		*buf = make([]float32, h.dims)
 	}
 	v := (*buf)[:h.dims]
-	decodeHalf(v, h.vec(s))
+	if h.half() {
+		decodeHalf(v, h.vec(s))
+	} else {
+		copy(v, h.vec32(s))
+	}
 	return v
+}
+
+// dist is the distance the walk orders by, from q (prepared as by
+// prepare) to slot s's vector, smaller nearer: 1 - cosine, minus the dot
+// product, or the squared Euclidean distance (the root changes no order,
+// so it is taken only for the scores returned).
+func (h *HNSW) dist(q []float32, s uint32) float32 {
+	switch h.p.Distance {
+	case store.Dot:
+		return -dot(q, h.vec32(s))
+	case store.Euclid:
+		return l2sq(q, h.vec32(s))
+	}
+	return 1 - dotHalf(q, h.vec(s))
+}
+
+// score turns a distance from dist into the score Search returns.
+func (h *HNSW) score(d float32) float32 {
+	switch h.p.Distance {
+	case store.Dot:
+		return -d
+	case store.Euclid:
+		return float32(math.Sqrt(float64(max(d, 0))))
+	}
+	return 1 - d
+}
+
+// prepare writes v into dst as the graph compares it: normalised for
+// cosine, as given otherwise. It fails with ErrBadVector for an empty or
+// non-finite vector, and for cosine a zero one.
+func (h *HNSW) prepare(dst, v []float32) error {
+	if h.half() {
+		return normalize(dst, v)
+	}
+	if len(v) == 0 {
+		return ErrBadVector
+	}
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return ErrBadVector
+		}
+		dst[i] = x
+	}
+	return nil
 }
 
 // block returns slot s's link block on layer lc: element 0 is the count.
@@ -253,9 +340,9 @@ func (h *HNSW) randomLevel() int {
 }
 
 // Add indexes vec under id, replacing any vector already stored for id.
-// The vector is copied and normalised. It fails with ErrDims when its
-// length differs from earlier vectors and ErrBadVector when it is zero or
-// not finite; the graph is unchanged on error.
+// The vector is copied (and for cosine normalised). It fails with ErrDims
+// when its length differs from earlier vectors and ErrBadVector when it is
+// not finite or, for cosine, zero; the graph is unchanged on error.
 func (h *HNSW) Add(id uint64, vec []float32) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -269,7 +356,7 @@ func (h *HNSW) Add(id uint64, vec []float32) error {
 		h.wvec = make([]float32, len(vec))
 	}
 	q := h.wvec[:len(vec)]
-	if err := normalize(q, vec); err != nil {
+	if err := h.prepare(q, vec); err != nil {
 		return fmt.Errorf("add id %d: %w", id, err)
 	}
 	if h.full(len(vec)) {
@@ -284,9 +371,13 @@ func (h *HNSW) Add(id uint64, vec []float32) error {
 	s := uint32(len(h.ids))
 	level := h.randomLevel()
 	h.ids = append(h.ids, id)
-	h.vecs = slices.Grow(h.vecs, len(q))
-	h.vecs = h.vecs[:len(h.vecs)+len(q)]
-	encodeHalf(h.vecs[len(h.vecs)-len(q):], q)
+	if h.half() {
+		h.vecs = slices.Grow(h.vecs, len(q))
+		h.vecs = h.vecs[:len(h.vecs)+len(q)]
+		encodeHalf(h.vecs[len(h.vecs)-len(q):], q)
+	} else {
+		h.raw = append(h.raw, q...)
+	}
 	h.levels = append(h.levels, uint8(level))
 	h.dead = append(h.dead, false)
 	h.links0 = append(h.links0, make([]uint32, h.m0+1)...)
@@ -318,7 +409,7 @@ func (h *HNSW) insert(s uint32, level int, q []float32) {
 		h.entry, h.top = s, level
 		return
 	}
-	ep := candidate{1 - dotHalf(q, h.vec(h.entry)), h.entry}
+	ep := candidate{h.dist(q, h.entry), h.entry}
 	for lc := h.top; lc > level; lc-- {
 		ep = h.greedy(q, ep, lc)
 	}
@@ -355,7 +446,7 @@ func (h *HNSW) greedy(q []float32, ep candidate, lc int) candidate {
 		changed = false
 		b := h.block(ep.slot, lc)
 		for _, nb := range b[1 : 1+b[0]] {
-			if d := 1 - dotHalf(q, h.vec(nb)); d < ep.dist {
+			if d := h.dist(q, nb); d < ep.dist {
 				ep, changed = candidate{d, nb}, true
 			}
 		}
@@ -399,7 +490,7 @@ func (h *HNSW) searchLayer(q []float32, eps []candidate, ef, lc int, vis *visitS
 			if vis.visit(nb) {
 				continue
 			}
-			d := 1 - dotHalf(q, h.vec(nb))
+			d := h.dist(q, nb)
 			if res.len() < ef || d < res.top().dist {
 				cands.push(candidate{d, nb})
 				if accept(nb) {
@@ -451,7 +542,7 @@ func (h *HNSW) selectNeighbors(cands []candidate, m int, preferLive bool) []cand
 		cv := h.decoded(c.slot, &h.wsel)
 		good := true
 		for _, r := range out {
-			if 1-dotHalf(cv, h.vec(r.slot)) < c.dist {
+			if h.dist(cv, r.slot) < c.dist {
 				good = false
 				break
 			}
@@ -477,7 +568,7 @@ func (h *HNSW) link(n, s uint32, d float32, lc int) {
 	cs := make([]candidate, 0, cnt+1)
 	cs = append(cs, candidate{d, s})
 	for _, x := range b[1 : 1+cnt] {
-		cs = append(cs, candidate{1 - dotHalf(nv, h.vec(x)), x})
+		cs = append(cs, candidate{h.dist(nv, x), x})
 	}
 	slices.SortFunc(cs, func(a, b candidate) int {
 		switch {
@@ -537,7 +628,7 @@ func (h *HNSW) deleteSlot(s uint32) {
 				if c == n || h.dead[c] || slices.Contains(list, c) {
 					continue
 				}
-				if d := 1 - dotHalf(nv, h.vec(c)); d < bestD {
+				if d := h.dist(nv, c); d < bestD {
 					best, bestD = c, d
 				}
 			}
@@ -598,7 +689,7 @@ func (h *HNSW) compact() {
 						slices.ContainsFunc(cands, func(k candidate) bool { return k.slot == c }) {
 						continue
 					}
-					cands = append(cands, candidate{1 - dotHalf(sv, h.vec(c)), c})
+					cands = append(cands, candidate{h.dist(sv, c), c})
 				}
 			}
 			if lost == 0 {
@@ -640,7 +731,11 @@ func (h *HNSW) compact() {
 		if ns == math.MaxUint32 {
 			continue
 		}
-		copy(h.vecs[int(ns)*h.dims:int(ns+1)*h.dims], h.vec(s))
+		if h.half() {
+			copy(h.vecs[int(ns)*h.dims:int(ns+1)*h.dims], h.vec(s))
+		} else {
+			copy(h.raw[int(ns)*h.dims:int(ns+1)*h.dims], h.vec32(s))
+		}
 		h.ids[ns] = h.ids[s]
 		h.levels[ns] = h.levels[s]
 		h.dead[ns] = false
@@ -659,7 +754,11 @@ func (h *HNSW) compact() {
 	}
 	ln := int(live)
 	clear(h.upper[ln:])
-	h.vecs = h.vecs[:ln*h.dims]
+	if h.half() {
+		h.vecs = h.vecs[:ln*h.dims]
+	} else {
+		h.raw = h.raw[:ln*h.dims]
+	}
 	h.ids = h.ids[:ln]
 	h.levels = h.levels[:ln]
 	h.dead = h.dead[:ln]
@@ -668,17 +767,25 @@ func (h *HNSW) compact() {
 	h.nDead = 0
 }
 
-// Search returns up to k ids nearest to vec by cosine similarity, best
-// first. It fails with ErrDims for a vector of the wrong length,
-// ErrBadVector for a zero or non-finite one and ErrBadParams for k < 1.
+// Search returns up to k ids nearest to vec, best first, with Qdrant's
+// scores: the cosine similarity or the dot product (highest first), or the
+// Euclidean distance (lowest first). It fails with ErrDims for a vector of
+// the wrong length, ErrBadVector for a non-finite one (or a zero one, for
+// cosine) and ErrBadParams for k < 1.
 func (h *HNSW) Search(vec []float32, k int) ([]Hit, error) {
-	return h.SearchFunc(vec, k, nil)
+	return h.search(vec, k, 0, nil)
 }
 
 // SearchFunc is Search restricted to ids for which keep returns true (nil
 // keeps all). The graph is still walked through rejected ids, so a strict
 // filter costs time, not recall. keep must not call back into h.
 func (h *HNSW) SearchFunc(vec []float32, k int, keep func(id uint64) bool) ([]Hit, error) {
+	return h.search(vec, k, 0, keep)
+}
+
+// search is SearchFunc with a candidate list of ef (Params.EfSearch when
+// 0, and never fewer than k).
+func (h *HNSW) search(vec []float32, k, ef int, keep func(id uint64) bool) ([]Hit, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("search k %d, want at least 1: %w", k, ErrBadParams)
 	}
@@ -687,28 +794,104 @@ func (h *HNSW) SearchFunc(vec []float32, k int, keep func(id uint64) bool) ([]Hi
 	if h.top < 0 || len(h.slots) == 0 {
 		return nil, nil
 	}
-	if len(vec) != h.dims {
-		return nil, fmt.Errorf("search: %d dimensions, index has %d: %w", len(vec), h.dims, ErrDims)
-	}
 	sc := h.pool.Get().(*searchScratch)
 	defer h.pool.Put(sc)
-	if cap(sc.q) < h.dims {
-		sc.q = make([]float32, h.dims)
+	q, err := h.query(sc, vec)
+	if err != nil {
+		return nil, err
 	}
-	q := sc.q[:h.dims]
-	if err := normalize(q, vec); err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+	if ef == 0 {
+		ef = h.p.EfSearch
 	}
-	ep := candidate{1 - dotHalf(q, h.vec(h.entry)), h.entry}
+	ep := candidate{h.dist(q, h.entry), h.entry}
 	for lc := h.top; lc > 0; lc-- {
 		ep = h.greedy(q, ep, lc)
 	}
 	sc.vis.reset(len(h.ids))
 	sc.res.max = true
-	w := h.searchLayer(q, []candidate{ep}, max(h.p.EfSearch, k), 0, &sc.vis, &sc.cands, &sc.res, keep, false)
+	w := h.searchLayer(q, []candidate{ep}, min(max(ef, k), maxEf), 0, &sc.vis, &sc.cands, &sc.res, keep, false)
+	return h.hits(w, k), nil
+}
+
+// query checks vec and prepares it in sc's buffer. Called with the read
+// lock held.
+func (h *HNSW) query(sc *searchScratch, vec []float32) ([]float32, error) {
+	if len(vec) != h.dims {
+		return nil, fmt.Errorf("search: %d dimensions, index has %d: %w", len(vec), h.dims, ErrDims)
+	}
+	if cap(sc.q) < h.dims {
+		sc.q = make([]float32, h.dims)
+	}
+	q := sc.q[:h.dims]
+	if err := h.prepare(q, vec); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	return q, nil
+}
+
+// hits turns the first k of w, sorted nearest first, into scored ids.
+func (h *HNSW) hits(w []candidate, k int) []Hit {
 	hits := make([]Hit, 0, min(k, len(w)))
 	for _, c := range w[:min(k, len(w))] {
-		hits = append(hits, Hit{ID: h.ids[c.slot], Score: 1 - c.dist})
+		hits = append(hits, Hit{ID: h.ids[c.slot], Score: h.score(c.dist)})
 	}
-	return hits, nil
+	return hits
+}
+
+// SearchExact is Search by brute force: it compares vec with every live
+// vector whose id is in ids (every live vector when ids is nil; ids not
+// indexed are skipped) and for which keep returns true (nil keeps all),
+// and returns the k best as Search scores them. Its cost is linear in the
+// vectors compared; it is the answer when a filter admits few ids, where a
+// graph walk would wade through many rejected nodes. keep must not call
+// back into h.
+func (h *HNSW) SearchExact(vec []float32, k int, ids []uint64, keep func(id uint64) bool) ([]Hit, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("search k %d, want at least 1: %w", k, ErrBadParams)
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if len(h.slots) == 0 {
+		return nil, nil
+	}
+	sc := h.pool.Get().(*searchScratch)
+	defer h.pool.Put(sc)
+	q, err := h.query(sc, vec)
+	if err != nil {
+		return nil, err
+	}
+	res := &sc.res
+	res.max = true
+	res.items = res.items[:0]
+	consider := func(s uint32) {
+		d := h.dist(q, s)
+		if res.len() < k {
+			res.push(candidate{d, s})
+		} else if d < res.top().dist {
+			res.pop()
+			res.push(candidate{d, s})
+		}
+	}
+	if ids == nil {
+		for s := range uint32(len(h.ids)) {
+			if !h.dead[s] && (keep == nil || keep(h.ids[s])) {
+				consider(s)
+			}
+		}
+	} else {
+		sc.vis.reset(len(h.ids))
+		for _, id := range ids {
+			if s, ok := h.slots[id]; ok && !sc.vis.visit(s) && (keep == nil || keep(id)) {
+				consider(s)
+			}
+		}
+	}
+	w := res.items
+	slices.SortFunc(w, func(a, b candidate) int {
+		if c := cmp.Compare(a.dist, b.dist); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.slot, b.slot)
+	})
+	return h.hits(w, k), nil
 }

@@ -9,16 +9,19 @@ import (
 	"io"
 	"math"
 	"os"
+
+	"github.com/edgesearch/edgesearch/store"
 )
 
 // File layout, little-endian:
 //
 //	header (72 bytes): magic "EDGEHNSW", version, dims, M, EfConstruction,
 //	  EfSearch, top level, seed, generation, slots, entry, upper-layer word
-//	  count, reserved, CRC-32C of the bytes before it
+//	  count, distance (u32: 1 cosine, 2 dot, 3 Euclid), CRC-32C of the
+//	  bytes before it
 //	body: ids u64 × slots, levels u8 × slots, tombstones u8 × slots,
-//	  vectors binary16 × slots×dims, layer-0 links u32 × slots×(2M+1),
-//	  upper links u32 × words
+//	  vectors × slots×dims (cosine: binary16; dot and Euclid: float32),
+//	  layer-0 links u32 × slots×(2M+1), upper links u32 × words
 //	trailer: CRC-32C of the body
 //
 // The header has its own checksum so a damaged size is caught before
@@ -32,9 +35,12 @@ import (
 // costs time and memory linear in the file's size.
 //
 // Version 1 stored float32 vectors; such a file is rebuilt, not read.
+// Version 2 had no distance (its field was reserved, zero) and is read as
+// cosine, which is all it could hold.
 const (
 	hnswMagic      = "EDGEHNSW"
-	hnswVersion    = 2
+	hnswVersion    = 3
+	hnswV2         = 2
 	hnswHeaderSize = 72
 	readChunk      = 1 << 16 // elements per bounded read
 )
@@ -46,6 +52,22 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func (h *HNSW) WriteTo(w io.Writer) (int64, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	return h.writeLocked(w)
+}
+
+// fileSizeLocked is how many bytes writeLocked writes, for a container
+// that records a graph's length before the graph.
+func (h *HNSW) fileSizeLocked() int64 {
+	var words int64
+	for _, u := range h.upper {
+		words += int64(len(u))
+	}
+	n := int64(len(h.ids))
+	return hnswHeaderSize + n*(8+1+1+int64(h.valueBytes()*h.dims)+4*int64(h.m0+1)) + 4*words + 4
+}
+
+// writeLocked is WriteTo with the read lock held.
+func (h *HNSW) writeLocked(w io.Writer) (int64, error) {
 	cw := &countWriter{w: w}
 	bw := bufio.NewWriterSize(cw, 1<<16)
 	n := len(h.ids)
@@ -72,6 +94,7 @@ func (h *HNSW) WriteTo(w io.Writer) (int64, error) {
 	le.PutUint32(hd[48:], uint32(n))
 	le.PutUint32(hd[52:], entry)
 	le.PutUint64(hd[56:], words)
+	le.PutUint32(hd[64:], uint32(h.p.Distance))
 	le.PutUint32(hd[68:], crc32.Checksum(hd[:68], castagnoli))
 	bw.Write(hd[:])
 
@@ -100,6 +123,10 @@ func (h *HNSW) WriteTo(w io.Writer) (int64, error) {
 	for _, f := range h.vecs {
 		le.PutUint16(tmp[:], f)
 		put(tmp[:2]...)
+	}
+	for _, f := range h.raw {
+		le.PutUint32(tmp[:], math.Float32bits(f))
+		put(tmp[:4]...)
 	}
 	for _, x := range h.links0 {
 		le.PutUint32(tmp[:], x)
@@ -140,7 +167,8 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 // ReadFrom replaces the graph with one written by WriteTo. It implements
 // io.ReaderFrom. A damaged or truncated file fails with ErrCorrupt, a file
-// from another format version with ErrVersion, and a graph whose arrays an
+// from another format version with ErrVersion (a version 2 file, from
+// before graphs had a distance, is read as cosine), and a graph whose arrays an
 // int cannot index (on a 32-bit build) with ErrTooLarge; on error the graph
 // is left as it was. Compare Generation with the store's afterwards to
 // detect a stale file.
@@ -160,7 +188,7 @@ func (h *HNSW) ReadFrom(r io.Reader) (int64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.p, h.m0, h.ml, h.rng, h.gen = g.p, g.m0, g.ml, g.rng, g.gen
-	h.dims, h.vecs, h.ids, h.levels, h.dead = g.dims, g.vecs, g.ids, g.levels, g.dead
+	h.dims, h.vecs, h.raw, h.ids, h.levels, h.dead = g.dims, g.vecs, g.raw, g.ids, g.levels, g.dead
 	h.links0, h.upper, h.slots, h.nDead = g.links0, g.upper, g.slots, g.nDead
 	h.entry, h.top = g.entry, g.top
 	if h.pool.New == nil {
@@ -203,11 +231,25 @@ func readGraph(r io.Reader, size int64) (*HNSW, error) {
 	if string(hd[0:8]) != hnswMagic {
 		return nil, corrupt("bad magic %q", hd[0:8])
 	}
-	if v := le.Uint32(hd[8:]); v != hnswVersion {
-		return nil, fmt.Errorf("hnsw graph: version %d, want %d: %w", v, hnswVersion, ErrVersion)
+	version := le.Uint32(hd[8:])
+	if version != hnswVersion && version != hnswV2 {
+		return nil, fmt.Errorf("hnsw graph: version %d, want %d: %w", version, hnswVersion, ErrVersion)
 	}
 	if got, want := crc32.Checksum(hd[:68], castagnoli), le.Uint32(hd[68:]); got != want {
 		return nil, corrupt("header checksum %08x, want %08x", got, want)
+	}
+	// Zero is cosine, as in Params; version 2 has zero there.
+	distance := store.Cosine
+	switch d := le.Uint32(hd[64:]); {
+	case version == hnswV2 || d == 0:
+	case d == uint32(store.Cosine) || d == uint32(store.Dot) || d == uint32(store.Euclid):
+		distance = store.Distance(d)
+	default:
+		return nil, corrupt("distance %d", d)
+	}
+	valueBytes := uint64(2)
+	if distance != store.Cosine {
+		valueBytes = 4
 	}
 	// Every field is range-checked as a uint64 before it becomes an int, so
 	// no value can wrap negative on a 32-bit build, and all the size
@@ -228,7 +270,7 @@ func readGraph(r io.Reader, size int64) (*HNSW, error) {
 	if words > n*top*(m+1) {
 		return nil, corrupt("%d upper-layer words for %d slots of at most %d levels", words, n, top)
 	}
-	body := n*(8+1+1+2*dims+4*(2*m+1)) + 4*words
+	body := n*(8+1+1+valueBytes*dims+4*(2*m+1)) + 4*words
 	if size >= 0 && uint64(size) < hnswHeaderSize+body+4 {
 		return nil, corrupt("header describes %d bytes, the file holds %d", hnswHeaderSize+body+4, size)
 	}
@@ -237,7 +279,7 @@ func readGraph(r io.Reader, size int64) (*HNSW, error) {
 	if body > math.MaxInt {
 		return nil, fmt.Errorf("hnsw graph: body of %d bytes is beyond this platform's int: %w", body, ErrTooLarge)
 	}
-	p := Params{M: int(m), EfConstruction: int(efc), EfSearch: int(efs), Seed: le.Uint64(hd[32:])}
+	p := Params{M: int(m), EfConstruction: int(efc), EfSearch: int(efs), Seed: le.Uint64(hd[32:]), Distance: distance}
 	g := &HNSW{}
 	g.init(p)
 	g.gen = le.Uint64(hd[40:])
@@ -248,7 +290,11 @@ func readGraph(r io.Reader, size int64) (*HNSW, error) {
 	g.ids = readU64s(br, ns)
 	g.levels = br.bytes(ns)
 	deadBytes := br.bytes(ns)
-	g.vecs = readU16s(br, ns*g.dims)
+	if g.half() {
+		g.vecs = readU16s(br, ns*g.dims)
+	} else {
+		g.raw = readF32s(br, ns*g.dims)
+	}
 	g.links0 = readU32s(br, ns*(g.m0+1))
 	upperWords := readU32s(br, int(words))
 	if br.err != nil {
@@ -330,6 +376,11 @@ func (g *HNSW) adopt(deadBytes []byte, upperWords []uint32, entry uint32, top in
 	}
 	for i, v := range g.vecs {
 		if v&0x7c00 == 0x7c00 {
+			return corrupt("vector value at %d not finite", i)
+		}
+	}
+	for i, v := range g.raw {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return corrupt("vector value at %d not finite", i)
 		}
 	}
@@ -422,6 +473,17 @@ func readU32s(b *bodyReader, n int) []uint32 {
 		c := b.chunk(4, n-len(out))
 		for i := 0; i+4 <= len(c); i += 4 {
 			out = append(out, binary.LittleEndian.Uint32(c[i:]))
+		}
+	}
+	return out
+}
+
+func readF32s(b *bodyReader, n int) []float32 {
+	out := make([]float32, 0, b.capFor(n))
+	for len(out) < n && b.err == nil {
+		c := b.chunk(4, n-len(out))
+		for i := 0; i+4 <= len(c); i += 4 {
+			out = append(out, math.Float32frombits(binary.LittleEndian.Uint32(c[i:])))
 		}
 	}
 	return out
