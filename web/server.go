@@ -101,6 +101,10 @@ type Server struct {
 	// Serve has given them their time and cancelled what is left.
 	inflight atomic.Int64
 	stopping atomic.Bool
+	// qdrant is the Qdrant-compatible API (QdrantHandler); colls is nil
+	// until SetCollections, and its routes answer 503 meanwhile.
+	qdrant *gin.Engine
+	colls  atomic.Pointer[collectionsRef]
 }
 
 // New checks cfg, fills in its defaults and builds the routes. It fails only
@@ -159,6 +163,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), started: time.Now(), hosts: hosts, csrf: csrf}
 	s.engine = s.routes()
+	s.qdrant = s.qdrantRoutes()
 	return s, nil
 }
 
@@ -168,6 +173,14 @@ func (s *Server) SetEmbedder(p *embedder.Pool) { s.pool.Store(p) }
 
 // Handler returns the server as an http.Handler, for tests and for mounting.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// SetCollections makes the Qdrant-compatible routes live over vs (a
+// *search.Collections). The Server does not close it.
+func (s *Server) SetCollections(vs vectorStore) { s.colls.Store(&collectionsRef{vs}) }
+
+// QdrantHandler returns the Qdrant-compatible API (see qdrant.go) as an
+// http.Handler, behind the same guards as Handler; ServeQdrant serves it.
+func (s *Server) QdrantHandler() http.Handler { return s.qdrant }
 
 // routes builds the gin engine. Middleware order matters: recovery outermost
 // so a panic still yields JSON; observe next so it counts every answer,
@@ -246,12 +259,23 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // as soon as Serve returns. It closes ln and returns nil after a clean
 // shutdown. Requests do not inherit ctx: ending it lets them finish first.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.engine)
+}
+
+// ServeQdrant is Serve for the Qdrant-compatible API (QdrantHandler), on a
+// listener of its own; both share the requests-in-flight count, so either
+// shutdown waits for the handlers of both.
+func (s *Server) ServeQdrant(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.qdrant)
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	// Every request's context derives from base, so cancelling it reaches
 	// every handler still running when the grace period is over.
 	base, cancelRequests := context.WithCancel(context.Background())
 	defer cancelRequests()
 	hs := &http.Server{
-		Handler:           s.engine,
+		Handler:           h,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
