@@ -9,11 +9,14 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgesearch/edgesearch/embedder"
 	"github.com/edgesearch/edgesearch/search"
@@ -721,4 +724,42 @@ func TestQdrantGuards(t *testing.T) {
 	qerr(t, call(t, "PUT", base+"/collections/c", `{"vectors":{"size":1,"distance":"Dot"}}`,
 		with(map[string]string{"Origin": base, "Sec-Fetch-Site": "same-origin", "Content-Type": "text/plain"})), 415, "application/json")
 	qok(t, call(t, "PUT", base+"/collections/c", map[string]any{"vectors": map[string]any{"size": 1, "distance": "Dot"}}, key), nil)
+}
+
+// TestQdrantPythonClient runs web/qdranttest/client_check.py, the official
+// Python client (the version pinned in requirements.txt, installed with
+// pip when missing) against a real server with the real model and an API
+// key: collections, 1,000 points, filtered search checked against numpy,
+// scroll, count, payload updates, deletes, recommend and Documents.
+func TestQdrantPythonClient(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatalf("python3 is needed for the Qdrant client test: %v", err)
+	}
+	req, err := os.ReadFile(filepath.Join("qdranttest", "requirements.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, _ := strings.CutPrefix(strings.TrimSpace(string(req)), "qdrant-client==")
+	have, _ := exec.Command(python, "-c", "import importlib.metadata as m; print(m.version('qdrant-client'))").Output()
+	if strings.TrimSpace(string(have)) != pin {
+		out, err := exec.Command(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+			"-r", filepath.Join("qdranttest", "requirements.txt")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("pip install qdrant-client==%s: %v\n%s", pin, err, out)
+		}
+	}
+	p := pool(t)
+	const key = "py-client-key"
+	base := startQdrant(t, web.Config{APIKey: key}, p)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "client_check.py", base, key, p.Info().Name)
+	cmd.Dir = "qdranttest"
+	out, err := cmd.CombinedOutput()
+	t.Logf("client_check.py:\n%s", out)
+	if err != nil {
+		t.Fatalf("the Qdrant Python client failed: %v", err)
+	}
 }
