@@ -271,6 +271,10 @@ func (p *Pool) QueueLen() int { return len(p.queue) }
 // BulkQueueLen is the number of bulk texts (EmbedBulk) waiting for a worker.
 func (p *Pool) BulkQueueLen() int { return len(p.bulk) }
 
+// BulkQueueCap is Options.BulkQueueSize as resolved: the most texts one
+// EmbedBulk call may have.
+func (p *Pool) BulkQueueCap() int { return cap(p.bulk) }
+
 // Embed returns one embedding per text, in order. It is the interactive
 // lane (queries, embedding requests): its texts go before every bulk text
 // queued, and wait behind at most one bounded step of a bulk batch already

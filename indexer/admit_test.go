@@ -3,8 +3,10 @@ package indexer
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/edgesearch/edgesearch/embedder"
 	"github.com/edgesearch/edgesearch/store"
@@ -25,6 +27,8 @@ func (f *fullLane) AdmitBulk() error {
 	}
 	return nil
 }
+
+func (f *fullLane) BulkQueueCap() int { return 256 }
 
 func (f *fullLane) EmbedBulk(ctx context.Context, texts []string) ([]embedder.Embedding, error) {
 	if f.calls.Add(1) <= f.full {
@@ -60,5 +64,33 @@ func TestEmbedDocsAdmitsOrRefusesAtOnce(t *testing.T) {
 	}
 	if len(d[0].Chunks[1].Vector) != 1 {
 		t.Fatalf("vectors not filled in: %+v", d[0].Chunks)
+	}
+}
+
+// TestEmbedDocsFitsItsCallsToTheBulkQueue pins the small profile's stall: a
+// pool whose bulk queue holds 64 texts refused every call of 128 as
+// overloaded, and embedDocs tried again forever (an import stopped at its
+// first large batch, a POST /documents never answered).
+func TestEmbedDocsFitsItsCallsToTheBulkQueue(t *testing.T) {
+	pool, err := embedder.New(context.Background(), embedder.Options{ModelPath: modelFile(), Workers: 1, BulkQueueSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	text := strings.Repeat("Short sentence for a chunk. ", 200)
+	doc := store.Document{ID: "long", Text: text}
+	for i := range 150 {
+		doc.Chunks = append(doc.Chunks, store.Chunk{Start: i * 28, End: i*28 + 27})
+	}
+	// Without the fix it never ends: the deadline makes that a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := embedDocs(ctx, pool, []store.Document{doc}, false); err != nil {
+		t.Fatalf("150 chunks through a bulk queue of 64: %v", err)
+	}
+	for i, c := range doc.Chunks {
+		if len(c.Vector) != pool.Info().Dims {
+			t.Fatalf("chunk %d has no vector", i)
+		}
 	}
 }

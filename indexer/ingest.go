@@ -172,6 +172,7 @@ func prepare(ctx context.Context, emb *embedder.Pool, d Doc) (store.Document, er
 type bulkEmbedder interface {
 	EmbedBulk(ctx context.Context, texts []string) ([]embedder.Embedding, error)
 	AdmitBulk() error
+	BulkQueueCap() int
 }
 
 // embedDocs fills in the vector of every chunk of docs on the embedder's
@@ -206,8 +207,12 @@ func embedDocs(ctx context.Context, emb bulkEmbedder, docs []store.Document, adm
 		first error
 		slots = make(chan struct{}, 3)
 	)
-	for lo := 0; lo < len(texts); lo += embedCall {
-		hi := min(lo+embedCall, len(texts))
+	// A call never has more texts than the lane's queue holds (it would be
+	// refused every time: a small profile's queue of 64 against calls of
+	// 128 stalled every import), and two calls fit side by side.
+	call := max(1, min(embedCall, emb.BulkQueueCap()/2))
+	for lo := 0; lo < len(texts); lo += call {
+		hi := min(lo+call, len(texts))
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():

@@ -19,15 +19,19 @@ var (
 
 // testPool is the real model, loaded once for the package's tests. A
 // missing model fails the test: these tests are the proof the pipeline works.
+// modelFile is the real model: $EDGESEARCH_MODEL, else the default path.
+func modelFile() string {
+	if p := os.Getenv("EDGESEARCH_MODEL"); p != "" {
+		return p
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "edgesearch", "all-MiniLM-L6-v2-f16.gguf")
+}
+
 func testPool(t testing.TB) *embedder.Pool {
 	t.Helper()
 	poolOnce.Do(func() {
-		p := os.Getenv("EDGESEARCH_MODEL")
-		if p == "" {
-			home, _ := os.UserHomeDir()
-			p = filepath.Join(home, ".cache", "edgesearch", "all-MiniLM-L6-v2-f16.gguf")
-		}
-		pool, poolErr = embedder.New(context.Background(), embedder.Options{ModelPath: p, Workers: 2})
+		pool, poolErr = embedder.New(context.Background(), embedder.Options{ModelPath: modelFile(), Workers: 2})
 	})
 	if poolErr != nil {
 		t.Fatalf("load the model (run `make model` or set EDGESEARCH_MODEL): %v", poolErr)
