@@ -56,6 +56,7 @@ type config struct {
 	HNSW                search.Params // zero fields: the search package's defaults
 	MemoryLimit         int64         // the Go runtime's soft limit; 0 = none
 	QuantizedModel      bool          // the default model is the q8_0 one
+	StoreFloat16        bool          // vectors written in half precision (store.Options.Float16)
 
 	// AllowedHosts are the extra Host names serve answers to
 	// (web.Config.AllowedHosts).
@@ -118,7 +119,7 @@ func addCommonFlags(fs *pflag.FlagSet) {
 	fs.String("model", "", "`PATH` of the GGUF model (default: the one edgesearch model pull fetches)")
 	fs.String("data", "", "data directory (default $XDG_DATA_HOME/edgesearch or ~/.local/share/edgesearch)")
 	fs.Int("threads", 0, "embedding workers (default: one per CPU core; one in the small profile)")
-	fs.String("profile", profileAuto, "auto, standard or small: small (for 512 MB–1 GB boards, and the default on 32-bit arm or under 1.5 GiB of memory) uses the q8_0 model, one worker, shorter queues, a smaller vector graph and a 128 MiB soft memory limit")
+	fs.String("profile", profileAuto, "auto, standard or small: small (for 512 MB–1 GB boards, and the default on 32-bit arm or under 1.5 GiB of memory) uses the q8_0 model, one worker, shorter queues, a smaller vector graph, half-precision vectors on disk and a 128 MiB soft memory limit")
 	fs.Int("max-tokens", 0, "truncate texts to this many tokens (default: the model's limit)")
 	fs.Int("max-batch", 0, "most texts per guest call (default 32)")
 	fs.String("log-level", "info", "log level: debug, info, warn or error")

@@ -105,7 +105,7 @@ func openForImport(ctx context.Context, cfg config) (*store.Store, *embedder.Poo
 	// The model's name and dims are only known once it is loaded; open an
 	// existing store as it is, and create a new one after loading.
 	path := indexer.StorePath(cfg.DataDir)
-	st, err := store.Open(path, store.Options{LockTimeout: time.Second})
+	st, err := store.Open(path, store.Options{LockTimeout: time.Second, Float16: cfg.StoreFloat16})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, nil, fmt.Errorf("a server is using %s; stop it or use --server URL", cfg.DataDir)
 	}
@@ -126,7 +126,7 @@ func openForImport(ctx context.Context, cfg config) (*store.Store, *embedder.Poo
 	}
 	if st == nil {
 		// Reopening with the model's name checks it against the store.
-		if st, err = store.Open(path, store.Options{Model: info.Name, Dims: info.Dims, LockTimeout: time.Second}); err != nil {
+		if st, err = store.Open(path, store.Options{Model: info.Name, Dims: info.Dims, LockTimeout: time.Second, Float16: cfg.StoreFloat16}); err != nil {
 			pool.Close()
 			if errors.Is(err, store.ErrLocked) {
 				return nil, nil, fmt.Errorf("a server is using %s; stop it or use --server URL", cfg.DataDir)

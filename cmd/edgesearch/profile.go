@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -27,13 +28,17 @@ const smallMemory = 1536 << 20
 // smallMemoryLimit is the Go runtime's soft memory limit in the small
 // profile (debug.SetMemoryLimit; GOMEMLIMIT in the environment wins): the
 // collector works harder as the heap nears it instead of letting it double.
+// Once the index is loaded it is raised to 1.5× the live heap if that is
+// more (raiseMemoryLimit).
 const smallMemoryLimit = 128 << 20
 
 // smallHNSW are the vector graph's parameters in the small profile: fewer
-// links per node and a shorter candidate list, so building the graph on a
-// slow core takes about half as long and its links take less memory.
+// links per node and a shorter construction list, so building the graph on
+// a slow core takes about half as long and its links take less memory.
 // Changing profile rebuilds the graph once (it is derived from the store).
-var smallHNSW = search.Params{M: 12, EfConstruction: 64, EfSearch: 64}
+// EfSearch stays at 128: with 64, recall@10 at 100k chunks was 0.95 (0.99
+// with 128, for 0.04 ms more per search and no memory).
+var smallHNSW = search.Params{M: 12, EfConstruction: 64, EfSearch: 128}
 
 // chooseProfile resolves --profile: standard and small are taken as they
 // are; auto picks small on 32-bit arm (wazero interprets the guest there, at
@@ -76,6 +81,9 @@ func applyProfile(cfg *config, from map[string]string) {
 	}
 	cfg.HNSW = smallHNSW
 	cfg.MemoryLimit = smallMemoryLimit
+	// Half the bytes per vector on disk, and so half the writes to an SD
+	// card for them; the search graph holds half precision anyway.
+	cfg.StoreFloat16 = true
 	// A model the user named is theirs; only the default one changes.
 	cfg.QuantizedModel = isDefault("model")
 }
@@ -83,6 +91,24 @@ func applyProfile(cfg *config, from map[string]string) {
 // defaultModelFor is where `model pull` puts the profile's default model
 // (the environment's model, if any, was read with the other settings).
 func defaultModelFor(quantized bool) string { return model.CachedPath(quantized) }
+
+// raiseMemoryLimit, once the index is loaded, lifts a soft memory limit
+// the live heap already nears to 1.5× that heap: a limit below what the
+// index needs makes the collector run without end (559 collections over
+// 500 searches at 100k chunks with 128 MiB, against 28 without). It reports
+// the limit and whether it changed.
+func raiseMemoryLimit(limit int64) (int64, bool) {
+	if limit <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return limit, false
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if need := int64(ms.HeapAlloc) * 3 / 2; need > limit {
+		debug.SetMemoryLimit(need)
+		return need, true
+	}
+	return limit, false
+}
 
 // setMemoryLimit applies cfg.MemoryLimit unless GOMEMLIMIT is set.
 func setMemoryLimit(limit int64) {

@@ -42,7 +42,7 @@ func TestSmallProfileSetsWhatTheUserLeftAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Profile != profileSmall || c.Threads != 1 || c.Queue != 256 || c.BulkQueue != 64 ||
-		c.HNSW != smallHNSW || c.MemoryLimit != smallMemoryLimit || !c.QuantizedModel ||
+		c.HNSW != smallHNSW || c.MemoryLimit != smallMemoryLimit || !c.QuantizedModel || !c.StoreFloat16 ||
 		c.ModelPath != filepath.Join(model.CacheDir(), "all-MiniLM-L6-v2-q8_0.gguf") {
 		t.Errorf("small profile: %+v", c)
 	}

@@ -118,7 +118,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		info := pool.Info()
 		log.Info("model loaded", "model", info.Name, "path", cfg.ModelPath, "dims", info.Dims,
 			"weights", info.WeightType, "took", time.Since(start).Round(time.Millisecond))
-		lib, err := openLibrary(ctx, cfg.DataDir, info, cfg.HNSW, logLines{log})
+		lib, err := openLibrary(ctx, cfg.DataDir, info, cfg.HNSW, cfg.StoreFloat16, logLines{log})
 		if err != nil {
 			cancel(reindexAdvice(err, cfg, info))
 			pool.Close()
@@ -128,6 +128,9 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		srv.SetEngine(lib.engine)
 		d, c := lib.engine.Len()
 		log.Info("documents loaded", "data", cfg.DataDir, "documents", d, "chunks", c)
+		if lim, raised := raiseMemoryLimit(cfg.MemoryLimit); raised {
+			log.Info("memory limit raised above the loaded index", "memory_limit_mib", lim>>20)
+		}
 		loaded <- pool
 		libc <- lib
 	}()
@@ -214,9 +217,9 @@ type library struct {
 // openLibrary opens the store in dataDir for the loaded model and the search
 // engine over it, rebuilding the vector graph with progress lines to
 // progress if it must. A store held by another process fails with advice.
-func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, params search.Params, progress io.Writer) (*library, error) {
+func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, params search.Params, half bool, progress io.Writer) (*library, error) {
 	path := indexer.StorePath(dataDir)
-	st, err := store.Open(path, store.Options{Model: info.Name, Dims: info.Dims})
+	st, err := store.Open(path, store.Options{Model: info.Name, Dims: info.Dims, Float16: half})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("another edgesearch process (a server or an import) is using %s; stop it, or talk to it with --server URL: %w", dataDir, err)
 	}
