@@ -206,12 +206,12 @@ func importRuns(cfg config, data string, runs [][]string) (measure, error) {
 		if !ok {
 			return m, errors.New("no rusage for the import (this measure needs Linux)")
 		}
-		written := ru.Oublock * 512
+		written := int64(ru.Oublock) * 512 // int32 on 32-bit hosts
 		if written == 0 {
 			return m, fmt.Errorf("import run %d wrote 0 bytes by its rusage: is %s on tmpfs? give -work on a real disk", i+1, data)
 		}
 		m.written += written
-		m.maxRSS = max(m.maxRSS, ru.Maxrss<<10)
+		m.maxRSS = max(m.maxRSS, int64(ru.Maxrss)<<10)
 		sum := summaryLine.FindStringSubmatch(out.String())
 		if sum == nil {
 			return m, fmt.Errorf("import run %d: no summary in its output:\n%s", i+1, tail(out.String()))
