@@ -23,6 +23,7 @@ import (
 // reads it and never looks at flags or the environment again.
 type config struct {
 	Addr        string
+	QdrantAddr  string // serve: where the Qdrant-compatible API listens; "" = not at all
 	DataDir     string
 	ModelPath   string
 	Threads     int    // embedder workers; 0 = one per core
@@ -80,6 +81,7 @@ type setting struct {
 var settings = map[string]setting{
 	"addr":          {flag: "addr", env: []string{"EDGESEARCH_ADDR"}, def: defaultAddr},
 	"profile":       {flag: "profile", env: []string{"EDGESEARCH_PROFILE"}, def: profileAuto},
+	"qdrant-addr":   {flag: "qdrant-addr", env: []string{"EDGESEARCH_QDRANT_ADDR"}},
 	"data":          {flag: "data", env: []string{"EDGESEARCH_DATA"}},
 	"model":         {flag: "model", env: []string{"EDGESEARCH_MODEL", "MODEL_PATH"}},
 	"threads":       {flag: "threads", env: []string{"EDGESEARCH_THREADS", "threads"}, def: "0"},
@@ -129,6 +131,7 @@ func addCommonFlags(fs *pflag.FlagSet) {
 // addServeFlags declares the flags only `serve` has.
 func addServeFlags(fs *pflag.FlagSet) {
 	fs.String("addr", defaultAddr, "listen address, HOST:PORT; the default answers this machine only, :8080 or 0.0.0.0:8080 the whole network (the seed's PORT=N means 127.0.0.1:N)")
+	fs.String("qdrant-addr", "", "also serve the Qdrant-compatible vector store API here, HOST:PORT (e.g. 127.0.0.1:6333, where Qdrant's clients look); same key, limits and checks as --addr (default: off)")
 	fs.String("api-key", "", "require this key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'; a key given here shows in ps, so prefer --api-key-file")
 	fs.String("api-key-file", "", "read the API key from `FILE`, which holds it on one line (keep it chmod 600)")
 	fs.String("cors-origins", "", "comma-separated origins (scheme://host:port) whose pages may call the API and change data; * for any, which turns the cross-origin check off (default: none)")
@@ -202,6 +205,7 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 		return n
 	}
 	cfg.Addr = raw["addr"]
+	cfg.QdrantAddr = raw["qdrant-addr"]
 	cfg.DataDir = raw["data"]
 	cfg.ModelPath = raw["model"]
 	cfg.Threads = intOf("threads", 0)

@@ -98,6 +98,16 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	for _, w := range exposureWarnings(ln.Addr(), cfg.APIKey != "") {
 		log.Warn(w, "addr", ln.Addr().String())
 	}
+	var qln net.Listener
+	if cfg.QdrantAddr != "" {
+		if qln, err = net.Listen("tcp", cfg.QdrantAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("couldn't listen on %s for the Qdrant-compatible API (is Qdrant running? set --qdrant-addr): %w", cfg.QdrantAddr, err)
+		}
+		for _, w := range exposureWarnings(qln.Addr(), cfg.APIKey != "") {
+			log.Warn(w, "addr", qln.Addr().String())
+		}
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -126,6 +136,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 			return
 		}
 		srv.SetEngine(lib.engine)
+		srv.SetCollections(lib.collections)
 		d, c := lib.engine.Len()
 		log.Info("documents loaded", "data", cfg.DataDir, "documents", d, "chunks", c)
 		if lim, raised := raiseMemoryLimit(cfg.MemoryLimit); raised {
@@ -144,7 +155,14 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		"auth", cfg.APIKey != "", "cors", strings.Join(cfg.CORSOrigins, ","),
 		"allowed_hosts", strings.Join(cfg.AllowedHosts, ","))
 
-	serveErr := srv.Serve(ctx, ln)
+	qdrantErr := make(chan error, 1)
+	if qln != nil {
+		log.Info("serving the Qdrant-compatible API", "addr", qln.Addr().String())
+		go func() { qdrantErr <- srv.ServeQdrant(ctx, qln) }()
+	} else {
+		qdrantErr <- nil
+	}
+	serveErr := errors.Join(srv.Serve(ctx, ln), <-qdrantErr)
 	if pool := <-loaded; pool != nil {
 		// Requests have finished: the graph saved now matches the store.
 		if err := (<-libc).close(); err != nil {
@@ -210,8 +228,9 @@ func setGCPercent(p int) (restore func()) {
 
 // library is the open store and the search engine over it.
 type library struct {
-	st     *store.Store
-	engine *search.Engine
+	st          *store.Store
+	engine      *search.Engine
+	collections *search.Collections // the vector store's collections of points
 }
 
 // openLibrary opens the store in dataDir for the loaded model and the search
@@ -231,15 +250,21 @@ func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, p
 		st.Close()
 		return nil, fmt.Errorf("couldn't open the search index: %w", err)
 	}
+	cols, err := search.OpenCollections(ctx, st, search.CollectionsOptions{Dir: dataDir, Params: params, Progress: progress})
+	if err != nil {
+		e.Close()
+		st.Close()
+		return nil, fmt.Errorf("couldn't open the collections of points: %w", err)
+	}
 	// Opening made garbage the size of the graph file and more; give it
 	// back to the system now rather than when the scavenger gets to it.
 	debug.FreeOSMemory()
-	return &library{st: st, engine: e}, nil
+	return &library{st: st, engine: e, collections: cols}, nil
 }
 
-// close saves the search graph and closes the store.
+// close saves the search graphs and closes the store.
 func (l *library) close() error {
-	return errors.Join(l.engine.Close(), l.st.Close())
+	return errors.Join(l.collections.Close(), l.engine.Close(), l.st.Close())
 }
 
 // logLines turns progress lines written to it into info log records.
