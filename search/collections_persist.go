@@ -166,6 +166,12 @@ func (c *Collections) decodeIndex(f io.ReaderAt, size int64, info store.Collecti
 	if nslots >= math.MaxUint32 || nslots > uint64(size-collHeaderSize)/collSlotSize {
 		return nil, corrupt("%d internal ids in a file of %d bytes", nslots, size)
 	}
+	// A table entry takes 40 bytes in memory (and its map entry more): on
+	// a 32-bit build a table an int of bytes cannot hold is refused here
+	// rather than by a panicking make.
+	if nslots > math.MaxInt/64 {
+		return nil, fmt.Errorf("collection index of %d points: %w", nslots, ErrTooLarge)
+	}
 	col, err := c.newIndex(info.Name, info.Vectors)
 	if err != nil {
 		return nil, err
