@@ -25,9 +25,11 @@ var (
 	ErrNoQuery = errors.New("missing query for search mode")
 )
 
-// Hit is one ranked result: the caller's id and a score where higher is
-// better. Score is cosine similarity for vector search, the BM25 score for
-// keyword search and the fused reciprocal-rank score for hybrid search.
+// Hit is one ranked result: the caller's id and a score. Score is cosine
+// similarity or the dot product for vector search (higher is better), the
+// L2 distance for a Euclid graph (lower is better, as Qdrant reports it),
+// the BM25 score for keyword search and the fused reciprocal-rank score for
+// hybrid search.
 type Hit struct {
 	ID    uint64
 	Score float32
