@@ -46,7 +46,7 @@ run: model
 
 # test-deps installs only what is missing, so a second run costs nothing.
 test-deps:
-	@echo "==> test dependencies (apt: $(APT_PKGS), node and npm if missing; pip: $(PIP_PKGS), web/qdranttest; npm: web/uitest)"
+	@echo "==> test dependencies (apt: $(APT_PKGS), node and npm if missing; pip: $(PIP_PKGS), web/qdranttest; npm: web/uitest, web/qdranttest/js)"
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
@@ -56,6 +56,7 @@ test-deps:
 	@python3 -c 'import openai, wasmtime' 2>/dev/null || python3 -m pip install -q $(PIP_PKGS)
 	@python3 -c 'import qdrant_client' 2>/dev/null || python3 -m pip install -q -r web/qdranttest/requirements.txt
 	@test -d web/uitest/node_modules || { echo "    npm ci --prefix web/uitest (playwright-core, axe-core)"; npm ci --prefix web/uitest --no-audit --no-fund; }
+	@test -d web/qdranttest/js/node_modules || { echo "    npm ci --prefix web/qdranttest/js (@qdrant/js-client-rest)"; npm ci --prefix web/qdranttest/js --no-audit --no-fund; }
 
 wasm:
 	@echo "==> building guest/edgesearch.wasm"

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -156,4 +158,25 @@ func TestQdrantAPIThroughServeSurvivesKill9(t *testing.T) {
 	if len(hits) != 1 || hits[0].ID != 1.0 {
 		t.Errorf("search after the restart: %+v", hits)
 	}
+}
+
+// TestQdrantJSClientRunsTheArticle runs the original article's JavaScript
+// example with the official client (@qdrant/js-client-rest, pinned in
+// web/qdranttest/js) against the binary, only the URLs changed.
+func TestQdrantJSClientRunsTheArticle(t *testing.T) {
+	dir := filepath.Join("..", "..", "web", "qdranttest", "js")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@qdrant", "js-client-rest")); err != nil {
+		if out, err := exec.Command("npm", "ci", "--prefix", dir, "--no-audit", "--no-fund", "--silent").CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+		}
+	}
+	srv, base, qd := startQdrantServe(t, t.TempDir())
+	defer srv.Process.Signal(syscall.SIGTERM)
+	cmd := exec.Command("node", "article.mjs", base, qd)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok") {
+		t.Fatalf("node article.mjs: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }
