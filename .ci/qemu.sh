@@ -35,6 +35,7 @@ failed=()
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM # so the EXIT trap cleans up
 
 if ! command -v "$QEMU_ARM64" >/dev/null || ! command -v "$QEMU_ARM" >/dev/null; then
 	echo "==> installing qemu-user-static (apt)"
@@ -47,16 +48,21 @@ if [ ! -f "$MODEL" ]; then
 	exit 1
 fi
 
-# step NAME CMD...: runs CMD and counts it passed or failed by its status.
+# step NAME CMD...: runs CMD, counts it passed or failed by its status, and
+# prints its wall and CPU time (the CPU time says more on a shared machine).
 step() {
-	local name=$1 t0=$SECONDS
+	local name=$1 took status
 	shift
-	if "$@"; then
+	exec 3>&1 4>&2
+	took=$({ TIMEFORMAT='%1R s, %1U s CPU' && time "$@" >&3 2>&4; } 2>&1)
+	status=$?
+	exec 3>&- 4>&-
+	if [ $status -eq 0 ]; then
 		passed=$((passed + 1))
-		echo "    ok    $name ($((SECONDS - t0)) s)"
+		echo "    ok    $name ($took)"
 	else
 		failed+=("$name")
-		echo "    FAIL  $name ($((SECONDS - t0)) s)" >&2
+		echo "    FAIL  $name ($took)" >&2
 	fi
 }
 
@@ -163,14 +169,13 @@ import_search() {
 }
 
 # The armv7 binary also searches the data directory the native one wrote, as
-# after importing on a PC and copying the directory to a Pi; --profile
-# standard keeps the graph parameters the native binary used, so the graph is
-# loaded, not rebuilt.
+# after importing on a PC and copying the directory to a Pi: it must load the
+# graph the native binary saved, not rebuild it.
 import_search_same() {
 	local before after
 	write_docs && import_search native native && import_search armv7 armv7 || return 1
 	before=$(stat -c %y "$tmp/data-native/hnsw.graph")
-	armv7 search "$query" --json -k 3 --data "$tmp/data-native" --model "$Q8" --profile standard \
+	armv7 search "$query" --json -k 3 --data "$tmp/data-native" --model "$Q8" \
 		>"$tmp/search-copied.json" 2>"$tmp/search-copied.log" || { cat "$tmp/search-copied.log" >&2 && return 1; }
 	after=$(stat -c %y "$tmp/data-native/hnsw.graph")
 	if [ "$before" != "$after" ]; then

@@ -190,17 +190,22 @@ func printTable(w *os.File, targets []target, loads []workload, res [][]speed, m
 	fmt.Fprintln(w, "interpreter's cost against the compiler's on a real board only roughly: qemu's translation overhead differs between the two.")
 }
 
-// rate is texts per second for a per-text duration, or "-" when the
-// subtraction left nothing to divide by.
+// rate is texts per second for a per-text duration, to three significant
+// digits or so, or "-" when the subtraction left nothing to divide by.
 func rate(perText time.Duration) string {
 	if perText <= 0 {
 		return "-"
 	}
 	r := 1 / perText.Seconds()
-	if r >= 10 {
+	switch {
+	case r >= 100:
 		return fmt.Sprintf("%.0f", r)
+	case r >= 10:
+		return fmt.Sprintf("%.1f", r)
+	case r >= 1:
+		return fmt.Sprintf("%.2f", r)
 	}
-	return fmt.Sprintf("%.2f", r)
+	return fmt.Sprintf("%.3f", r)
 }
 
 func cpuName() string {
