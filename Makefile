@@ -13,7 +13,7 @@ PIP_PKGS  := openai==3.57.0 wasmtime==50.0.1
 
 export EDGESEARCH_MODEL := $(MODEL)
 
-.PHONY: help build run model model-source test test-386 test-deps wasm wasm-check bench cross fixtures fuzz reliability loadtest clean
+.PHONY: help build run model model-source test test-386 test-arm test-deps wasm wasm-check bench cross fixtures fuzz reliability loadtest clean
 
 help:
 	@echo "make run        fetch the model if missing, build, serve on $(ADDR)"
@@ -26,6 +26,7 @@ help:
 	@echo "make reliability  bad inputs, hostile files, kill -9 rounds against a real server"
 	@echo "make loadtest   mixed load of 64 clients against a real server on 127.0.0.1"
 	@echo "make cross      static linux/arm64 and linux/arm (GOARM=7) binaries in bin/"
+	@echo "make test-arm   arm64 package tests and an armv7 end-to-end check under qemu-user"
 	@echo "make fixtures   regenerate testdata/fixtures from the reference Python packages"
 
 build:
@@ -70,12 +71,19 @@ wasm-check:
 	if cmp -s $$tmp/edgesearch.wasm guest/edgesearch.wasm; then echo "    identical"; rm -rf $$tmp; \
 	else echo "guest/edgesearch.wasm differs from a rebuild: run 'make wasm' and commit it" >&2; rm -rf $$tmp; exit 1; fi
 
-test: test-deps wasm-check model-source
+test: test-deps wasm-check model-source test-arm
 	@echo "==> go vet"
 	$(GO) vet ./...
 	@echo "==> go test (fuzz targets run their seed corpora)"
 	$(GO) test -count=1 -timeout 30m ./...
 	@$(MAKE) --no-print-directory test-386
+
+# test-arm installs qemu-user-static if missing and calls the qemu binaries
+# directly (no binfmt_misc needed): arm64 test suites, and an armv7 binary
+# that must embed the same bits and find the same documents as this one.
+test-arm: model-source
+	@echo "==> arm64 and armv7 under qemu-user (installs qemu-user-static if missing)"
+	bash .ci/qemu.sh
 
 # test-386 runs the suites whose subject is sizes, counts and offsets as a
 # 32-bit build: int is 32 bits and 64-bit atomics need alignment, as on
