@@ -114,6 +114,11 @@ func (s *Server) observe() gin.HandlerFunc {
 // cors answers browsers for the configured origins. With no origins
 // configured it does nothing, so cross-origin pages cannot read answers.
 func (s *Server) cors() gin.HandlerFunc {
+	return s.corsFor("GET, POST, PUT, DELETE, OPTIONS", "Authorization, Content-Type, X-API-Key")
+}
+
+// corsFor is cors allowing these methods and request headers in preflights.
+func (s *Server) corsFor(methods, headers string) gin.HandlerFunc {
 	any := slices.Contains(s.cfg.CORSOrigins, "*")
 	return func(c *gin.Context) {
 		origin := c.GetHeader("Origin")
@@ -130,8 +135,8 @@ func (s *Server) cors() gin.HandlerFunc {
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Set("Access-Control-Expose-Headers", "Retry-After")
 		if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
-			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key")
+			h.Set("Access-Control-Allow-Methods", methods)
+			h.Set("Access-Control-Allow-Headers", headers)
 			h.Set("Access-Control-Max-Age", "600")
 			c.AbortWithStatus(http.StatusNoContent)
 			return

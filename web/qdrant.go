@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -306,30 +305,7 @@ func (s *Server) qdrantCheckHost() gin.HandlerFunc {
 // qdrantCORS is cors for the Qdrant port: the same configured origins, and
 // the methods and headers Qdrant's browser clients send (PATCH, api-key).
 func (s *Server) qdrantCORS() gin.HandlerFunc {
-	anyOrigin := slices.Contains(s.cfg.CORSOrigins, "*")
-	return func(c *gin.Context) {
-		origin := c.GetHeader("Origin")
-		if origin == "" || len(s.cfg.CORSOrigins) == 0 {
-			c.Next()
-			return
-		}
-		h := c.Writer.Header()
-		h.Add("Vary", "Origin")
-		if !anyOrigin && !slices.Contains(s.cfg.CORSOrigins, origin) {
-			c.Next()
-			return
-		}
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Expose-Headers", "Retry-After")
-		if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
-			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Api-Key, Authorization, Content-Type")
-			h.Set("Access-Control-Max-Age", "600")
-			c.AbortWithStatus(http.StatusNoContent)
-			return
-		}
-		c.Next()
-	}
+	return s.corsFor("GET, POST, PUT, PATCH, DELETE, OPTIONS", "Api-Key, Authorization, Content-Type")
 }
 
 // qdrantCheckOrigin is checkOrigin (no writes from another site's page) in
