@@ -275,7 +275,11 @@ func (p hostPolicy) allows(hostport string) bool {
 // not know it has: against DNS rebinding, where a page on the attacker's
 // name, once the name resolves to this machine, would read every answer
 // (documents, /backup) as same-origin.
-func (s *Server) checkHost() gin.HandlerFunc {
+func (s *Server) checkHost() gin.HandlerFunc { return s.checkHostWith(s.refuse, "") }
+
+// checkHostWith is checkHost refusing through refuse (each port's error
+// shape), its message after prefix.
+func (s *Server) checkHostWith(refuse func(*gin.Context, int, string, string), prefix string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if s.hosts.allows(c.Request.Host) {
 			c.Next()
@@ -285,8 +289,8 @@ func (s *Server) checkHost() gin.HandlerFunc {
 		if err != nil {
 			name = c.Request.Host
 		}
-		s.refuse(c, http.StatusForbidden, "host_not_allowed", fmt.Sprintf(
-			"host %q is not one this server answers to (it could be a DNS rebinding attack); "+
+		refuse(c, http.StatusForbidden, "host_not_allowed", fmt.Sprintf(
+			prefix+"host %q is not one this server answers to (it could be a DNS rebinding attack); "+
 				"if it is this server's name, allow it with edgesearch serve --allowed-hosts %s (or EDGESEARCH_ALLOWED_HOSTS)",
 			c.Request.Host, normalHost(name)))
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"mime"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -286,20 +285,7 @@ func (s *Server) qdrantRecover() gin.HandlerFunc {
 
 // qdrantCheckHost is checkHost (DNS rebinding) in Qdrant's error shape.
 func (s *Server) qdrantCheckHost() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if s.hosts.allows(c.Request.Host) {
-			c.Next()
-			return
-		}
-		name, _, err := net.SplitHostPort(c.Request.Host)
-		if err != nil {
-			name = c.Request.Host
-		}
-		s.qdrantRefuse(c, http.StatusForbidden, "host_not_allowed", fmt.Sprintf(
-			"Forbidden: host %q is not one this server answers to (it could be a DNS rebinding attack); "+
-				"if it is this server's name, allow it with edgesearch serve --allowed-hosts %s (or EDGESEARCH_ALLOWED_HOSTS)",
-			c.Request.Host, normalHost(name)))
-	}
+	return s.checkHostWith(s.qdrantRefuse, "Forbidden: ")
 }
 
 // qdrantCORS is cors for the Qdrant port: the same configured origins, and
