@@ -9,37 +9,65 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Put stores docs in a single transaction: all of them or, on any error,
-// none. A document whose id is already stored is replaced, its old chunks
-// and vectors removed; its Created time is kept.
+// Change is one write to the documents: documents to store and ids to
+// remove, applied together by Write in a single transaction.
+type Change struct {
+	// Put are stored, replacing a stored document of the same id (its old
+	// chunks and vectors removed, its Created time kept).
+	Put []Document
+	// Delete are removed with their chunks; ids that are not stored are
+	// skipped, so a retry after a crash is harmless.
+	Delete []string
+}
+
+// Write applies c in a single transaction: all of it or, on any error,
+// nothing. It returns how many of c.Delete were stored (and are removed).
 //
-// Durability: when Put returns nil the transaction has been committed and
-// bbolt has fsynced the file, so every document in docs survives a crash
-// or power loss from then on. Batching many documents into one Put pays
-// for that fsync once.
+// Durability: when Write returns nil the transaction has been committed
+// and bbolt has fsynced the file, so the change survives a crash or power
+// loss from then on. Batching many documents into one Write pays for that
+// fsync once.
 //
-// On success Put sets Hash, Created and Updated of each document and the
-// ID, DocID and Ordinal of each chunk in the caller's slice. It fails with
-// ErrInvalid, writing nothing and changing nothing in docs, when a document
-// has an empty, too long or non-UTF-8 id or text, a duplicate id within the
-// batch, a chunk span outside the text, or a vector whose length is not
-// Dims or that holds NaN or Inf. An empty batch is a no-op.
-func (s *Store) Put(ctx context.Context, docs []Document) error {
-	if len(docs) == 0 {
-		return nil
+// On success Write sets Hash, Created and Updated of each document in
+// c.Put and the ID, DocID and Ordinal of each chunk, in the caller's
+// slice. It fails with ErrInvalid, writing nothing and changing nothing in
+// c.Put, when a document has an empty, too long or non-UTF-8 id or text, a
+// duplicate id within the batch, a chunk span outside the text, or a
+// vector whose length is not Dims or that holds NaN or Inf; when an id to
+// delete is empty; or when an id is both put and deleted. An empty change
+// is a no-op.
+func (s *Store) Write(ctx context.Context, c Change) (deleted int, err error) {
+	docs := c.Put
+	what := fmt.Sprintf("put %d documents", len(docs))
+	if len(c.Delete) > 0 {
+		what = fmt.Sprintf("delete %d documents", len(c.Delete))
+		if len(docs) > 0 {
+			what = fmt.Sprintf("put %d and delete %d documents", len(docs), len(c.Delete))
+		}
+	}
+	if len(docs) == 0 && len(c.Delete) == 0 {
+		return 0, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put %d documents: %w", len(docs), err)
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
 	seen := make(map[string]int, len(docs))
 	for i := range docs {
 		if err := validate(&docs[i], s.dims, s.half); err != nil {
-			return fmt.Errorf("put: %w", err)
+			return 0, fmt.Errorf("%s: %w", what, err)
 		}
 		if j, dup := seen[docs[i].ID]; dup {
-			return fmt.Errorf("put: document %q is both item %d and item %d of the batch: %w", docs[i].ID, j, i, ErrInvalid)
+			return 0, fmt.Errorf("%s: document %q is both item %d and item %d of the batch: %w", what, docs[i].ID, j, i, ErrInvalid)
 		}
 		seen[docs[i].ID] = i
+	}
+	for _, id := range c.Delete {
+		if id == "" {
+			return 0, fmt.Errorf("%s: an id to delete is empty: %w", what, ErrInvalid)
+		}
+		if _, both := seen[id]; both {
+			return 0, fmt.Errorf("%s: document %q is both put and deleted: %w", what, id, ErrInvalid)
+		}
 	}
 
 	// Encode outside the transaction so the write lock is held only for the
@@ -67,13 +95,30 @@ func (s *Store) Put(ctx context.Context, docs []Document) error {
 		p.ids = make([]uint64, len(p.chunks))
 	}
 
-	err := s.update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
+		deleted = 0
 		b := buckets(tx)
 		next, err := getU64(b.meta, metaNextChunk)
 		if err != nil {
 			return err
 		}
-		newDocs, chunkDelta := 0, 0
+		docDelta, chunkDelta := 0, 0
+		for i, id := range c.Delete {
+			if i%64 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			n, found, err := deleteDocument(b, id, true)
+			if err != nil {
+				return err
+			}
+			if found {
+				deleted++
+				docDelta--
+				chunkDelta -= n
+			}
+		}
 		for i := range work {
 			if i%64 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -89,16 +134,13 @@ func (s *Store) Put(ctx context.Context, docs []Document) error {
 					return fmt.Errorf("document %q: %w", id, err)
 				}
 				p.created = h.created
-				n, err := deleteChunks(b, id)
+				n, _, err := deleteDocument(b, id, false)
 				if err != nil {
 					return err
 				}
 				chunkDelta -= n
-				if err := b.hashes.Delete(hashKey(h.hash, h.source, id)); err != nil {
-					return fmt.Errorf("document %q: hash index: %w", id, err)
-				}
 			} else {
-				newDocs++
+				docDelta++
 			}
 			setCreated(p.rec, p.created)
 			if err := b.docs.Put([]byte(id), p.rec); err != nil {
@@ -121,10 +163,13 @@ func (s *Store) Put(ctx context.Context, docs []Document) error {
 				return fmt.Errorf("document %q: hash index: %w", id, err)
 			}
 		}
+		if len(work) == 0 && deleted == 0 {
+			return nil // nothing changed: the generation stays
+		}
 		if err := putU64(b.meta, metaNextChunk, next); err != nil {
 			return err
 		}
-		if err := addU64(b.meta, metaDocuments, newDocs); err != nil {
+		if err := addU64(b.meta, metaDocuments, docDelta); err != nil {
 			return err
 		}
 		if err := addU64(b.meta, metaChunks, chunkDelta); err != nil {
@@ -133,7 +178,7 @@ func (s *Store) Put(ctx context.Context, docs []Document) error {
 		return bumpGeneration(b.meta)
 	})
 	if err != nil {
-		return fmt.Errorf("put %d documents into %s: %w", len(docs), s.path, err)
+		return 0, fmt.Errorf("%s in %s: %w", what, s.path, err)
 	}
 	for i := range docs {
 		d, p := &docs[i], &work[i]
@@ -142,51 +187,64 @@ func (s *Store) Put(ctx context.Context, docs []Document) error {
 			d.Chunks[j].ID, d.Chunks[j].DocID, d.Chunks[j].Ordinal = p.ids[j], d.ID, j
 		}
 	}
-	return nil
+	return deleted, nil
+}
+
+// Put stores docs in a single transaction; see Write for what is checked,
+// set and durable. An empty batch is a no-op.
+func (s *Store) Put(ctx context.Context, docs []Document) error {
+	_, err := s.Write(ctx, Change{Put: docs})
+	return err
 }
 
 // Delete removes the document id with its chunks, durably on return like
-// Put. It fails with ErrInvalid for an empty id and ErrNotFound when no
+// Write. It fails with ErrInvalid for an empty id and ErrNotFound when no
 // such document is stored.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if id == "" {
-		return fmt.Errorf("delete: document id is empty: %w", ErrInvalid)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("delete document %q: %w", id, err)
-	}
-	err := s.update(func(tx *bolt.Tx) error {
-		b := buckets(tx)
-		old := b.docs.Get([]byte(id))
-		if old == nil {
-			return ErrNotFound
-		}
-		h, err := decodeHeader(old)
-		if err != nil {
-			return err
-		}
-		n, err := deleteChunks(b, id)
-		if err != nil {
-			return err
-		}
-		if err := b.hashes.Delete(hashKey(h.hash, h.source, id)); err != nil {
-			return err
-		}
-		if err := b.docs.Delete([]byte(id)); err != nil {
-			return err
-		}
-		if err := addU64(b.meta, metaDocuments, -1); err != nil {
-			return err
-		}
-		if err := addU64(b.meta, metaChunks, -n); err != nil {
-			return err
-		}
-		return bumpGeneration(b.meta)
-	})
+	n, err := s.Write(ctx, Change{Delete: []string{id}})
 	if err != nil {
-		return fmt.Errorf("delete document %q from %s: %w", id, s.path, err)
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("delete document %q from %s: %w", id, s.path, ErrNotFound)
 	}
 	return nil
+}
+
+// DeleteBatch removes the documents ids with their chunks in a single
+// transaction, durably on return like Write, and returns how many were
+// stored. Ids that are not stored are skipped. It fails with ErrInvalid,
+// removing nothing, for an empty id.
+func (s *Store) DeleteBatch(ctx context.Context, ids []string) (int, error) {
+	return s.Write(ctx, Change{Delete: ids})
+}
+
+// deleteDocument removes the stored document id — its chunks and hash
+// index entry, and its record too when record is set (a replacement
+// overwrites it) — and returns how many chunks it had and whether it was
+// stored.
+func deleteDocument(b bucketSet, id string, record bool) (chunks int, found bool, err error) {
+	old := b.docs.Get([]byte(id))
+	if old == nil {
+		return 0, false, nil
+	}
+	h, err := decodeHeader(old)
+	if err != nil {
+		return 0, true, fmt.Errorf("document %q: %w", id, err)
+	}
+	n, err := deleteChunks(b, id)
+	if err != nil {
+		return 0, true, err
+	}
+	if err := b.hashes.Delete(hashKey(h.hash, h.source, id)); err != nil {
+		return 0, true, fmt.Errorf("document %q: hash index: %w", id, err)
+	}
+	if record {
+		if err := b.docs.Delete([]byte(id)); err != nil {
+			return 0, true, fmt.Errorf("document %q: %w", id, err)
+		}
+	}
+	return n, true, nil
 }
 
 // deleteChunks removes every chunk of docID and its id index entry and

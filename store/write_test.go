@@ -278,3 +278,50 @@ func TestConcurrentPutsAndReadsStayConsistent(t *testing.T) {
 	}
 	checkConsistent(t, s)
 }
+
+// TestWritePutsAndDeletesInOneTransaction: a Change is applied whole or
+// not at all, and an id may not be both put and deleted.
+func TestWritePutsAndDeletesInOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "s.db"), Options{Model: testModel, Dims: testDims})
+	put(t, s, testDoc("old", 2, testDims, 1), testDoc("keep", 1, testDims, 2))
+	gen, _ := s.Generation()
+
+	bad := testDoc("new", 1, testDims, 3)
+	bad.Chunks[0].Vector[0] = float32(math.NaN())
+	if _, err := s.Write(ctx, Change{Put: []Document{bad}, Delete: []string{"old"}}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("write with a bad vector: %v, want ErrInvalid", err)
+	}
+	if _, err := s.Write(ctx, Change{Put: []Document{testDoc("old", 1, testDims, 4)}, Delete: []string{"old"}}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("put and delete of one id: %v, want ErrInvalid", err)
+	}
+	if g, _ := s.Generation(); g != gen {
+		t.Fatalf("a refused change moved the generation %d -> %d", gen, g)
+	}
+	if _, err := s.Get("old"); err != nil {
+		t.Fatalf("a refused change deleted a document: %v", err)
+	}
+
+	n, err := s.Write(ctx, Change{Put: []Document{testDoc("new", 1, testDims, 5)}, Delete: []string{"old", "never"}})
+	if err != nil || n != 1 {
+		t.Fatalf("write = %d, %v; want 1 deleted", n, err)
+	}
+	if _, err := s.Get("old"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("old after delete: %v", err)
+	}
+	docs, chunks, err := s.Count()
+	if err != nil || docs != 2 || chunks != 2 {
+		t.Fatalf("count = %d docs %d chunks, %v; want 2 and 2", docs, chunks, err)
+	}
+	if g, _ := s.Generation(); g == gen {
+		t.Fatal("an applied change left the generation")
+	}
+	// Deleting only ids that are not stored changes nothing.
+	gen, _ = s.Generation()
+	if n, err := s.Write(ctx, Change{Delete: []string{"never"}}); err != nil || n != 0 {
+		t.Fatalf("delete of a missing id = %d, %v", n, err)
+	}
+	if g, _ := s.Generation(); g != gen {
+		t.Fatal("deleting nothing moved the generation")
+	}
+}
