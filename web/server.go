@@ -228,6 +228,8 @@ func (s *Server) routes() *gin.Engine {
 	get("/documents/:id/similar", s.handleSimilar)
 	get("/search", s.handleSearchGet)
 	e.POST("/search", jsonOnly, s.handleSearchPost)
+	get("/collections", s.handleListCollections)
+	e.POST("/collections/:name/search", jsonOnly, s.handleCollectionSearch)
 
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "", fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path))
