@@ -95,7 +95,9 @@ func unsupported(field string, raw json.RawMessage, what string) error {
 }
 
 // parseVectorsConfig reads "vectors": one {size, distance} for the unnamed
-// vector, or a map of names to them.
+// vector, or a map of names to them. The name "" in a map is Qdrant's
+// default vector, the unnamed one (langchain-qdrant creates collections
+// that way); edgesearch keeps it only alone, not beside named vectors.
 func parseVectorsConfig(raw json.RawMessage) (map[string]store.VectorParams, error) {
 	if !present(raw) {
 		return nil, badRequest(`"vectors" is missing: give {"size": N, "distance": "Cosine"} or a map of vector names to that (edgesearch has no sparse-only collections)`)
@@ -114,12 +116,16 @@ func parseVectorsConfig(raw json.RawMessage) (map[string]store.VectorParams, err
 	if len(probe) == 0 {
 		return nil, badRequest(`"vectors" is empty: name at least one vector`)
 	}
+	if _, unnamed := probe[""]; unnamed && len(probe) > 1 {
+		return nil, badRequest(`"vectors": the unnamed vector "" beside named ones is not supported by edgesearch; name every vector or give only ""`)
+	}
 	out := make(map[string]store.VectorParams, len(probe))
 	for name, r := range probe {
+		field := "vectors." + name
 		if name == "" {
-			return nil, badRequest(`"vectors": a vector name must not be empty`)
+			field = `vectors.""`
 		}
-		p, err := parseVectorParams("vectors."+name, r)
+		p, err := parseVectorParams(field, r)
 		if err != nil {
 			return nil, err
 		}

@@ -763,3 +763,42 @@ func TestQdrantPythonClient(t *testing.T) {
 		t.Fatalf("the Qdrant Python client failed: %v", err)
 	}
 }
+
+// TestQdrantDefaultVectorNameInAMap pins Qdrant's default vector name ""
+// given as a map key, as langchain-qdrant's QdrantVectorStore sends it
+// (its vector_name defaults to ""): {"vectors": {"": {…}}} creates the
+// unnamed vector, points carry {"": […]} and queries say using "".
+func TestQdrantDefaultVectorNameInAMap(t *testing.T) {
+	base := startQdrant(t, web.Config{}, nil)
+	col := base + "/collections/lc"
+	qok(t, call(t, "PUT", col, map[string]any{
+		"vectors": map[string]any{"": map[string]any{"size": 2, "distance": "Cosine"}}, "sparse_vectors": map[string]any{}}, nil), nil)
+	var info struct {
+		Config struct {
+			Params struct {
+				Vectors json.RawMessage `json:"vectors"`
+			} `json:"params"`
+		} `json:"config"`
+	}
+	qok(t, call(t, "GET", col, nil, nil), &info)
+	if got := string(info.Config.Params.Vectors); got != `{"size":2,"distance":"Cosine"}` {
+		t.Fatalf("vectors %s, want the unnamed vector's params", got)
+	}
+	id := "0b8d7c7e54b24c0f9b1f8f5b2a3c4d5e" // uuid4().hex, as langchain makes ids
+	updated(t, call(t, "PUT", col+"/points?wait=true", map[string]any{"points": []any{
+		map[string]any{"id": id, "vector": map[string]any{"": []float32{1, 0}}, "payload": map[string]any{"page_content": "a", "metadata": map[string]any{"k": 1}}},
+		map[string]any{"id": 2, "vector": []float32{0, 1}, "payload": map[string]any{"page_content": "b", "metadata": nil}},
+	}}, nil))
+	var qr struct {
+		Points []qpoint `json:"points"`
+	}
+	qok(t, call(t, "POST", col+"/points/query", map[string]any{"query": []float32{1, 0.1}, "using": "", "limit": 2,
+		"offset": 0, "with_payload": true, "with_vector": false}, nil), &qr)
+	if ids := pointIDs(qr.Points); !slices.Equal(ids, []string{"0b8d7c7e-54b2-4c0f-9b1f-8f5b2a3c4d5e", "2"}) {
+		t.Fatalf("query using \"\": %v", ids)
+	}
+	qok(t, call(t, "PUT", base+"/collections/both", map[string]any{"vectors": map[string]any{"": map[string]any{"size": 2, "distance": "Dot"}}}, nil), nil)
+	qerr(t, call(t, "PUT", base+"/collections/mixed", map[string]any{"vectors": map[string]any{
+		"":  map[string]any{"size": 2, "distance": "Dot"},
+		"b": map[string]any{"size": 2, "distance": "Dot"}}}, nil), 400, `the unnamed vector "" beside named ones`)
+}
