@@ -43,13 +43,6 @@ type ImportOptions struct {
 	// Progress receives a progress bar when it is a terminal, else a log
 	// line every few seconds; nil means silence.
 	Progress io.Writer
-	// OnStored is called after each committed batch with its documents,
-	// chunks and vectors included, so a server can update its search
-	// indexes; it runs on Import's writer goroutine and should not block.
-	OnStored func([]store.Document)
-	// OnRemoved is called with the ids of documents removed because their
-	// file no longer holds them, after the removal committed.
-	OnRemoved func(ids []string)
 
 	// SourceIDs and Remove let Import remove, with Send, the documents a
 	// changed file no longer holds: SourceIDs returns the ids of the
@@ -592,9 +585,6 @@ func (r *importedFiles) prune(ctx context.Context, opts ImportOptions, sum *Summ
 			return fmt.Errorf("import: remove %d documents gone from their files: %w", len(batch), err)
 		}
 		sum.Removed += n
-		if opts.OnRemoved != nil {
-			opts.OnRemoved(batch)
-		}
 	}
 	return nil
 }

@@ -37,7 +37,14 @@ type Ingested struct {
 	Unchanged int
 }
 
-// Ingest chunks, embeds and stores docs, all in one store transaction.
+// Library is where Ingest reads and writes documents: a *store.Store, or a
+// *search.Engine when a server keeps its indexes in step with the store.
+type Library interface {
+	Get(id string) (store.Document, error)
+	Write(ctx context.Context, c store.Change) (int, error)
+}
+
+// Ingest chunks, embeds and stores docs in lib, all in one transaction.
 //
 // A document without ID gets one derived from its title, text and
 // metadata (not its source), so sending the same document twice stores it
@@ -53,14 +60,14 @@ type Ingested struct {
 // for text that is not UTF-8, an over-long id or source, a NUL in either
 // or an empty metadata key, naming the document by its position; and with
 // the embedder's or store's error otherwise. When Ingest returns nil the
-// documents are on disk (see store.Put).
+// documents are on disk (see store.Store.Write).
 //
 // The chunks go to the embedder's bulk lane, behind queries. When that lane
 // is backlogged (its oldest chunk has waited longer than the pool's
 // MaxBulkWait) or full as Ingest starts, Ingest fails at once with
 // embedder.ErrOverloaded (a server answers 503 with Retry-After) instead of
 // waiting its turn; once its first texts are taken, it paces the rest.
-func Ingest(ctx context.Context, st *store.Store, emb *embedder.Pool, docs []Doc) (Ingested, error) {
+func Ingest(ctx context.Context, lib Library, emb *embedder.Pool, docs []Doc) (Ingested, error) {
 	var res Ingested
 	// Later documents with an id replace earlier ones: only the last of
 	// each id is looked at.
@@ -83,7 +90,7 @@ func Ingest(ctx context.Context, st *store.Store, emb *embedder.Pool, docs []Doc
 	for _, id := range res.IDs {
 		i := last[id]
 		d := docs[i]
-		if same, err := storedAlike(st, d); err != nil {
+		if same, err := storedAlike(lib, d); err != nil {
 			return res, err
 		} else if same {
 			res.Unchanged++
@@ -101,7 +108,7 @@ func Ingest(ctx context.Context, st *store.Store, emb *embedder.Pool, docs []Doc
 	if err := embedDocs(ctx, emb, prepared, true); err != nil {
 		return res, err
 	}
-	if err := st.Put(ctx, prepared); err != nil {
+	if _, err := lib.Write(ctx, store.Change{Put: prepared}); err != nil {
 		return res, err
 	}
 	res.Stored = prepared
@@ -111,8 +118,8 @@ func Ingest(ctx context.Context, st *store.Store, emb *embedder.Pool, docs []Doc
 // storedAlike reports whether d is stored under its id with the same text,
 // title, source and metadata, and with its chunks (a reindex cut short
 // leaves documents without them).
-func storedAlike(st *store.Store, d Doc) (bool, error) {
-	old, err := st.Get(d.ID)
+func storedAlike(lib Library, d Doc) (bool, error) {
+	old, err := lib.Get(d.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

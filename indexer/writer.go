@@ -161,9 +161,6 @@ func (w *writer) write(ctx context.Context, files []*fileJob) error {
 	if err := w.opts.Store.Put(ctx, docs); err != nil {
 		return err
 	}
-	if w.opts.OnStored != nil {
-		w.opts.OnStored(docs)
-	}
 	w.sum.Documents += len(docs)
 	for _, j := range files {
 		w.sum.Chunks += j.chunks

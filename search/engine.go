@@ -22,9 +22,9 @@ const GraphFile = "hnsw.graph"
 const DefaultSaveAfter = 2000
 
 // ErrBehind means Save found the store holding writes the engine has not
-// indexed yet (a Put whose Upsert has not arrived), so the graph was not
-// saved under a generation it does not match. Save again once writers are
-// done; Close does.
+// indexed (made to the store outside Write, or a Write whose indexing
+// failed), so the graph was not saved under a generation it does not
+// match; the next Open rebuilds it.
 var ErrBehind = errors.New("search index is behind the store")
 
 // EngineOptions configure Open.
@@ -48,11 +48,8 @@ type EngineOptions struct {
 // keyword index over every chunk, and a small in-memory table from chunk
 // to document for filters and results.
 //
-// Writes go to the store first (the source of truth) and are then applied
-// to the indexes: through Put and Delete, or, for writes another component
-// made (the indexer), through Upsert and Remove. Each applied document is
-// checked against the store, so updates that arrive out of order cannot
-// resurrect a replaced or deleted version.
+// Every write goes through Write: to the store first (the source of
+// truth), then to the indexes, one change at a time.
 //
 // An Engine is safe for concurrent use. Searches share a read lock on the
 // table; writers are serialised among themselves and add to the indexes
@@ -300,8 +297,7 @@ func (e *Engine) loadDocs() error {
 		}
 		d, ok := e.docs[ref.doc.id]
 		if !ok {
-			// A document written between the walk and the listing; it is
-			// picked up by its own Upsert or at the next start.
+			// A document deleted between the walk and the listing.
 			delete(e.chunks, id)
 			continue
 		}
@@ -333,6 +329,9 @@ func (e *Engine) Len() (documents, chunks int) {
 	return documents, len(e.chunks)
 }
 
+// Get reads the stored document id with its chunks (see store.Store.Get).
+func (e *Engine) Get(id string) (store.Document, error) { return e.st.Get(id) }
+
 // ChunkCount returns how many chunks of document id are indexed (0 for an
 // unknown id).
 func (e *Engine) ChunkCount(id string) int {
@@ -344,64 +343,33 @@ func (e *Engine) ChunkCount(id string) int {
 	return 0
 }
 
-// Put stores docs (see store.Store.Put: one transaction, on disk when it
-// returns) and indexes them. On error nothing was stored or indexed.
-func (e *Engine) Put(ctx context.Context, docs []store.Document) error {
+// Write applies c to the store (one transaction, on disk when it returns;
+// see store.Store.Write) and then to the indexes, and returns how many of
+// c.Delete were stored. It is the engine's only write: while an engine is
+// open it is the store's only writer, so the indexes follow the store
+// change by change. On a store error nothing was stored or indexed; an
+// index error after the store committed leaves the engine behind the store
+// (Save answers ErrBehind) until it is opened again.
+func (e *Engine) Write(ctx context.Context, c store.Change) (int, error) {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	if err := e.st.Put(ctx, docs); err != nil {
-		return err
+	n, err := e.st.Write(ctx, c)
+	if err != nil {
+		return 0, err
 	}
-	return e.upsertLocked(docs)
-}
-
-// Delete removes the document id from the store and the indexes. It fails
-// with store.ErrNotFound when no such document is stored.
-func (e *Engine) Delete(ctx context.Context, id string) error {
-	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
-	if err := e.st.Delete(ctx, id); err != nil {
-		return err
+	for _, id := range c.Delete {
+		e.removeLocked(id)
 	}
-	e.removeLocked(id)
-	return nil
+	err = e.indexLocked(c.Put)
+	e.maybeSave()
+	return n, err
 }
 
-// Upsert indexes documents that were already stored by someone else, as
-// store.Put returned them (chunk ids set). A document whose chunks are no
-// longer in the store (a newer version or a delete came first) is skipped,
-// so late or reordered calls are harmless. It fails only when the store
-// cannot be read or a vector is unusable; the documents before the failing
-// one stay indexed.
-func (e *Engine) Upsert(docs []store.Document) error {
-	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
-	return e.upsertLocked(docs)
-}
-
-// Remove drops the document id from the indexes after someone else deleted
-// it from the store. If the store holds the version the engine indexed (the
-// document was put again since), Remove leaves it.
-func (e *Engine) Remove(id string) {
-	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
-	e.removeLocked(id)
-}
-
-func (e *Engine) upsertLocked(docs []store.Document) error {
+// indexLocked adds docs, as the store returned them (chunk ids set), to
+// the indexes and the table, replacing what was indexed under their ids.
+func (e *Engine) indexLocked(docs []store.Document) error {
 	for i := range docs {
 		d := &docs[i]
-		if len(d.Chunks) > 0 {
-			cur, err := e.st.ChunkByID(d.Chunks[0].ID)
-			if errors.Is(err, store.ErrNotFound) || (err == nil && cur.DocID != d.ID) {
-				continue // superseded by a later write
-			}
-			if err != nil {
-				return fmt.Errorf("index document %q: %w", d.ID, err)
-			}
-		} else if e.liveInStore(d.ID) {
-			continue // a chunkless version can't be told apart; keep what is indexed
-		}
 		entry := &docEntry{id: d.ID, title: d.Title, source: d.Source,
 			metadata: maps.Clone(d.Metadata), chunks: make([]uint64, len(d.Chunks))}
 		// New chunks go into the indexes first: searches ignore ids the
@@ -409,7 +377,7 @@ func (e *Engine) upsertLocked(docs []store.Document) error {
 		for j := range d.Chunks {
 			c := &d.Chunks[j]
 			if c.ID == 0 {
-				return fmt.Errorf("index document %q chunk %d: no chunk id; pass documents as store.Put returned them: %w", d.ID, j, ErrBadParams)
+				return fmt.Errorf("index document %q chunk %d: no chunk id: %w", d.ID, j, ErrBadParams)
 			}
 			if err := e.index.Vectors.Add(c.ID, c.Vector); err != nil {
 				return fmt.Errorf("index document %q chunk %d: %w", d.ID, j, err)
@@ -440,27 +408,11 @@ func (e *Engine) upsertLocked(docs []store.Document) error {
 		}
 		e.changed += len(entry.chunks)
 	}
-	e.maybeSave()
 	return nil
 }
 
-// liveInStore reports whether the version of id the engine indexed still
-// has its chunks in the store.
-func (e *Engine) liveInStore(id string) bool {
-	e.mu.RLock()
-	old := e.docs[id]
-	e.mu.RUnlock()
-	if old == nil || len(old.chunks) == 0 {
-		return false
-	}
-	c, err := e.st.ChunkByID(old.chunks[0])
-	return err == nil && c.DocID == id
-}
-
+// removeLocked drops the document id from the table and the indexes.
 func (e *Engine) removeLocked(id string) {
-	if e.liveInStore(id) {
-		return
-	}
 	e.mu.Lock()
 	old := e.docs[id]
 	delete(e.docs, id)
@@ -473,7 +425,6 @@ func (e *Engine) removeLocked(id string) {
 	if old != nil {
 		e.dropChunks(old.chunks)
 		e.changed += len(old.chunks)
-		e.maybeSave()
 	}
 }
 
@@ -500,9 +451,7 @@ func (e *Engine) maybeSave() {
 	go func() {
 		defer e.saving.Done()
 		defer func() { <-e.saveCh }()
-		// ErrBehind is normal while an import streams in; the next
-		// trigger or Close saves.
-		if err := e.Save(); err != nil && !errors.Is(err, ErrBehind) {
+		if err := e.Save(); err != nil {
 			fmt.Fprintf(e.opts.Progress, "couldn't save the vector index: %v\n", err)
 		}
 	}()
@@ -530,8 +479,8 @@ func (e *Engine) saveLocked() error {
 	}
 	if gen != g.Generation() || e.changed > 0 {
 		// Walk the store to prove the graph matches the generation it will
-		// be stamped with; writers to the store outside the engine may be
-		// between their Put and their Upsert.
+		// be stamped with: a store written outside Write must not get a
+		// graph that claims to match it.
 		n := 0
 		walked, err := e.st.ForEachChunk(context.Background(), func(c store.Chunk) error {
 			if !g.Contains(c.ID) {
@@ -589,7 +538,7 @@ func writeFileAtomic(path string, w io.WriterTo) error {
 
 // Close waits for a background save, saves the graph and stops background
 // work. It does not close the store, which the caller owns. ErrBehind is
-// returned if writes made outside the engine were never applied.
+// returned if the store holds writes the engine never indexed.
 func (e *Engine) Close() error {
 	e.writeMu.Lock()
 	e.closed = true

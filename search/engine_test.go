@@ -158,7 +158,7 @@ func corpusEngine(t *testing.T) (*search.Engine, *store.Store, string) {
 	st := openStore(t, dir)
 	t.Cleanup(func() { st.Close() })
 	e, _ := openEngine(t, st, dir)
-	if err := e.Put(context.Background(), corpusDocs(t)); err != nil {
+	if _, err := e.Write(context.Background(), store.Change{Put: corpusDocs(t)}); err != nil {
 		t.Fatal(err)
 	}
 	return e, st, dir
@@ -328,21 +328,21 @@ func TestEngineDeleteAndReplace(t *testing.T) {
 	ctx := context.Background()
 	q := "Odoacer deposed the emperor"
 	vec := embedQuery(t, q)
-	if err := e.Delete(ctx, "roman"); err != nil {
-		t.Fatal(err)
+	if n, err := e.Write(ctx, store.Change{Delete: []string{"roman"}}); err != nil || n != 1 {
+		t.Fatalf("delete = %d, %v", n, err)
 	}
 	for _, mode := range []search.Mode{search.Hybrid, search.Semantic, search.Keyword} {
 		if rs := find(t, e, search.Query{Text: q, Vector: vec, Mode: mode, K: 30}); slices.Contains(ids(rs), "roman") {
 			t.Errorf("%s: deleted document still found: %v", mode, ids(rs))
 		}
 	}
-	if err := e.Delete(ctx, "roman"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("second delete: %v, want store.ErrNotFound", err)
+	if n, err := e.Write(ctx, store.Change{Delete: []string{"roman"}}); err != nil || n != 0 {
+		t.Errorf("second delete = %d, %v; want 0 deleted", n, err)
 	}
 
 	// Same id, new text: only the new text matches.
 	d := makeDoc(t, "tea", "Oolong", "Oolong is partly oxidised and tastes of orchids.", map[string]string{"topic": "drink"})
-	if err := e.Put(ctx, []store.Document{d}); err != nil {
+	if _, err := e.Write(ctx, store.Change{Put: []store.Document{d}}); err != nil {
 		t.Fatal(err)
 	}
 	if rs := find(t, e, search.Query{Text: "steep leaves bitter", Mode: search.Keyword}); slices.Contains(ids(rs), "tea") {
@@ -447,7 +447,7 @@ func TestEngineBestChunkWins(t *testing.T) {
 	text := "The committee met on Tuesday to review the annual report.\n\n" +
 		"Our lighthouse keeper trims the lamp wick and polishes the great lens every evening.\n\n" +
 		"Minutes of the meeting were approved without changes."
-	if err := e.Put(context.Background(), []store.Document{makeDoc(t, "multi", "Mixed notes", text, nil)}); err != nil {
+	if _, err := e.Write(context.Background(), store.Change{Put: []store.Document{makeDoc(t, "multi", "Mixed notes", text, nil)}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, mode := range []search.Mode{search.Semantic, search.Hybrid, search.Keyword} {
@@ -468,64 +468,56 @@ func TestEngineBestChunkWins(t *testing.T) {
 	}
 }
 
-// TestEngineOutOfOrderUpserts pins that updates applied late or in the
-// wrong order cannot bring back a replaced or deleted version, and that
-// Save refuses to stamp a graph that misses a stored write.
-func TestEngineOutOfOrderUpserts(t *testing.T) {
+// TestEngineWriteIsTheOnlyWayIn pins the engine's one write path: a
+// change that puts one document and deletes another is searchable as a
+// whole at once, a replaced version leaves no trace, and Save refuses to
+// stamp a graph over a store written behind the engine's back.
+func TestEngineWriteIsTheOnlyWayIn(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
 	defer st.Close()
 	e, _ := openEngine(t, st, dir)
 	ctx := context.Background()
-	v1 := []store.Document{makeDoc(t, "x", "v1", "Penguins huddle together for warmth.", nil)}
-	v2 := []store.Document{makeDoc(t, "x", "v2", "Kangaroos carry their young in a pouch.", nil)}
-	if err := st.Put(ctx, v1); err != nil {
+	put := func(id, title, text string) store.Change {
+		return store.Change{Put: []store.Document{makeDoc(t, id, title, text, nil)}}
+	}
+	if _, err := e.Write(ctx, put("x", "v1", "Penguins huddle together for warmth.")); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Save(); !errors.Is(err, search.ErrBehind) {
-		t.Errorf("save with a stored, unindexed document: %v, want ErrBehind", err)
-	}
-	if err := st.Put(ctx, v2); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Upsert(v2); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Upsert(v1); err != nil {
+	if _, err := e.Write(ctx, put("x", "v2", "Kangaroos carry their young in a pouch.")); err != nil {
 		t.Fatal(err)
 	}
 	if rs := find(t, e, search.Query{Text: "penguins kangaroos", Mode: search.Keyword}); len(rs) != 1 || rs[0].Title != "v2" {
-		t.Errorf("after late v1: got %+v, want only v2", rs)
+		t.Errorf("after replacing v1: got %+v, want only v2", rs)
+	}
+	c := put("y", "owls", "Owls hunt silently at night.")
+	c.Delete = []string{"x"}
+	if n, err := e.Write(ctx, c); err != nil || n != 1 {
+		t.Fatalf("put y, delete x = %d, %v", n, err)
+	}
+	if rs := find(t, e, search.Query{Text: "owls kangaroos", Mode: search.Keyword}); len(rs) != 1 || rs[0].Title != "owls" {
+		t.Errorf("after put y, delete x: got %+v, want only y", rs)
+	}
+	if docs, chunks := e.Len(); docs != 1 || chunks != 1 {
+		t.Errorf("indexed %d documents, %d chunks; want 1 and 1", docs, chunks)
 	}
 	if err := e.Save(); err != nil {
 		t.Errorf("save in step with the store: %v", err)
 	}
-
-	// Deleted, then put again before the removal arrives: the new one stays.
-	if err := st.Delete(ctx, "x"); err != nil {
+	// A refused change leaves the index as it was.
+	bad := put("z", "bad", "Zebras graze.")
+	bad.Put[0].Chunks[0].Vector = bad.Put[0].Chunks[0].Vector[:3]
+	if _, err := e.Write(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("write of a short vector: %v, want store.ErrInvalid", err)
+	}
+	if docs, _ := e.Len(); docs != 1 {
+		t.Errorf("a refused write changed the index: %d documents", docs)
+	}
+	if err := st.Put(ctx, put("w", "behind", "Walruses bask on ice.").Put); err != nil {
 		t.Fatal(err)
 	}
-	v3 := []store.Document{makeDoc(t, "x", "v3", "Owls hunt silently at night.", nil)}
-	if err := st.Put(ctx, v3); err != nil {
-		t.Fatal(err)
-	}
-	e.Remove("x") // removes v2, whose chunks are gone
-	if err := e.Upsert(v3); err != nil {
-		t.Fatal(err)
-	}
-	e.Remove("x") // stale removal: v3 is in the store, so it stays
-	if rs := find(t, e, search.Query{Text: "owls", Mode: search.Keyword}); len(rs) != 1 || rs[0].Title != "v3" {
-		t.Errorf("after a stale removal: got %+v, want v3", rs)
-	}
-	if err := st.Delete(ctx, "x"); err != nil {
-		t.Fatal(err)
-	}
-	e.Remove("x")
-	if docs, chunks := e.Len(); docs != 0 || chunks != 0 {
-		t.Errorf("after delete: %d documents, %d chunks indexed", docs, chunks)
-	}
-	if err := e.Close(); err != nil {
-		t.Errorf("close: %v", err)
+	if err := e.Save(); !errors.Is(err, search.ErrBehind) {
+		t.Errorf("save over a store written outside the engine: %v, want ErrBehind", err)
 	}
 }
 
@@ -578,11 +570,11 @@ func TestEngineConcurrent(t *testing.T) {
 			for i := range 10 {
 				d := extra[(w+i)%len(extra)]
 				d.Chunks = slices.Clone(d.Chunks)
-				if err := e.Put(ctx, []store.Document{d}); err != nil {
+				if _, err := e.Write(ctx, store.Change{Put: []store.Document{d}}); err != nil {
 					errc <- err
 				}
 				if i%3 == 2 {
-					if err := e.Delete(ctx, d.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+					if _, err := e.Write(ctx, store.Change{Delete: []string{d.ID}}); err != nil {
 						errc <- err
 					}
 				}

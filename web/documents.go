@@ -78,14 +78,9 @@ func (s *Server) handleAddDocuments(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	res, err := indexer.Ingest(c.Request.Context(), e.Store(), pool, docs)
+	res, err := indexer.Ingest(c.Request.Context(), e, pool, docs)
 	if err != nil {
 		s.abortWithError(c, ingestError(err))
-		return
-	}
-	if err := e.Upsert(res.Stored); err != nil {
-		// Stored but not indexed: the next start rebuilds the index.
-		s.abortWithError(c, fmt.Errorf("index stored documents: %w", err))
 		return
 	}
 	resp := addResponse{IDs: res.IDs, Unchanged: res.Unchanged}
@@ -323,7 +318,7 @@ func (s *Server) handleGetDocument(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	d, err := e.Store().Get(id)
+	d, err := e.Get(id)
 	if errors.Is(err, store.ErrNotFound) {
 		notFound(c, id)
 		return
@@ -345,13 +340,17 @@ func (s *Server) handleDeleteDocument(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	err = e.Delete(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if id == "" {
 		notFound(c, id)
 		return
 	}
+	n, err := e.Write(c.Request.Context(), store.Change{Delete: []string{id}})
 	if err != nil {
 		s.abortWithError(c, err)
+		return
+	}
+	if n == 0 {
+		notFound(c, id)
 		return
 	}
 	c.Status(http.StatusNoContent)

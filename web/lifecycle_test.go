@@ -116,10 +116,7 @@ func fillStore(t *testing.T, l *library, n, size int) {
 			docs = append(docs, store.Document{ID: fmt.Sprintf("filler-%d", i), Text: text,
 				Chunks: []store.Chunk{{Start: 0, End: len(text), Tokens: 10, Vector: vec}}})
 		}
-		if err := l.st.Put(context.Background(), docs); err != nil {
-			t.Fatal(err)
-		}
-		if err := l.engine.Upsert(docs); err != nil {
+		if _, err := l.engine.Write(context.Background(), store.Change{Put: docs}); err != nil {
 			t.Fatal(err)
 		}
 	}
