@@ -1,21 +1,24 @@
-// app.js: the search page. State that a link should carry (query, mode,
-// filters, open document) lives in the URL; everything else is rebuilt
-// from the API.
+// app.js: the search page. State that a link should carry (what is
+// searched, query, mode, filters, open document) lives in the URL;
+// everything else is rebuilt from the API.
 
 import { ApiError, apiKey, call } from './api.js';
 import { el, snippet, plural } from './dom.js';
 import { openReader, closeReader, readerShows } from './reader.js';
 import { initLibrary, refreshDocuments } from './library.js';
+import { loadCollections, drawPicker, searchCollection, pointItem, idleText } from './collections.js';
 
 const $ = (id) => document.getElementById(id);
 const q = $('q');
 const results = $('results');
 const status = $('status');
 const filtersBox = $('filters');
+const picker = $('collection');
 const MODES = ['hybrid', 'semantic', 'keyword'];
 const DEBOUNCE_MS = 120;
 
-const state = { q: '', mode: 'hybrid', filters: [], doc: '', chunk: null };
+// collection is "" for the documents, else the collection of points searched.
+const state = { collection: '', q: '', mode: 'hybrid', filters: [], doc: '', chunk: null };
 let seq = 0; // numbers searches; only the newest may draw
 let inflight = null; // AbortController of the newest search
 let timer = 0;
@@ -27,6 +30,7 @@ let lastResults = [];
 
 function readURL() {
   const p = new URLSearchParams(location.search);
+  state.collection = p.get('collection') || '';
   state.q = p.get('q') || '';
   state.mode = MODES.includes(p.get('mode')) ? p.get('mode') : 'hybrid';
   state.filters = p.getAll('filter');
@@ -36,6 +40,7 @@ function readURL() {
 
 function urlFor(s) {
   const p = new URLSearchParams();
+  if (s.collection) p.set('collection', s.collection);
   if (s.q) p.set('q', s.q);
   if (s.mode !== 'hybrid') p.set('mode', s.mode);
   for (const f of s.filters) p.append('filter', f);
@@ -56,6 +61,25 @@ export function writeURL(push, depth = 0) {
 function showState() {
   q.value = state.q;
   for (const r of document.querySelectorAll('input[name=mode]')) r.checked = r.value === state.mode;
+  // A collection is searched by meaning only, and its points have no
+  // document to open: the modes and filters are the documents' alone.
+  if (picker.value !== state.collection) drawPicker(state.collection);
+  const what = state.collection ? `the collection ${state.collection}` : 'your documents';
+  $('q-label').textContent = `Search ${what}`;
+  q.placeholder = `Search ${what}  ( / )`;
+  $('modes').hidden = !!state.collection;
+}
+
+/** refreshCollections reloads the picker. Failures stay quiet: the
+ * documents' own calls explain an unreachable server or a missing key,
+ * and a collection search explains itself. */
+async function refreshCollections() {
+  try {
+    await loadCollections(state.collection);
+    if (!state.q) showIdle(); // now with the collection's point count
+  } catch (err) {
+    if (err.name !== 'AbortError' && !(err instanceof ApiError)) throw err;
+  }
 }
 
 // ---- messages ----
@@ -127,6 +151,7 @@ export async function refreshHealth() {
     banner('');
     if (wasDown) { // what failed while the server was away can work now
       refreshDocuments();
+      refreshCollections();
       if (state.q) runSearch();
     }
     h.className = 'health ok';
@@ -143,7 +168,9 @@ export async function refreshHealth() {
 function showIdle() {
   results.replaceChildren();
   filtersBox.hidden = true;
-  if (health && health.documents === 0) {
+  if (state.collection) {
+    status.textContent = idleText(state.collection);
+  } else if (health && health.documents === 0) {
     status.replaceChildren(
       'Nothing is indexed yet. Add files in ',
       el('a', { href: '#add' }, 'Add documents'),
@@ -157,6 +184,7 @@ function showIdle() {
 export function refreshAll() {
   refreshHealth();
   refreshDocuments();
+  refreshCollections();
   if (state.q) runSearch();
 }
 
@@ -182,6 +210,13 @@ async function runSearch() {
   for (const f of state.filters) p.append('filter', f);
   results.setAttribute('aria-busy', 'true');
   try {
+    if (state.collection) {
+      const ans = await searchCollection(state.collection, state.q, inflight.signal);
+      if (my !== seq) return;
+      lastResults = [];
+      drawPoints(ans);
+      return;
+    }
     const ans = await call('search?' + p, { signal: inflight.signal });
     if (my !== seq) return; // a newer search owns the screen
     lastResults = ans.results;
@@ -216,6 +251,18 @@ function drawResults(ans) {
   results.dataset.query = ans.query;
   results.dataset.mode = ans.mode;
   drawFilters(ans.results);
+}
+
+function drawPoints(ans) {
+  const n = ans.results.length;
+  status.textContent = n === 0
+    ? `No points in “${ans.collection}” · ${fmtMS(ans.took_ms)}.`
+    : `${plural(n, 'result')} in “${ans.collection}” · ${fmtMS(ans.took_ms)}`;
+  results.replaceChildren(...ans.results.map((r, i) => pointItem(r, i, ans.text_field, ans.query)));
+  results.dataset.query = ans.query;
+  results.dataset.mode = 'collection';
+  filtersBox.replaceChildren();
+  filtersBox.hidden = true;
 }
 
 /** resultItem is one result: a link (so Enter, middle-click and copy work)
@@ -320,15 +367,25 @@ for (const r of document.querySelectorAll('input[name=mode]')) {
   });
 }
 
+picker.addEventListener('change', () => {
+  state.collection = picker.value;
+  state.filters = []; // the documents' metadata; a collection has its own payload keys
+  writeURL(true);
+  typing = false;
+  showState();
+  runSearch();
+});
+
 window.addEventListener('popstate', () => {
-  const before = { q: state.q, mode: state.mode, f: state.filters.join('&') };
+  const before = { c: state.collection, q: state.q, mode: state.mode, f: state.filters.join('&') };
   readURL();
   showState();
   typing = false;
   if (state.doc) {
     if (readerShows() !== state.doc) openReader(state.doc, lastResults.find((r) => r.id === state.doc));
   } else closeReader();
-  if (before.q !== state.q || before.mode !== state.mode || before.f !== state.filters.join('&')) runSearch();
+  if (before.c !== state.collection || before.q !== state.q || before.mode !== state.mode ||
+    before.f !== state.filters.join('&')) runSearch();
 });
 
 // Keyboard: / focuses the search box, arrows walk the results (Enter
@@ -343,7 +400,7 @@ document.addEventListener('keydown', (e) => {
     return;
   }
   if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
-  const links = [...results.querySelectorAll('a.result')];
+  const links = [...results.querySelectorAll('.result')];
   if (t === q && e.key === 'ArrowDown' && links.length) {
     e.preventDefault();
     links[0].focus();
@@ -362,6 +419,7 @@ document.addEventListener('keydown', (e) => {
 readURL();
 showState();
 initLibrary();
+refreshCollections();
 refreshHealth().then(() => {
   if (state.q) {
     runSearch().then(() => {
