@@ -4,8 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgesearch/edgesearch/embedder"
 	"github.com/edgesearch/edgesearch/search"
@@ -281,5 +285,71 @@ func TestCollectionRoutesNeedTheAPIKey(t *testing.T) {
 	call(t, "POST", base+"/collections/notes/search", map[string]any{"query": "x"}, nil).wantError(t, http.StatusUnauthorized, "API key")
 	if r := call(t, "GET", base+"/collections", nil, map[string]string{"X-API-Key": "k"}); r.status != http.StatusOK {
 		t.Fatalf("with the key: %d %s", r.status, r.body)
+	}
+}
+
+// uiPoints are the points of the browser test's collection "field-notes":
+// a text under LangChain's page_content and a few other payload keys. The
+// last one's text is markup, which the page must show as text.
+var uiPoints = []map[string]any{
+	{"page_content": "Count varroa mites in late summer with a sugar roll, and treat the colony with oxalic acid in winter when there is no brood.", "source": "beekeeping.md", "topic": "bees", "year": 2024},
+	{"page_content": "Loosen the lug nuts before lifting the car with the jack, then swap in the spare wheel and tighten the nuts in a star pattern.", "source": "car-care.md", "topic": "car", "year": 2023},
+	{"page_content": "Feed the sourdough starter with flour and water every day; it is ready to bake with when it doubles and smells sour.", "source": "baking.md", "topic": "kitchen", "year": 2025},
+	{"page_content": "Go to bed at the same hour every day and keep caffeine to the morning: screens late at night delay melatonin.", "source": "sleep.md", "topic": "health", "year": 2022},
+	{"page_content": "Prune apple trees in late winter while they are dormant; cut out crossing branches to open the centre to light.", "source": "garden.md", "topic": "garden", "year": 2024, "tags": []string{"fruit", "pruning"}},
+	{"page_content": `<img src=x onerror="window.__pwned=1"> Markup in a payload is text, never HTML.`, "source": "<b>odd</b>.md", "topic": "safety", "year": 2025},
+}
+
+// TestCollectionsUIInBrowser runs web/uitest/collections.test.mjs: headless
+// Chromium picks a collection of points in the web UI, searches it and
+// finds the expected point first, sees the collections it cannot search
+// disabled with the reason, and keeps the choice across a reload. The
+// collections are made here through search.Collections, embedded by the
+// real model. With -update-screenshots it writes docs/ui-collections.png.
+func TestCollectionsUIInBrowser(t *testing.T) {
+	node, chromium := browserTools(t)
+	ctx := context.Background()
+	s, base := startUIServer(t, web.Config{UI: web.UI()})
+	cols := openCollections(t, t.TempDir())
+	s.SetCollections(cols)
+
+	dims := pool(t).Info().Dims
+	if _, err := cols.Create(ctx, "field-notes", map[string]store.VectorParams{"": {Size: dims, Distance: store.Cosine}}); err != nil {
+		t.Fatal(err)
+	}
+	texts := make([]string, len(uiPoints))
+	for i, p := range uiPoints {
+		texts[i] = p["page_content"].(string)
+	}
+	pts := make([]store.Point, len(uiPoints))
+	for i, e := range direct(t, pool(t), texts...) {
+		payload, err := json.Marshal(uiPoints[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pts[i] = store.Point{ID: store.NumPointID(uint64(101 + i)), Vectors: map[string][]float32{"": e.Vector}, Payload: payload}
+	}
+	if err := cols.Upsert(ctx, "field-notes", pts); err != nil {
+		t.Fatal(err)
+	}
+	makeCollection(t, cols, "image-vectors", dims, store.Dot, `{"width":640,"height":480}`, `{"width":800,"height":600}`)
+	makeCollection(t, cols, "tiny", 4, store.Cosine, `{"text":"four dimensions"}`)
+
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "collections.test.mjs", base)
+	cmd.Dir = "uitest"
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	if *updateScreenshots {
+		docs, err := filepath.Abs(filepath.Join("..", "docs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Env = append(cmd.Env, "UI_SCREENSHOTS="+docs)
+	}
+	out, err := cmd.CombinedOutput()
+	t.Logf("collections.test.mjs:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser test failed: %v", err)
 	}
 }
