@@ -41,6 +41,11 @@ const (
 	QdrantMaxResults = 10_000
 	// QdrantMaxBatch caps the searches in one batch request.
 	QdrantMaxBatch = 100
+	// QdrantMaxMMRPairs caps the similarities between points one query
+	// with mmr may compute: candidates_limit × (limit + offset). Each costs
+	// a pass over two vectors, so 1,000,000 of 384 dimensions is about a
+	// second of one core.
+	QdrantMaxMMRPairs = 1_000_000
 	// qdrantDefaultScroll is Qdrant's default page of a scroll, and of a
 	// query without a limit.
 	qdrantDefaultScroll = 10

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/gin-gonic/gin"
 
@@ -29,8 +31,10 @@ type qdrantPlan struct {
 	// recommend's examples (average_vector strategy).
 	nearest            *qdrantInput
 	positive, negative []*qdrantInput
-	payload            payloadSelector
-	vector             vectorSelector
+	// mmr, when set, reranks the nearest points for diversity.
+	mmr     *qdrantMMR
+	payload payloadSelector
+	vector  vectorSelector
 }
 
 // qdrantSearchParams is "params"; only exact changes what is returned.
@@ -170,7 +174,7 @@ func (r qdrantQuery) plan(docs *qdrantDocs) (*qdrantPlan, error) {
 			}
 		}
 		if nearest, ok := keys["nearest"]; ok {
-			if err := unsupported("query.mmr", keys["mmr"], "maximal marginal relevance"); err != nil {
+			if p.mmr, err = parseMMR(keys["mmr"], p.query.Limit, p.query.Offset); err != nil {
 				return nil, err
 			}
 			p.nearest, err = parseQdrantInput("query.nearest", nearest, docs)
@@ -186,6 +190,48 @@ func (r qdrantQuery) plan(docs *qdrantDocs) (*qdrantPlan, error) {
 	}
 	p.nearest, err = parseQdrantInput("query", raw, docs)
 	return p, err
+}
+
+// qdrantMMR is query.mmr: maximal marginal relevance.
+type qdrantMMR struct {
+	lambda     float64 // the weight of relevance, 1 − diversity
+	candidates int     // how many of the nearest points it picks from
+}
+
+// parseMMR reads query.mmr, {"diversity", "candidates_limit"}, or returns
+// nil when it is absent. As in Qdrant, diversity (0 to 1) defaults to 0.5
+// and candidates_limit to limit. A candidates_limit over QdrantMaxResults,
+// or one whose similarities with limit + offset picks would be over
+// QdrantMaxMMRPairs, is refused.
+func parseMMR(raw json.RawMessage, limit, offset int) (*qdrantMMR, error) {
+	if !present(raw) {
+		return nil, nil
+	}
+	var m struct {
+		Diversity       *float64 `json:"diversity"`
+		CandidatesLimit *int     `json:"candidates_limit"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, badRequest("query.mmr: %s", jsonProblem(err))
+	}
+	out := &qdrantMMR{lambda: 0.5, candidates: limit}
+	if m.Diversity != nil {
+		if !(*m.Diversity >= 0 && *m.Diversity <= 1) {
+			return nil, badRequest("query.mmr.diversity %g: want 0 to 1", *m.Diversity)
+		}
+		out.lambda = 1 - *m.Diversity
+	}
+	if m.CandidatesLimit != nil {
+		if *m.CandidatesLimit < 0 || *m.CandidatesLimit > QdrantMaxResults {
+			return nil, badRequest("query.mmr.candidates_limit %d: want 0 to %d", *m.CandidatesLimit, QdrantMaxResults)
+		}
+		out.candidates = *m.CandidatesLimit
+	}
+	if pairs := out.candidates * (limit + offset); pairs > QdrantMaxMMRPairs {
+		return nil, badRequest("query.mmr: candidates_limit %d × (limit + offset) %d = %d similarities, over edgesearch's %d a query; ask for fewer",
+			out.candidates, limit+offset, pairs, QdrantMaxMMRPairs)
+	}
+	return out, nil
 }
 
 // parseQdrantInput reads a VectorInput: an array of numbers, a document,
@@ -382,7 +428,13 @@ func averageVector(ins []*qdrantInput, vec func(*qdrantInput) ([]float32, error)
 func (s *Server) run(c *gin.Context, vs vectorStore, name string, plans []*qdrantPlan) ([][]qdrantScoredPoint, error) {
 	out := make([][]qdrantScoredPoint, len(plans))
 	for i, p := range plans {
-		hits, err := vs.Query(c.Request.Context(), name, p.query)
+		var hits []search.ScoredPoint
+		var err error
+		if p.mmr != nil {
+			hits, err = queryMMR(c.Request.Context(), vs, name, p.query, *p.mmr)
+		} else {
+			hits, err = vs.Query(c.Request.Context(), name, p.query)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -397,6 +449,106 @@ func (s *Server) run(c *gin.Context, vs vectorStore, name string, plans []*qdran
 		out[i] = res
 	}
 	return out, nil
+}
+
+// queryMMR answers q with maximal marginal relevance, as Qdrant does: the
+// m.candidates nearest points that pass q's filter and score threshold,
+// of which q.Limit + q.Offset are picked, the nearest first, then each
+// time the one with the highest λ·relevance − (1 − λ)·(its highest
+// similarity to those picked); the first q.Offset picks are skipped.
+// Scores stay the query's.
+func queryMMR(ctx context.Context, vs vectorStore, name string, q search.PointQuery, m qdrantMMR) ([]search.ScoredPoint, error) {
+	if m.candidates == 0 {
+		return nil, nil
+	}
+	k, offset := q.Limit+q.Offset, q.Offset
+	q.Limit, q.Offset, q.WithVectors = m.candidates, 0, true
+	cands, err := vs.Query(ctx, name, q)
+	if err != nil {
+		return nil, err
+	}
+	info, err := vs.Info(name)
+	if err != nil {
+		return nil, err
+	}
+	picked := mmrPick(cands, q.Using, info.Vectors[q.Using].Distance, m.lambda, k)
+	if offset >= len(picked) {
+		return nil, nil
+	}
+	return picked[offset:], nil
+}
+
+// mmrPick picks k of cands (best first) by maximal marginal relevance with
+// relevance weight lambda. Similarity is the collection's own: cosine, dot
+// product, or for Euclid the negated squared distance, and relevance is
+// the query's score on that scale (Qdrant scores Euclid the same way
+// inside, and reports the distance).
+func mmrPick(cands []search.ScoredPoint, using string, d store.Distance, lambda float64, k int) []search.ScoredPoint {
+	k = min(k, len(cands))
+	relevance := make([]float64, len(cands))
+	for i, c := range cands {
+		relevance[i] = float64(c.Score)
+		if d == store.Euclid {
+			relevance[i] = -relevance[i] * relevance[i]
+		}
+	}
+	// closest[i] is candidate i's highest similarity to those picked,
+	// updated with each pick: k passes over the candidates in all.
+	closest := make([]float64, len(cands))
+	taken := make([]bool, len(cands))
+	out := make([]search.ScoredPoint, 0, k)
+	last := -1
+	for len(out) < k {
+		best, bestScore := -1, 0.0
+		for i := range cands {
+			if taken[i] {
+				continue
+			}
+			score := relevance[i]
+			if last >= 0 {
+				sim := similarity(d, cands[i].Vectors[using], cands[last].Vectors[using])
+				if len(out) == 1 || sim > closest[i] {
+					closest[i] = sim
+				}
+				score = lambda*relevance[i] - (1-lambda)*closest[i]
+			}
+			// Strictly greater: a tie goes to the one the query ranks first.
+			if best < 0 || score > bestScore {
+				best, bestScore = i, score
+			}
+		}
+		taken[best], last = true, best
+		out = append(out, cands[best])
+	}
+	return out
+}
+
+// similarity is how alike a and b are under d, higher for more alike:
+// cosine, dot product, or the negated squared Euclidean distance. Vectors
+// of different lengths (never stored in one collection) or a zero vector
+// under cosine are 0.
+func similarity(d store.Distance, a, b []float32) float64 {
+	if len(a) != len(b) {
+		return 0
+	}
+	var dot, na, nb, sq float64
+	for i := range a {
+		x, y := float64(a[i]), float64(b[i])
+		dot += x * y
+		na += x * x
+		nb += y * y
+		sq += (x - y) * (x - y)
+	}
+	switch d {
+	case store.Euclid:
+		return -sq
+	case store.Dot:
+		return dot
+	}
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	return dot / math.Sqrt(na*nb)
 }
 
 // answerPlans embeds the documents, resolves the ids and runs the plans,

@@ -596,7 +596,7 @@ func TestQdrantSearchAndQuery(t *testing.T) {
 		{"query prefetch", "/points/query", map[string]any{"prefetch": map[string]any{"query": q}, "query": map[string]any{"fusion": "rrf"}}, 400, "prefetch is not supported"},
 		{"query fusion", "/points/query", map[string]any{"query": map[string]any{"fusion": "rrf"}}, 400, "query.fusion is not supported"},
 		{"query order_by", "/points/query", map[string]any{"query": map[string]any{"order_by": "n"}}, 400, "query.order_by is not supported"},
-		{"query mmr", "/points/query", map[string]any{"query": map[string]any{"nearest": q, "mmr": map[string]any{"diversity": 0.5}}}, 400, "query.mmr is not supported"},
+		{"query mmr diversity", "/points/query", map[string]any{"query": map[string]any{"nearest": q, "mmr": map[string]any{"diversity": -1}}}, 400, "query.mmr.diversity -1: want 0 to 1"},
 		{"query unknown id", "/points/query", map[string]any{"query": 99}, 404, "No point with id 99 found"},
 		{"query lookup_from", "/points/query", map[string]any{"query": 1, "lookup_from": map[string]any{"collection": "o"}}, 400, "lookup_from is not supported"},
 		{"query digits string", "/points/query", map[string]any{"query": "42"}, 400, "point id"},
@@ -801,4 +801,87 @@ func TestQdrantDefaultVectorNameInAMap(t *testing.T) {
 	qerr(t, call(t, "PUT", base+"/collections/mixed", map[string]any{"vectors": map[string]any{
 		"":  map[string]any{"size": 2, "distance": "Dot"},
 		"b": map[string]any{"size": 2, "distance": "Dot"}}}, nil), 400, `the unnamed vector "" beside named ones`)
+}
+
+// TestQdrantQueryMMR pins query {"nearest", "mmr"}, maximal marginal
+// relevance, as langchain-qdrant's max_marginal_relevance_search sends it:
+// the first pick is the nearest point, each next one maximises
+// (1 − diversity)·relevance − diversity·(its highest similarity to those
+// picked), among the candidates_limit nearest; scores stay the query's.
+func TestQdrantQueryMMR(t *testing.T) {
+	base := startQdrant(t, web.Config{}, nil)
+	for _, distance := range []string{"Cosine", "Euclid", "Dot"} {
+		col := base + "/collections/mmr" + distance
+		qok(t, call(t, "PUT", col, map[string]any{"vectors": map[string]any{"size": 2, "distance": distance}}, nil), nil)
+		// 2 nearly repeats 1; 3 is a little further from the query and
+		// far from 1; 4 is far from everything.
+		updated(t, call(t, "PUT", col+"/points?wait=true", map[string]any{"points": []any{
+			map[string]any{"id": 1, "vector": []float32{1, 0.05}, "payload": map[string]any{"n": 1}},
+			map[string]any{"id": 2, "vector": []float32{1, 0.1}, "payload": map[string]any{"n": 2}},
+			map[string]any{"id": 3, "vector": []float32{1, -0.5}, "payload": map[string]any{"n": 3}},
+			map[string]any{"id": 4, "vector": []float32{0, 1}, "payload": map[string]any{"n": 4}},
+		}}, nil))
+		var plain, qr struct {
+			Points []qpoint `json:"points"`
+		}
+		near := []float32{1, 0}
+		query := func(mmr map[string]any, extra map[string]any) []qpoint {
+			t.Helper()
+			req := map[string]any{"query": map[string]any{"nearest": near, "mmr": mmr}, "using": "", "limit": 2}
+			for k, v := range extra {
+				req[k] = v
+			}
+			qok(t, call(t, "POST", col+"/points/query", req, nil), &qr)
+			return qr.Points
+		}
+		qok(t, call(t, "POST", col+"/points/query", map[string]any{"query": []float32{1, 0}, "limit": 4}, nil), &plain)
+		if distance == "Dot" {
+			// Near (1, 0.2), Dot ranks 2, 1, 3, 4; the similarity between
+			// points is their dot product too, which 4 keeps lowest.
+			near = []float32{1, 0.2}
+			if got := pointIDs(query(map[string]any{"diversity": 0.5, "candidates_limit": 4}, nil)); !slices.Equal(got, []string{"2", "4"}) {
+				t.Fatalf("Dot mmr: %v", got)
+			}
+			continue
+		}
+		if ids := pointIDs(plain.Points); !slices.Equal(ids, []string{"1", "2", "3", "4"}) {
+			t.Fatalf("%s nearest: %v", distance, ids)
+		}
+		pts := query(map[string]any{"diversity": 0.5, "candidates_limit": 4}, map[string]any{"with_payload": true, "with_vector": true})
+		if ids := pointIDs(pts); !slices.Equal(ids, []string{"1", "3"}) {
+			t.Fatalf("%s mmr diversity 0.5: %v, want 1 then 3 (2 repeats 1)", distance, ids)
+		}
+		if pts[0].Score != plain.Points[0].Score || pts[1].Score != plain.Points[2].Score {
+			t.Fatalf("%s mmr scores %v %v, want the query's %v %v", distance, pts[0].Score, pts[1].Score, plain.Points[0].Score, plain.Points[2].Score)
+		}
+		if string(pts[1].Payload) != `{"n":3}` || string(pts[1].Vector) != `[1,-0.5]` {
+			t.Fatalf("%s mmr payload %s vector %s", distance, pts[1].Payload, pts[1].Vector)
+		}
+		cases := []struct {
+			mmr   map[string]any
+			extra map[string]any
+			want  []string
+		}{
+			{map[string]any{"diversity": 0, "candidates_limit": 4}, nil, []string{"1", "2"}},   // relevance only
+			{map[string]any{"diversity": 0.5, "candidates_limit": 2}, nil, []string{"1", "2"}}, // 3 is not a candidate
+			{map[string]any{"diversity": 0.5}, nil, []string{"1", "2"}},                        // candidates_limit defaults to limit
+			{map[string]any{"candidates_limit": 4}, nil, []string{"1", "3"}},                   // diversity defaults to 0.5
+			{map[string]any{"diversity": 0.5, "candidates_limit": 4}, map[string]any{"offset": 1}, []string{"3", "2"}},
+			{map[string]any{"diversity": 0.5, "candidates_limit": 4}, map[string]any{"filter": map[string]any{
+				"must_not": []any{map[string]any{"has_id": []int{1}}}}}, []string{"2", "3"}},
+		}
+		for _, c := range cases {
+			pts := query(c.mmr, c.extra)
+			if ids := pointIDs(pts); !slices.Equal(ids, c.want) {
+				t.Errorf("%s mmr %v %v: %v, want %v", distance, c.mmr, c.extra, ids, c.want)
+			}
+			if len(pts) > 0 && (pts[0].Vector != nil || pts[0].Payload != nil) {
+				t.Errorf("%s mmr without with_vector/with_payload: %s %s", distance, pts[0].Vector, pts[0].Payload)
+			}
+		}
+	}
+	col := base + "/collections/mmrCosine/points/query"
+	qerr(t, call(t, "POST", col, map[string]any{"query": map[string]any{"nearest": []float32{1, 0}, "mmr": map[string]any{"diversity": 1.5}}}, nil), 400, "diversity")
+	qerr(t, call(t, "POST", col, map[string]any{"query": map[string]any{"nearest": []float32{1, 0}, "mmr": map[string]any{"candidates_limit": web.QdrantMaxResults + 1}}}, nil), 400, "candidates_limit")
+	qerr(t, call(t, "POST", col, map[string]any{"query": map[string]any{"nearest": []float32{1, 0}, "mmr": map[string]any{"candidates_limit": 5000}}, "limit": 1000}, nil), 400, "candidates_limit")
 }
