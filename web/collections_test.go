@@ -171,7 +171,7 @@ func deref(s *string) string {
 	return *s
 }
 
-func TestCollectionSearchFindsTheNearestPointWithItsText(t *testing.T) {
+func TestCollectionsSearchFindsTheNearestPointWithItsText(t *testing.T) {
 	cols, base := startCollections(t, web.Config{})
 	makeTextCollection(t, cols, "notes", "page_content", notes)
 	url := base + "/collections/notes/search"
@@ -214,7 +214,7 @@ func TestCollectionSearchFindsTheNearestPointWithItsText(t *testing.T) {
 	}
 }
 
-func TestCollectionSearchRefusesWhatItCannotServe(t *testing.T) {
+func TestCollectionsSearchRefusesWhatItCannotServe(t *testing.T) {
 	cols, base := startCollections(t, web.Config{})
 	makeTextCollection(t, cols, "notes", "text", notes[:1])
 	makeCollection(t, cols, "small", 4, store.Cosine, `{"text":"four dimensions"}`)
@@ -247,7 +247,7 @@ func TestCollectionSearchRefusesWhatItCannotServe(t *testing.T) {
 	}
 }
 
-func TestCollectionRoutesAnswer503UntilReady(t *testing.T) {
+func TestCollectionsRoutesAnswer503UntilReady(t *testing.T) {
 	// No collections engine yet: both routes are temporarily unavailable.
 	_, base := start(t, web.Config{}, pool(t))
 	for _, r := range []reply{
@@ -278,7 +278,7 @@ func TestCollectionRoutesAnswer503UntilReady(t *testing.T) {
 	}
 }
 
-func TestCollectionRoutesNeedTheAPIKey(t *testing.T) {
+func TestCollectionsRoutesNeedTheAPIKey(t *testing.T) {
 	cols, base := startCollections(t, web.Config{APIKey: "k"})
 	makeTextCollection(t, cols, "notes", "text", notes[:1])
 	call(t, "GET", base+"/collections", nil, nil).wantError(t, http.StatusUnauthorized, "API key")
