@@ -3,10 +3,12 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,10 +54,7 @@ func requirePinned(t *testing.T, requirements string) string {
 		t.Fatalf("python3 is needed for the framework tests: %v", err)
 	}
 	pins := readPins(t, requirements)
-	var names []string
-	for name := range pins {
-		names = append(names, name)
-	}
+	names := slices.Sorted(maps.Keys(pins))
 	// One interpreter start for every package: name=version lines, or
 	// name=MISSING.
 	script := `import importlib.metadata as m, sys
@@ -74,8 +73,13 @@ for n in sys.argv[1:]:
 		}
 	}
 	if len(wrong) > 0 {
-		t.Fatalf("python packages missing or at other versions: %s\ninstall them with: python3 -m pip install -r web/%s",
-			strings.Join(wrong, ", "), filepath.ToSlash(requirements))
+		// The tests run in web/; the hint names the file from the repo root.
+		hint := requirements
+		if !filepath.IsAbs(hint) {
+			hint = filepath.Join("web", hint)
+		}
+		t.Fatalf("python packages missing or at other versions: %s\ninstall them with: python3 -m pip install -r %s (make test-deps does)",
+			strings.Join(wrong, ", "), hint)
 	}
 	return python
 }
