@@ -147,7 +147,8 @@ func runFrameworkScript(t *testing.T, script string) {
 // langchain-qdrant's QdrantVectorStore over the Qdrant port with
 // langchain-openai's OpenAIEmbeddings over the main port's /v1. from_texts
 // with metadata, a filtered search that returns only matching documents
-// with the right one first, scores, get_by_ids, delete and count.
+// with the right one first, scores, a score threshold, maximal marginal
+// relevance, get_by_ids, delete and count.
 func TestQdrantFrameworksLangChain(t *testing.T) {
 	runFrameworkScript(t, "langchain_check.py")
 }
@@ -156,7 +157,8 @@ func TestQdrantFrameworksLangChain(t *testing.T) {
 // a VectorStoreIndex over llama-index-vector-stores-qdrant's
 // QdrantVectorStore on the Qdrant port, embedded by OpenAIEmbedding on the
 // main port's /v1. Retrievers (sync and async) with the right node first,
-// MetadataFilters, delete_ref_doc and insert; no LLM.
+// MetadataFilters, delete_ref_doc, insert, get_nodes and delete_nodes; no
+// LLM.
 func TestQdrantFrameworksLlamaIndex(t *testing.T) {
 	runFrameworkScript(t, "llamaindex_check.py")
 }

@@ -4,8 +4,8 @@ OpenAIEmbeddings over its /v1.
 Usage: python3 langchain_check.py QDRANT_URL OPENAI_BASE_URL API_KEY MODEL
 
 Builds a store with from_texts (texts with metadata), searches it with a
-Qdrant filter on a metadata key, searches with scores, then deletes by id
-and counts. Nothing leaves 127.0.0.1: both URLs are edgesearch's. Exits
+Qdrant filter on a metadata key, with scores, a score threshold and
+maximal marginal relevance, then deletes by id and counts. Nothing leaves 127.0.0.1: both URLs are edgesearch's. Exits
 non-zero on the first mismatch.
 """
 
@@ -89,6 +89,8 @@ def main():
     by_vec = store.similarity_search_with_score_by_vector(vec, k=1)
     check(abs(by_vec[0][1] - scores[0]) < 1e-3, "by vector scores as by text")
 
+    docs = store.as_retriever(search_kwargs={"k": 4, "score_threshold": 0.3}).invoke("how to look after tomato plants")
+    check([d.metadata["n"] for d in docs] == [5], f"a retriever with score_threshold 0.3: {[d.metadata['n'] for d in docs]}")
     relevance = store.similarity_search_with_relevance_scores("coal freight", k=1)
     check(relevance[0][0].metadata["n"] == 4 and 0.0 <= relevance[0][1] <= 1.0,
           f"relevance scores: {relevance[0][0].metadata['n']} at {relevance[0][1]:.4f}")

@@ -5,8 +5,9 @@ embedded by llama-index-embeddings-openai's OpenAIEmbedding on its /v1.
 Usage: python3 llamaindex_check.py QDRANT_URL OPENAI_BASE_URL API_KEY MODEL
 
 Builds an index from a few Documents with metadata, retrieves with
-similarity_top_k (sync and async), with MetadataFilters, then deletes a
-document by its ref_doc_id and counts. No LLM: Settings.llm is the mock
+similarity_top_k (sync and async), with MetadataFilters, deletes a
+document by its ref_doc_id, inserts one, and lists and deletes nodes with
+the store's get_nodes and delete_nodes. No LLM: Settings.llm is the mock
 one and only retrievers run. Exits non-zero on the first mismatch.
 """
 
@@ -114,6 +115,18 @@ def main():
                           id_="queen"))
     check(client.count(name, count_filter=models.Filter(must=[models.FieldCondition(
         key="topic", match=models.MatchValue(value="bees"))])).count == 2, "insert adds to the stored index")
+
+    # The store's own node verbs: scroll by filter or by ids, delete by ids.
+    garden = MetadataFilters(filters=[MetadataFilter(key="topic", value="garden")])
+    nodes = store.get_nodes(filters=garden)
+    check(sorted(n.ref_doc_id for n in nodes) == ["basil", "tomatoes"] and all(n.embedding for n in nodes),
+          f"get_nodes(filters) with embeddings: {sorted(n.ref_doc_id for n in nodes)}")
+    check(len(store.get_nodes()) == len(DOCS), "get_nodes() lists every node")
+    basil = next(n.node_id for n in nodes if n.ref_doc_id == "basil")
+    check([n.ref_doc_id for n in store.get_nodes(node_ids=[basil])] == ["basil"], "get_nodes(node_ids)")
+    store.delete_nodes(node_ids=[basil])
+    check(client.count(name).count == len(DOCS) - 1 and store.get_nodes(node_ids=[basil]) == [],
+          "delete_nodes(node_ids) removes just that node")
 
     client.delete_collection(name)
     asyncio.run(aclient.close())
