@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgesearch/edgesearch/store"
@@ -83,6 +84,8 @@ type docEntry struct {
 	source   string
 	metadata map[string]string
 	chunks   []uint64 // ids in ordinal order
+
+	where atomic.Pointer[map[string]any] // filter payload, made on first use
 }
 
 type chunkRef struct {

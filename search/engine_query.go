@@ -160,10 +160,6 @@ func DocumentPayload(id, title, source string, metadata map[string]string) map[s
 	return map[string]any{"id": id, "title": title, "source": source, "metadata": md}
 }
 
-func (d *docEntry) payload() map[string]any {
-	return DocumentPayload(d.id, d.title, d.source, d.metadata)
-}
-
 // isJSONNumber reports whether s is a number as JSON writes one.
 func isJSONNumber(s string) bool {
 	if s == "" || len(s) > 64 {

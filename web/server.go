@@ -175,8 +175,12 @@ func (s *Server) SetEmbedder(p *embedder.Pool) { s.pool.Store(p) }
 func (s *Server) Handler() http.Handler { return s.engine }
 
 // SetCollections makes the Qdrant-compatible routes live over vs (a
-// *search.Collections). The Server does not close it.
-func (s *Server) SetCollections(vs vectorStore) { s.colls.Store(&collectionsRef{vs}) }
+// *search.Collections), with the documents beside its collections as
+// search.DocumentsCollection once SetEngine was called. The Server does not
+// close it.
+func (s *Server) SetCollections(vs vectorStore) {
+	s.colls.Store(&collectionsRef{withDocuments{vs, s.index.Load}})
+}
 
 // QdrantHandler returns the Qdrant-compatible API (see qdrant.go) as an
 // http.Handler, behind the same guards as Handler; ServeQdrant serves it.

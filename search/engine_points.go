@@ -1,0 +1,342 @@
+package search
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/edgesearch/edgesearch/store"
+)
+
+// The documents as a collection of points: every chunk is a point whose id
+// is the chunk's id, whose vector is the chunk's and whose payload is its
+// document's fields, so the Qdrant-compatible API and the UI can list,
+// count, scroll and search the documents like any collection. The points
+// are the engine's own chunks and index, read-only: documents are written
+// through Write (POST /documents, import), which chunks and embeds them.
+
+// DocumentsCollection is the name under which the documents appear as a
+// collection of chunk points.
+const DocumentsCollection = "documents"
+
+// Chunk payload keys that are returned but cannot be filtered on: the
+// chunk's text lives in the store, not in the engine's table, and the
+// ordinal is not part of a document's filter payload.
+const (
+	chunkTextKey    = "text"
+	chunkOrdinalKey = "chunk"
+)
+
+// ChunkPayload is the payload of the point for chunk ordinal of a
+// document: DocumentPayload's fields, the chunk's ordinal and its text.
+//
+//	{"id": ID, "title": TITLE, "source": SOURCE, "metadata": {...}, "chunk": N, "text": TEXT}
+func ChunkPayload(id, title, source string, metadata map[string]string, ordinal int, text string) map[string]any {
+	p := DocumentPayload(id, title, source, metadata)
+	p[chunkOrdinalKey] = ordinal
+	p[chunkTextKey] = text
+	return p
+}
+
+// PointsInfo describes the documents as a collection: one unnamed cosine
+// vector of the store's dimensions, one point per chunk.
+func (e *Engine) PointsInfo() store.CollectionInfo {
+	gen, _ := e.st.Generation()
+	e.mu.RLock()
+	n := len(e.chunks)
+	e.mu.RUnlock()
+	return store.CollectionInfo{
+		Name:       DocumentsCollection,
+		Vectors:    map[string]store.VectorParams{"": {Size: e.st.Dims(), Distance: store.Cosine}},
+		Points:     n,
+		Generation: gen,
+	}
+}
+
+// checkChunkFilter refuses a filter that names a key the engine cannot
+// evaluate for a chunk (its text or ordinal): answering such a filter from
+// the document payload would silently match nothing.
+func checkChunkFilter(f *Filter) error {
+	if f == nil {
+		return nil
+	}
+	var bad string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if k, ok := v["key"].(string); ok && bad == "" {
+				root, _, _ := strings.Cut(k, ".")
+				root, _, _ = strings.Cut(root, "[")
+				if root == chunkTextKey || root == chunkOrdinalKey {
+					bad = k
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(f.tree())
+	if bad != "" {
+		return fmt.Errorf("the %q collection filters on its documents' id, title, source and metadata; %q cannot be filtered on: %w",
+			DocumentsCollection, bad, ErrBadFilter)
+	}
+	return nil
+}
+
+// keepChunk returns the predicate for chunk ids that pass f (nil: every
+// indexed chunk). Called with e.mu held.
+func (e *Engine) keepChunk(f *Filter) func(id uint64) bool {
+	return func(id uint64) bool {
+		ref, ok := e.chunks[id]
+		return ok && (f == nil || f.Match(store.NumPointID(id), ref.doc.payload()))
+	}
+}
+
+// chunkIDs returns the ids f admits at most, sorted, when it names them
+// (has_id), else nil. Ids that are not chunk ids (UUIDs) are dropped.
+func chunkIDs(f *Filter) []uint64 {
+	ids, _ := f.IDs()
+	if ids == nil {
+		return nil
+	}
+	out := make([]uint64, 0, len(ids))
+	for _, id := range ids {
+		if n, ok := id.Num(); ok {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// QueryPoints is Collections.Query over the documents' chunks: the nearest
+// chunks to q.Vector that pass q.Filter, with the same limits, offset,
+// score threshold and exact option. Filters apply inside the graph walk, or,
+// when they match fewer than exactEf × ef chunks, over exactly those. Chunk
+// payloads (see ChunkPayload) and vectors are read from the store when
+// asked for. It fails with ErrBadParams for a named vector or a limit or
+// offset out of range, ErrDims for a vector of the wrong size, ErrBadVector
+// for a zero or non-finite one and ErrBadFilter for a filter on text or
+// chunk.
+func (e *Engine) QueryPoints(ctx context.Context, q PointQuery) ([]ScoredPoint, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("query collection %q", DocumentsCollection)
+	if q.Using != "" {
+		return nil, fmt.Errorf("%s: it has no vector named %q, only the unnamed one: %w", what, q.Using, ErrBadParams)
+	}
+	if len(q.Vector) != e.st.Dims() {
+		return nil, fmt.Errorf("%s: vector has %d dims, the collection's has %d: %w", what, len(q.Vector), e.st.Dims(), ErrDims)
+	}
+	limit, err := checkLimit(q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if q.Offset < 0 || q.Offset > MaxQueryOffset {
+		return nil, fmt.Errorf("%s: offset %d, want 0 to %d: %w", what, q.Offset, MaxQueryOffset, ErrBadParams)
+	}
+	if err := checkChunkFilter(q.Filter); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	k := limit + q.Offset
+	g := e.index.Vectors
+	e.mu.RLock()
+	keep := e.keepChunk(q.Filter)
+	var hits []Hit
+	switch ids := chunkIDs(q.Filter); {
+	case ids != nil:
+		hits, err = g.SearchExact(q.Vector, k, ids, keep)
+	case q.Exact:
+		hits, err = g.SearchExact(q.Vector, k, nil, keep)
+	case q.Filter == nil:
+		hits, err = g.SearchFunc(q.Vector, k, keep)
+	default:
+		// Few matches: compare exactly those, as Collections plans.
+		ef := max(g.Params().EfSearch, k)
+		var matched []uint64
+		for id := range e.chunks {
+			if keep(id) {
+				if matched = append(matched, id); len(matched) >= exactEf*ef {
+					break
+				}
+			}
+		}
+		if len(matched) < exactEf*ef {
+			if matched == nil {
+				matched = []uint64{} // not nil: SearchExact reads nil as every id
+			}
+			hits, err = g.SearchExact(q.Vector, k, matched, nil)
+		} else {
+			hits, err = g.SearchFunc(q.Vector, k, keep)
+		}
+	}
+	e.mu.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if t := q.ScoreThreshold; t != nil {
+		hits = slices.DeleteFunc(hits, func(h Hit) bool { return h.Score < *t })
+	}
+	hits = hits[min(q.Offset, len(hits)):]
+	out := make([]ScoredPoint, 0, len(hits))
+	for _, h := range hits {
+		sp := ScoredPoint{ID: store.NumPointID(h.ID), Score: h.Score}
+		if q.WithPayload || q.WithVectors {
+			p, ok, err := e.chunkPoint(h.ID, q.WithPayload, q.WithVectors)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", what, err)
+			}
+			if !ok {
+				continue // replaced or deleted since the search
+			}
+			sp.Payload, sp.Vectors = p.Payload, p.Vectors
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}
+
+// chunkPoint reads chunk id from the store as a point, with its payload and
+// vector when asked; ok is false when the chunk is gone.
+func (e *Engine) chunkPoint(id uint64, withPayload, withVector bool) (store.Point, bool, error) {
+	p := store.Point{ID: store.NumPointID(id)}
+	c, err := e.st.ChunkByID(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, err
+	}
+	if withPayload {
+		e.mu.RLock()
+		ref, ok := e.chunks[id]
+		e.mu.RUnlock()
+		if !ok {
+			return p, false, nil
+		}
+		d := ref.doc
+		if p.Payload, err = json.Marshal(ChunkPayload(d.id, d.title, d.source, d.metadata, c.Ordinal, c.Text)); err != nil {
+			return p, false, fmt.Errorf("chunk %d payload: %w", id, err)
+		}
+	}
+	if withVector {
+		p.Vectors = map[string][]float32{"": c.Vector}
+	}
+	return p, true, nil
+}
+
+// ScrollPoints is Collections.Scroll over the documents' chunks: up to
+// limit chunk points that pass f, in id order from the id from (inclusive),
+// and the id to continue from, nil at the end. Errors as QueryPoints.
+func (e *Engine) ScrollPoints(ctx context.Context, f *Filter, from *store.PointID, limit int, withPayload, withVectors bool) ([]store.Point, *store.PointID, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	what := fmt.Sprintf("scroll collection %q", DocumentsCollection)
+	limit, err := checkLimit(limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := checkChunkFilter(f); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	var start uint64
+	if from != nil {
+		n, ok := from.Num()
+		if !ok {
+			return nil, nil, nil // UUIDs sort after every integer: none left
+		}
+		start = n
+	}
+	e.mu.RLock()
+	keep := e.keepChunk(f)
+	ids := chunkIDs(f)
+	if ids == nil {
+		ids = make([]uint64, 0, len(e.chunks))
+		for id := range e.chunks {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+	}
+	var page []uint64
+	var next *store.PointID
+	for _, id := range ids {
+		if id < start || !keep(id) {
+			continue
+		}
+		if len(page) == limit {
+			n := store.NumPointID(id)
+			next = &n
+			break
+		}
+		page = append(page, id)
+	}
+	e.mu.RUnlock()
+	pts := make([]store.Point, 0, len(page))
+	for _, id := range page {
+		p := store.Point{ID: store.NumPointID(id)}
+		if withPayload || withVectors {
+			var ok bool
+			if p, ok, err = e.chunkPoint(id, withPayload, withVectors); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", what, err)
+			} else if !ok {
+				continue
+			}
+		}
+		pts = append(pts, p)
+	}
+	return pts, next, nil
+}
+
+// CountPoints counts the documents' chunks that pass f (all for nil).
+// Errors as QueryPoints.
+func (e *Engine) CountPoints(ctx context.Context, f *Filter) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := checkChunkFilter(f); err != nil {
+		return 0, fmt.Errorf("count collection %q: %w", DocumentsCollection, err)
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if f == nil {
+		return len(e.chunks), nil
+	}
+	keep := e.keepChunk(f)
+	n := 0
+	if ids := chunkIDs(f); ids != nil {
+		for _, id := range ids {
+			if keep(id) {
+				n++
+			}
+		}
+		return n, nil
+	}
+	for id := range e.chunks {
+		if keep(id) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// payload is the document's filter payload (DocumentPayload), made on
+// first use and kept: entries never change once published.
+func (d *docEntry) payload() map[string]any {
+	if p := d.where.Load(); p != nil {
+		return *p
+	}
+	p := DocumentPayload(d.id, d.title, d.source, d.metadata)
+	d.where.Store(&p)
+	return p
+}
