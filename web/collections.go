@@ -54,6 +54,11 @@ type CollectionSummary struct {
 	// collection and shows its text; Reason says why not when it cannot.
 	Searchable bool   `json:"searchable"`
 	Reason     string `json:"reason,omitempty"`
+	// Documents marks search.DocumentsCollection, the documents' chunks
+	// seen as points. The UI leaves it out of the picker: its "Documents"
+	// entry searches the same chunks through /search, with keyword and
+	// hybrid modes, filters and the reader.
+	Documents bool `json:"documents,omitempty"`
 }
 
 // CollectionSearchResponse is the answer of POST /collections/:name/search.
@@ -112,7 +117,8 @@ func (s *Server) handleListCollections(c *gin.Context) {
 		}
 		_, vp := defaultVector(info)
 		sum := CollectionSummary{Name: info.Name, Points: info.Points, VectorSize: vp.Size,
-			Distance: vp.Distance.String(), TextField: field, Searchable: true}
+			Distance: vp.Distance.String(), TextField: field, Searchable: true,
+			Documents: info.Name == search.DocumentsCollection}
 		switch {
 		case dims != 0 && vp.Size != dims:
 			sum.Searchable, sum.Reason = false, fmt.Sprintf("its vectors have %d dimensions; the model here makes %d", vp.Size, dims)

@@ -164,6 +164,31 @@ func TestCollectionsListNamesEachTextFieldAndWhatCannotBeSearched(t *testing.T) 
 	}
 }
 
+func TestCollectionsListMarksTheDocumentsForThePickerToLeaveOut(t *testing.T) {
+	l := openLibrary(t, t.TempDir())
+	s, base := start(t, web.Config{}, pool(t))
+	s.SetEngine(l.engine)
+	cols := openCollections(t, t.TempDir())
+	s.SetCollections(cols)
+	makeTextCollection(t, cols, "notes", "text", notes[:1])
+
+	var got struct {
+		Collections []struct {
+			Name      string `json:"name"`
+			Documents bool   `json:"documents"`
+		} `json:"collections"`
+	}
+	r := call(t, "GET", base+"/collections", nil, nil)
+	r.decode(t, &got)
+	marked := map[string]bool{}
+	for _, c := range got.Collections {
+		marked[c.Name] = c.Documents
+	}
+	if d, ok := marked[search.DocumentsCollection]; !ok || !d || marked["notes"] || len(marked) != 2 {
+		t.Fatalf("want %q marked as the documents and notes not: %s", search.DocumentsCollection, r.body)
+	}
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return "<nil>"

@@ -23,19 +23,21 @@ export async function loadCollections(selected) {
 }
 
 /** drawPicker lists "Documents" and every collection, the ones the page
- * cannot search disabled with the server's reason. A selected name the
+ * cannot search disabled with the server's reason. The documents seen as a
+ * collection of chunks are left out: "Documents" searches them better. A selected name the
  * server did not list stays as an option of its own, so the picker always
  * shows what the page searches. The picker hides while there is nothing
  * to pick but the documents. */
 export function drawPicker(selected) {
   const opts = [el('option', { value: '' }, 'Documents')];
   for (const c of known.values()) {
+    if (c.documents) continue;
     const label = `${c.name} (${plural(c.points, 'point')})`;
     opts.push(c.searchable
       ? el('option', { value: c.name }, label)
       : el('option', { value: c.name, disabled: true }, `${label}: can't search, ${c.reason}`));
   }
-  if (selected && !known.has(selected)) opts.push(el('option', { value: selected }, selected));
+  if (selected && !opts.some((o) => o.value === selected)) opts.push(el('option', { value: selected }, selected));
   picker.replaceChildren(...opts);
   picker.value = selected;
   document.getElementById('scope').hidden = opts.length === 1;
