@@ -186,6 +186,9 @@ func OpenCollections(ctx context.Context, st *store.Store, opts CollectionsOptio
 		return nil, fmt.Errorf("open collections: %w", err)
 	}
 	for _, info := range infos {
+		if info.Name == store.DocumentsCollection {
+			continue // the documents' chunks: the Engine indexes them
+		}
 		col, err := c.open(ctx, info)
 		if err != nil {
 			return nil, err
@@ -388,8 +391,12 @@ func (c *Collections) get(name string) (*pointIndex, error) {
 	return col, nil
 }
 
-// List describes every collection, in name order, as the store does.
-func (c *Collections) List() ([]store.CollectionInfo, error) { return c.st.Collections() }
+// List describes every collection, in name order, as the store does, but
+// for the documents' chunks (DocumentsCollection), which the Engine serves.
+func (c *Collections) List() ([]store.CollectionInfo, error) {
+	infos, err := c.st.Collections()
+	return slices.DeleteFunc(infos, func(i store.CollectionInfo) bool { return i.Name == store.DocumentsCollection }), err
+}
 
 // Info describes the named collection, or fails with store.ErrNotFound.
 func (c *Collections) Info(name string) (store.CollectionInfo, error) { return c.st.Collection(name) }

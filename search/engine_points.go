@@ -11,16 +11,16 @@ import (
 	"github.com/edgesearch/edgesearch/store"
 )
 
-// The documents as a collection of points: every chunk is a point whose id
-// is the chunk's id, whose vector is the chunk's and whose payload is its
-// document's fields, so the Qdrant-compatible API and the UI can list,
-// count, scroll and search the documents like any collection. The points
-// are the engine's own chunks and index, read-only: documents are written
-// through Write (POST /documents, import), which chunks and embeds them.
+// The documents as a collection of points: the store keeps every chunk as
+// a point of DocumentsCollection (its id the chunk's, its vector the
+// chunk's), and the Engine indexes them; here they are read, counted,
+// scrolled and searched like any collection, each with its document's
+// fields and its text as payload, so the Qdrant-compatible API and the UI
+// reach the documents as they reach points. They are written only through
+// Write (POST /documents, import), which chunks and embeds.
 
-// DocumentsCollection is the name under which the documents appear as a
-// collection of chunk points.
-const DocumentsCollection = "documents"
+// DocumentsCollection is the collection of the documents' chunk points.
+const DocumentsCollection = store.DocumentsCollection
 
 // Chunk payload keys that are returned but cannot be filtered on: the
 // chunk's text lives in the store, not in the engine's table, and the
@@ -41,19 +41,18 @@ func ChunkPayload(id, title, source string, metadata map[string]string, ordinal 
 	return p
 }
 
-// PointsInfo describes the documents as a collection: one unnamed cosine
-// vector of the store's dimensions, one point per chunk.
-func (e *Engine) PointsInfo() store.CollectionInfo {
-	gen, _ := e.st.Generation()
-	e.mu.RLock()
-	n := len(e.chunks)
-	e.mu.RUnlock()
-	return store.CollectionInfo{
-		Name:       DocumentsCollection,
-		Vectors:    map[string]store.VectorParams{"": {Size: e.st.Dims(), Distance: store.Cosine}},
-		Points:     n,
-		Generation: gen,
+// PointsInfo describes the documents as a collection: the store's record
+// of it (one unnamed cosine vector of the store's dimensions), with the
+// number of chunks the engine has indexed.
+func (e *Engine) PointsInfo() (store.CollectionInfo, error) {
+	info, err := e.st.Collection(DocumentsCollection)
+	if err != nil {
+		return info, err
 	}
+	e.mu.RLock()
+	info.Points = len(e.chunks)
+	e.mu.RUnlock()
+	return info, nil
 }
 
 // checkChunkFilter refuses a filter that names a key the engine cannot

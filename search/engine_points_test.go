@@ -205,7 +205,7 @@ func TestDocumentsAsPointsReadLikeACollection(t *testing.T) {
 	if err != nil || len(res) != 1 || res[0].ID == store.NumPointID(chunkIDs[7]) {
 		t.Errorf("after deleting d7 the query still finds its chunk: %+v, %v", res, err)
 	}
-	if info := e.PointsInfo(); info.Points != n-1 || info.Vectors[""].Size != 16 || info.Vectors[""].Distance != store.Cosine {
+	if info, err := e.PointsInfo(); err != nil || info.Points != n-1 || info.Vectors[""].Size != 16 || info.Vectors[""].Distance != store.Cosine {
 		t.Errorf("info = %+v", info)
 	}
 }

@@ -14,24 +14,18 @@ import (
 // project (GGUF, wasm memory) expects.
 //
 //	documents  id                                 -> docRecord
-//	chunks     id 0x00 ordinal(u32)               -> chunkRecord
-//	chunkids   chunk id(u64)                      -> chunks key
+//	docchunks  id 0x00 ordinal(u32)               -> chunk id(u64)
 //	hashes     sha256(32) source 0x00 id          -> empty
 //	meta       name                               -> value (see store.go)
+//	collections/documents/points  chunk id        -> chunk point (chunkpoints.go)
 //
 // docRecord:   version(1) created(8) updated(8) sha256(32) title source
 //              nmeta {key value} text, strings as uvarint length + bytes.
-// chunkRecord: encoding(1) chunk id(8) start end tokens dims (uvarints)
-//              vector (dims × 4 or 2 bytes).
 
 const (
 	docRecordVersion = 1
 	docHeaderLen     = 1 + 8 + 8 + 32
 	createdOffset    = 1
-
-	encodingFloat32 = 1
-	encodingFloat16 = 2
-	chunkIDOffset   = 1
 )
 
 func chunkPrefix(docID string) []byte {
@@ -226,85 +220,6 @@ func decodeDocument(id string, rec []byte) (Document, error) {
 		return Document{}, fmt.Errorf("document %q: %w", id, d.err)
 	}
 	return doc, nil
-}
-
-// encodeChunk encodes c with its id left zero; Put patches the id in the
-// transaction once it has been allocated.
-func encodeChunk(c *Chunk, half bool) []byte {
-	size := 4
-	enc := byte(encodingFloat32)
-	if half {
-		size, enc = 2, encodingFloat16
-	}
-	b := make([]byte, 9, 9+4*binary.MaxVarintLen64+size*len(c.Vector))
-	b[0] = enc
-	b = binary.AppendUvarint(b, uint64(c.Start))
-	b = binary.AppendUvarint(b, uint64(c.End))
-	b = binary.AppendUvarint(b, uint64(c.Tokens))
-	b = binary.AppendUvarint(b, uint64(len(c.Vector)))
-	for _, v := range c.Vector {
-		if half {
-			b = binary.LittleEndian.AppendUint16(b, Float16Bits(v))
-		} else {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-		}
-	}
-	return b
-}
-
-func setChunkID(rec []byte, id uint64) {
-	binary.BigEndian.PutUint64(rec[chunkIDOffset:], id)
-}
-
-// chunkRecordID reads only the id of a chunk record.
-func chunkRecordID(rec []byte) (uint64, error) {
-	if len(rec) < 9 {
-		return 0, fmt.Errorf("chunk record of %d bytes: %w", len(rec), ErrCorrupt)
-	}
-	return binary.BigEndian.Uint64(rec[chunkIDOffset:]), nil
-}
-
-// decodeChunk decodes a chunk from its key and record. Text is left empty;
-// the caller fills it from the document.
-func decodeChunk(key, rec []byte) (Chunk, error) {
-	docID, ord, err := parseChunkKey(key)
-	if err != nil {
-		return Chunk{}, err
-	}
-	id, err := chunkRecordID(rec)
-	if err != nil {
-		return Chunk{}, fmt.Errorf("document %q chunk %d: %w", docID, ord, err)
-	}
-	c := Chunk{ID: id, DocID: docID, Ordinal: ord}
-	d := &decoder{b: rec[9:]}
-	start, end := d.uvarint("start"), d.uvarint("end")
-	tokens, dims := d.uvarint("tokens"), d.uvarint("dims")
-	size := uint64(4)
-	if rec[0] == encodingFloat16 {
-		size = 2
-	} else if rec[0] != encodingFloat32 {
-		d.fail(fmt.Sprintf("vector encoding %d", rec[0]))
-	}
-	if d.err == nil && (dims > uint64(len(d.b))/size || start >= end || end > math.MaxInt32 || tokens > math.MaxInt32) {
-		d.fail("chunk fields")
-	}
-	raw := d.bytes(dims*size, "vector")
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("trailing bytes")
-	}
-	if d.err != nil {
-		return Chunk{}, fmt.Errorf("document %q chunk %d: %w", docID, ord, d.err)
-	}
-	c.Start, c.End, c.Tokens = int(start), int(end), int(tokens)
-	c.Vector = make([]float32, dims)
-	for i := range c.Vector {
-		if size == 2 {
-			c.Vector[i] = Float16Value(binary.LittleEndian.Uint16(raw[2*i:]))
-		} else {
-			c.Vector[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
-	}
-	return c, nil
 }
 
 // spanText returns text[c.Start:c.End], or an error if the stored span does

@@ -57,7 +57,8 @@ func TestDecodeDocumentRefusesDuplicateAndUnorderedMetadataKeys(t *testing.T) {
 	}
 }
 
-// FuzzDecodeChunk does the same for chunk records.
+// FuzzDecodeChunk does the same for schema-2 chunk records, which the
+// migration reads.
 func FuzzDecodeChunk(f *testing.F) {
 	c := Chunk{Start: 1, End: 5, Tokens: 3, Vector: []float32{0.5, -1, 2, 0}}
 	for _, half := range []bool{false, true} {
@@ -67,7 +68,7 @@ func FuzzDecodeChunk(f *testing.F) {
 	}
 	key := chunkKey("doc", 3)
 	f.Fuzz(func(t *testing.T, rec []byte) {
-		got, err := decodeChunk(key, rec)
+		got, err := decodeChunkV2(key, rec)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error %v is not ErrCorrupt", err)
@@ -75,6 +76,29 @@ func FuzzDecodeChunk(f *testing.F) {
 			return
 		}
 		if got.DocID != "doc" || got.Ordinal != 3 || got.Start >= got.End {
+			t.Fatalf("decoded %+v", got)
+		}
+	})
+}
+
+// FuzzDecodeChunkPoint: any record either decodes to a chunk that encodes
+// back to itself or fails with ErrCorrupt.
+func FuzzDecodeChunkPoint(f *testing.F) {
+	c := Chunk{Start: 1, End: 5, Tokens: 3, Vector: []float32{0.5, -1, 2, 0}}
+	for _, half := range []bool{false, true} {
+		f.Add(encodeChunkPoint(&c, "doc/ü", 3, half))
+	}
+	f.Add(encodePoint([]string{""}, map[string][]float32{"": {1}}, []byte(`{"document_id":"d","chunk":0,"start":0,"end":1}`)))
+	f.Add(encodePoint([]string{"a"}, map[string][]float32{"a": {1}}, []byte(`{"document_id":"d","chunk":0,"start":0,"end":1}`)))
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		got, err := decodeChunkPoint(7, rec)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v is not ErrCorrupt", err)
+			}
+			return
+		}
+		if got.ID != 7 || got.DocID == "" || got.Start >= got.End || got.Start < 0 || got.Ordinal < 0 || len(got.Vector) == 0 {
 			t.Fatalf("decoded %+v", got)
 		}
 	})

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -38,7 +37,7 @@ import (
 // Limits on collections and points.
 const (
 	MaxPayloadBytes   = 1 << 20 // bytes of one point's JSON payload
-	MaxCollections    = 1024    // collections in one store
+	MaxCollections    = 1024    // collections in one store, besides DocumentsCollection
 	MaxCollectionName = 255     // bytes in a collection or vector name
 	MaxNamedVectors   = 64      // named vectors in one collection
 )
@@ -162,7 +161,8 @@ var (
 
 const (
 	configRecordVersion = 1
-	pointRecordVersion  = 1
+	pointRecordVersion  = 1 // vectors as float32
+	pointRecordHalf     = 2 // vectors as float16 (chunks of a Float16 store)
 )
 
 // CheckCollectionName reports whether name can name a collection: 1 to
@@ -239,7 +239,7 @@ func (s *Store) CreateCollection(ctx context.Context, name string, vectors map[s
 	}
 	// As the store's, the generation starts at a random number so that an
 	// index built from a deleted collection of the same name cannot match.
-	info.Generation = 1 + rand.Uint64N(1<<62)
+	info.Generation = 1 + randGeneration()
 	rec := encodeConfig(info.Created, info.Vectors)
 	err := s.update(func(tx *bolt.Tx) error {
 		top := tx.Bucket(bucketCollections)
@@ -249,7 +249,9 @@ func (s *Store) CreateCollection(ctx context.Context, name string, vectors map[s
 		n := 0
 		c := top.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			n++
+			if string(k) != DocumentsCollection {
+				n++
+			}
 		}
 		if n >= MaxCollections {
 			return fmt.Errorf("the store holds %d collections already, the most it takes: %w", n, ErrInvalid)
@@ -281,6 +283,9 @@ func (s *Store) CreateCollection(ctx context.Context, name string, vectors map[s
 func (s *Store) DeleteCollection(ctx context.Context, name string) (bool, error) {
 	if CheckCollectionName(name) != nil {
 		return false, nil
+	}
+	if name == DocumentsCollection {
+		return false, errDocumentsCollection("delete")
 	}
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("delete collection %q: %w", name, err)
@@ -363,6 +368,9 @@ var errConfigChanged = errors.New("collection config changed during the write")
 func (s *Store) UpsertPoints(ctx context.Context, collection string, pts []Point) error {
 	fail := func(err error) error {
 		return fmt.Errorf("upsert %d points into collection %q: %w", len(pts), collection, err)
+	}
+	if collection == DocumentsCollection {
+		return errDocumentsCollection("upsert points into")
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
@@ -463,6 +471,9 @@ func (s *Store) GetPoints(collection string, ids []PointID) ([]Point, error) {
 // and returns how many there were; ids not stored are ignored. It fails with
 // ErrNotFound when there is no such collection.
 func (s *Store) DeletePoints(ctx context.Context, collection string, ids []PointID) (int, error) {
+	if collection == DocumentsCollection {
+		return 0, errDocumentsCollection("delete points from")
+	}
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("delete points from collection %q: %w", collection, err)
 	}
@@ -509,6 +520,9 @@ func (s *Store) DeletePoints(ctx context.Context, collection string, ids []Point
 func (s *Store) UpdatePayload(ctx context.Context, collection string, ids []PointID, op PayloadOp) (int, error) {
 	fail := func(err error) (int, error) {
 		return 0, fmt.Errorf("update the payload of %d points in collection %q: %w", len(ids), collection, err)
+	}
+	if collection == DocumentsCollection {
+		return 0, errDocumentsCollection("update payloads in")
 	}
 	if err := op.check(); err != nil {
 		return fail(err)
@@ -899,8 +913,12 @@ func encodePoint(names []string, vectors map[string][]float32, payload []byte) [
 // finite components a vector, every length within the record; anything
 // else is ErrCorrupt. What it allocates is bounded by the record's length.
 func decodePointRecord(rec []byte) (vectors map[string][]float32, payload []byte, payloadAt int, err error) {
-	if len(rec) < 2 || rec[0] != pointRecordVersion {
+	if len(rec) < 2 || rec[0] != pointRecordVersion && rec[0] != pointRecordHalf {
 		return nil, nil, 0, fmt.Errorf("point record header: %w", ErrCorrupt)
+	}
+	size := uint64(4)
+	if rec[0] == pointRecordHalf {
+		size = 2
 	}
 	d := &decoder{b: rec[1:]}
 	n := d.uvarint("vector count")
@@ -922,16 +940,20 @@ func decodePointRecord(rec []byte) (vectors map[string][]float32, payload []byte
 			d.fail(fmt.Sprintf("vector %q after %q, out of order", name, prev))
 		case name == "" && n > 1:
 			d.fail("the unnamed vector beside named ones")
-		case dims == 0 || dims > maxDims || dims > uint64(len(d.b))/4:
+		case dims == 0 || dims > maxDims || dims > uint64(len(d.b))/size:
 			d.fail(fmt.Sprintf("vector %q of %d dims", name, dims))
 		}
-		raw := d.bytes(4*dims, "vector")
+		raw := d.bytes(size*dims, "vector")
 		if d.err != nil {
 			return nil, nil, 0, d.err
 		}
 		v := make([]float32, dims)
 		for j := range v {
-			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*j:]))
+			if size == 2 {
+				v[j] = Float16Value(binary.LittleEndian.Uint16(raw[2*j:]))
+			} else {
+				v[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*j:]))
+			}
 			if math.IsNaN(float64(v[j])) || math.IsInf(float64(v[j]), 0) {
 				return nil, nil, 0, fmt.Errorf("vector %q component %d is %v: %w", name, j, v[j], ErrCorrupt)
 			}

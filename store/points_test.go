@@ -120,8 +120,9 @@ func TestCollectionsCreateListGetDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(infos) != 2 || infos[0].Name != "a" || infos[1].Name != "b.2-x_Y" {
-		t.Fatalf("Collections = %+v, want a then b.2-x_Y", infos)
+	// The documents' chunks are a collection too, always there.
+	if len(infos) != 3 || infos[0].Name != "a" || infos[1].Name != "b.2-x_Y" || infos[2].Name != DocumentsCollection {
+		t.Fatalf("Collections = %+v, want a, b.2-x_Y and documents", infos)
 	}
 	for i, want := range []CollectionInfo{a, b} {
 		got, err := s.Collection(want.Name)
@@ -208,8 +209,8 @@ func TestCreateCollectionRefuses(t *testing.T) {
 	for _, name := range []string{strings.Repeat("x", MaxCollectionName), "...", "-_.Az09"} {
 		newCollection(t, s, name, map[string]VectorParams{"": {Size: 65536, Distance: Euclid}})
 	}
-	if infos, _ := s.Collections(); len(infos) != 4 {
-		t.Errorf("%d collections after the refusals, want 4", len(infos))
+	if infos, _ := s.Collections(); len(infos) != 5 {
+		t.Errorf("%d collections after the refusals, want 4 and documents", len(infos))
 	}
 }
 
@@ -240,7 +241,7 @@ func TestCreateCollectionStopsAtMaxCollections(t *testing.T) {
 	if _, err := s.CreateCollection(bg, "onemore", vec4); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "1024 collections") {
 		t.Fatalf("CreateCollection past the limit: %v, want ErrInvalid naming the limit", err)
 	}
-	if infos, err := s.Collections(); err != nil || len(infos) != MaxCollections {
+	if infos, err := s.Collections(); err != nil || len(infos) != MaxCollections+1 { // and documents
 		t.Fatalf("Collections = %d, %v", len(infos), err)
 	}
 }

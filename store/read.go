@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,9 +26,9 @@ func (s *Store) Get(id string) (Document, error) {
 			return err
 		}
 		prefix := chunkPrefix(id)
-		c := b.chunks.Cursor()
+		c := b.docChunks.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			ch, err := decodeChunk(k, v)
+			ch, err := b.chunk(k, v)
 			if err != nil {
 				return err
 			}
@@ -97,16 +98,12 @@ func (s *Store) ChunkByID(id uint64) (Chunk, error) {
 	var ch Chunk
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := buckets(tx)
-		key := b.chunkIDs.Get(idKey(id))
-		if key == nil {
+		rec := b.points.Get(chunkPointKey(id))
+		if rec == nil {
 			return ErrNotFound
 		}
-		rec := b.chunks.Get(key)
-		if rec == nil {
-			return fmt.Errorf("id index points to missing chunk %x: %w", key, ErrCorrupt)
-		}
 		var err error
-		if ch, err = decodeChunk(key, rec); err != nil {
+		if ch, err = decodeChunkPoint(id, rec); err != nil {
 			return err
 		}
 		doc := b.docs.Get([]byte(ch.DocID))
@@ -126,7 +123,7 @@ func (s *Store) ChunkByID(id uint64) (Chunk, error) {
 }
 
 // ForEachChunk calls fn with every chunk, text and vector filled in, in
-// document id then ordinal order, all from one consistent snapshot, and
+// chunk id order (a document's chunks together, in ordinal order), all from one consistent snapshot, and
 // returns that snapshot's generation for the index being rebuilt to record.
 // The chunk is fn's to keep. Iteration stops at the first error from fn,
 // which is returned as is, or when ctx is done.
@@ -143,7 +140,7 @@ func (s *Store) ForEachChunk(ctx context.Context, fn func(Chunk) error) (generat
 		}
 		var doc Document
 		n := 0
-		c := b.chunks.Cursor()
+		c := b.points.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if n++; n%1024 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -157,7 +154,15 @@ func (s *Store) ForEachChunk(ctx context.Context, fn func(Chunk) error) (generat
 					return err
 				}
 			}
-			ch, err := decodeChunk(k, v)
+			id, err := decodePointKey(k)
+			if err != nil {
+				return err
+			}
+			cid, ok := id.Num()
+			if !ok {
+				return fmt.Errorf("chunk point %v: not a chunk id: %w", id, ErrCorrupt)
+			}
+			ch, err := decodeChunkPoint(cid, v)
 			if err != nil {
 				return err
 			}
@@ -210,4 +215,30 @@ func (s *Store) HasHash(source string, hash [32]byte) (id string, ok bool, err e
 		return "", false, fmt.Errorf("look up hash of %q in %s: %w", source, s.path, err)
 	}
 	return id, ok, nil
+}
+
+// chunk reads the chunk a docchunks entry (key k, value v) names and checks
+// that it is the one the key says.
+func (b bucketSet) chunk(k, v []byte) (Chunk, error) {
+	docID, ord, err := parseChunkKey(k)
+	if err != nil {
+		return Chunk{}, err
+	}
+	if len(v) != 8 {
+		return Chunk{}, fmt.Errorf("document %q chunk %d: index value %x: %w", docID, ord, v, ErrCorrupt)
+	}
+	id := binary.BigEndian.Uint64(v)
+	rec := b.points.Get(chunkPointKey(id))
+	if rec == nil {
+		return Chunk{}, fmt.Errorf("document %q chunk %d: its point %d is missing: %w", docID, ord, id, ErrCorrupt)
+	}
+	ch, err := decodeChunkPoint(id, rec)
+	if err != nil {
+		return Chunk{}, err
+	}
+	if ch.DocID != docID || ch.Ordinal != ord {
+		return Chunk{}, fmt.Errorf("document %q chunk %d: its point %d says document %q chunk %d: %w",
+			docID, ord, id, ch.DocID, ch.Ordinal, ErrCorrupt)
+	}
+	return ch, nil
 }

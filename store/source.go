@@ -40,7 +40,7 @@ func (s *Store) Unchunked(ctx context.Context) ([]string, error) {
 	var ids []string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := buckets(tx)
-		docs, chunks := b.docs.Cursor(), b.chunks.Cursor()
+		docs, chunks := b.docs.Cursor(), b.docChunks.Cursor()
 		n := 0
 		// Chunk keys start with the document id and a NUL, which sorts
 		// before any byte of a longer id, so both cursors move forward

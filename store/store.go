@@ -17,9 +17,10 @@ import (
 
 // SchemaVersion is the on-disk layout this package reads and writes. It
 // changes whenever a record or key format changes. Version 1 held documents
-// only; version 2 adds collections of points, and Open migrates a version-1
-// file to it in place (see migrate.go).
-const SchemaVersion = 2
+// only; version 2 added collections of points; version 3 keeps the
+// documents' chunks as the points of DocumentsCollection. Open migrates an
+// older file in place (see migrate.go).
+const SchemaVersion = 3
 
 const (
 	maxDims            = 1 << 16
@@ -29,8 +30,7 @@ const (
 
 var (
 	bucketDocuments = []byte("documents")
-	bucketChunks    = []byte("chunks")
-	bucketChunkIDs  = []byte("chunkids")
+	bucketDocChunks = []byte("docchunks")
 	bucketHashes    = []byte("hashes")
 	bucketMeta      = []byte("meta")
 
@@ -156,12 +156,13 @@ func (s *Store) init(opts Options) error {
 		if m, err = readMeta(b); err != nil || m.schema != SchemaVersion {
 			return err
 		}
-		for _, name := range [][]byte{bucketDocuments, bucketChunks, bucketChunkIDs, bucketHashes, bucketCollections} {
+		for _, name := range [][]byte{bucketDocuments, bucketDocChunks, bucketHashes, bucketCollections} {
 			if tx.Bucket(name) == nil {
 				return fmt.Errorf("bucket %s is missing: %w", name, ErrCorrupt)
 			}
 		}
-		return nil
+		_, err = openCollection(tx, DocumentsCollection)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", s.path, err)
@@ -176,8 +177,14 @@ func (s *Store) init(opts Options) error {
 		}
 		return nil
 	}
-	if m.schema == 1 {
+	switch m.schema {
+	case 1:
 		if err := s.migrateFrom1(); err != nil {
+			return err
+		}
+		return s.init(opts)
+	case 2:
+		if err := s.migrateFrom2(); err != nil {
 			return err
 		}
 		return s.init(opts)
@@ -203,10 +210,13 @@ func (s *Store) init(opts Options) error {
 }
 
 func create(tx *bolt.Tx, model string, dims int) error {
-	for _, name := range [][]byte{bucketDocuments, bucketChunks, bucketChunkIDs, bucketHashes, bucketMeta, bucketCollections} {
+	for _, name := range [][]byte{bucketDocuments, bucketDocChunks, bucketHashes, bucketMeta, bucketCollections} {
 		if _, err := tx.CreateBucket(name); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)
 		}
+	}
+	if err := createDocumentsCollection(tx, dims); err != nil {
+		return err
 	}
 	m := tx.Bucket(bucketMeta)
 	if err := putU64(m, metaSchema, SchemaVersion); err != nil {
@@ -222,7 +232,7 @@ func create(tx *bolt.Tx, model string, dims int) error {
 	// derived from another store (a data directory whose store file was
 	// replaced, say by a backup of another) does not match it by chance;
 	// 2^62 leaves room to count up.
-	if err := putU64(m, metaGeneration, 1+rand.Uint64N(1<<62)); err != nil {
+	if err := putU64(m, metaGeneration, 1+randGeneration()); err != nil {
 		return err
 	}
 	// Chunk ids start at 1 so that 0 can mean "not assigned yet".
@@ -233,13 +243,14 @@ func create(tx *bolt.Tx, model string, dims int) error {
 // counter carries on, so a derived index can never confuse an old id with
 // a new one.
 func resetVectors(tx *bolt.Tx, model string, dims int) error {
-	for _, name := range [][]byte{bucketChunks, bucketChunkIDs} {
-		if err := tx.DeleteBucket(name); err != nil {
-			return fmt.Errorf("drop bucket %s: %w", name, err)
-		}
-		if _, err := tx.CreateBucket(name); err != nil {
-			return fmt.Errorf("bucket %s: %w", name, err)
-		}
+	if err := tx.DeleteBucket(bucketDocChunks); err != nil {
+		return fmt.Errorf("drop bucket %s: %w", bucketDocChunks, err)
+	}
+	if _, err := tx.CreateBucket(bucketDocChunks); err != nil {
+		return fmt.Errorf("bucket %s: %w", bucketDocChunks, err)
+	}
+	if err := createDocumentsCollection(tx, dims); err != nil {
+		return err
 	}
 	m := tx.Bucket(bucketMeta)
 	if err := m.Put(metaModel, []byte(model)); err != nil {
@@ -253,6 +264,11 @@ func resetVectors(tx *bolt.Tx, model string, dims int) error {
 	}
 	return bumpGeneration(m)
 }
+
+// randGeneration is where a generation counter starts: a random number,
+// not 0, so that an index derived from another store does not match by
+// chance, below 2^62 to leave room to count up.
+func randGeneration() uint64 { return rand.Uint64N(1 << 62) }
 
 func readMeta(b *bolt.Bucket) (storedMeta, error) {
 	var m storedMeta

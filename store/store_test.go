@@ -78,22 +78,18 @@ func checkConsistent(t testing.TB, s *Store) {
 			return fmt.Errorf("bbolt check: %w", err)
 		}
 		b := buckets(tx)
-		nDocs, nChunks, nIDs, nHashes := b.docs.Stats().KeyN, b.chunks.Stats().KeyN, b.chunkIDs.Stats().KeyN, b.hashes.Stats().KeyN
+		nDocs, nChunks, nPoints, nHashes := b.docs.Stats().KeyN, b.docChunks.Stats().KeyN, b.points.Stats().KeyN, b.hashes.Stats().KeyN
 		wantDocs, _ := getU64(b.meta, metaDocuments)
 		wantChunks, _ := getU64(b.meta, metaChunks)
-		if uint64(nDocs) != wantDocs || uint64(nChunks) != wantChunks || nIDs != nChunks || nHashes != nDocs {
-			return fmt.Errorf("counts: docs %d (meta %d), chunks %d (meta %d), chunk ids %d, hashes %d",
-				nDocs, wantDocs, nChunks, wantChunks, nIDs, nHashes)
+		colCount, _ := getU64(b.chunkCol, collCount)
+		if uint64(nDocs) != wantDocs || uint64(nChunks) != wantChunks || nPoints != nChunks || nHashes != nDocs || colCount != wantChunks {
+			return fmt.Errorf("counts: docs %d (meta %d), chunks %d (meta %d), chunk points %d (collection says %d), hashes %d",
+				nDocs, wantDocs, nChunks, wantChunks, nPoints, colCount, nHashes)
 		}
-		return b.chunkIDs.ForEach(func(k, v []byte) error {
-			rec := b.chunks.Get(v)
-			if rec == nil {
-				return fmt.Errorf("chunk id %x points to missing chunk", k)
-			}
-			if id, _ := chunkRecordID(rec); string(idKey(id)) != string(k) {
-				return fmt.Errorf("chunk id %x points to chunk with id %d", k, id)
-			}
-			return nil
+		// Every index entry names the point that says it is that chunk.
+		return b.docChunks.ForEach(func(k, v []byte) error {
+			_, err := b.chunk(k, v)
+			return err
 		})
 	})
 	if err != nil {

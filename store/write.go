@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -90,7 +91,7 @@ func (s *Store) Write(ctx context.Context, c Change) (deleted int, err error) {
 		p.rec = encodeDocument(&p.doc)
 		p.chunks = make([][]byte, len(p.doc.Chunks))
 		for j := range p.doc.Chunks {
-			p.chunks[j] = encodeChunk(&p.doc.Chunks[j], s.half)
+			p.chunks[j] = encodeChunkPoint(&p.doc.Chunks[j], p.doc.ID, j, s.half)
 		}
 		p.ids = make([]uint64, len(p.chunks))
 	}
@@ -148,13 +149,11 @@ func (s *Store) Write(ctx context.Context, c Change) (deleted int, err error) {
 			}
 			for j, rec := range p.chunks {
 				p.ids[j] = next
-				setChunkID(rec, next)
-				ck := chunkKey(id, j)
-				if err := b.chunks.Put(ck, rec); err != nil {
+				if err := b.points.Put(chunkPointKey(next), rec); err != nil {
 					return fmt.Errorf("document %q chunk %d: %w", id, j, err)
 				}
-				if err := b.chunkIDs.Put(idKey(next), ck); err != nil {
-					return fmt.Errorf("document %q chunk %d: id index: %w", id, j, err)
+				if err := b.docChunks.Put(chunkKey(id, j), idKey(next)); err != nil {
+					return fmt.Errorf("document %q chunk %d: chunk index: %w", id, j, err)
 				}
 				next++
 			}
@@ -173,6 +172,12 @@ func (s *Store) Write(ctx context.Context, c Change) (deleted int, err error) {
 			return err
 		}
 		if err := addU64(b.meta, metaChunks, chunkDelta); err != nil {
+			return err
+		}
+		if err := addU64(b.chunkCol, collCount, chunkDelta); err != nil {
+			return err
+		}
+		if err := addU64(b.chunkCol, collGeneration, 1); err != nil {
 			return err
 		}
 		return bumpGeneration(b.meta)
@@ -247,50 +252,55 @@ func deleteDocument(b bucketSet, id string, record bool) (chunks int, found bool
 	return n, true, nil
 }
 
-// deleteChunks removes every chunk of docID and its id index entry and
-// returns how many there were.
+// deleteChunks removes every chunk of docID, its point and its index
+// entry, and returns how many there were.
 func deleteChunks(b bucketSet, docID string) (int, error) {
 	prefix := chunkPrefix(docID)
 	var keys [][]byte
 	var ids []uint64
 	// Collect first: deleting under a live bbolt cursor can skip keys.
-	c := b.chunks.Cursor()
+	c := b.docChunks.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		id, err := chunkRecordID(v)
-		if err != nil {
-			return 0, fmt.Errorf("document %q: %w", docID, err)
+		if len(v) != 8 {
+			return 0, fmt.Errorf("document %q: chunk index value %x: %w", docID, v, ErrCorrupt)
 		}
 		keys = append(keys, bytes.Clone(k))
-		ids = append(ids, id)
+		ids = append(ids, binary.BigEndian.Uint64(v))
 	}
 	for i, k := range keys {
-		if err := b.chunks.Delete(k); err != nil {
+		if err := b.docChunks.Delete(k); err != nil {
 			return 0, fmt.Errorf("document %q chunk: %w", docID, err)
 		}
-		if err := b.chunkIDs.Delete(idKey(ids[i])); err != nil {
-			return 0, fmt.Errorf("document %q chunk id %d: %w", docID, ids[i], err)
+		if err := b.points.Delete(chunkPointKey(ids[i])); err != nil {
+			return 0, fmt.Errorf("document %q chunk %d: %w", docID, ids[i], err)
 		}
 	}
 	return len(keys), nil
 }
 
-// bucketSet holds the buckets of one transaction.
+// bucketSet holds the buckets of one transaction: the documents layer's
+// own and the collection of their chunks.
 type bucketSet struct {
-	docs, chunks, chunkIDs, hashes, meta *bolt.Bucket
+	docs, docChunks, hashes, meta *bolt.Bucket
+	chunkCol, points              *bolt.Bucket // DocumentsCollection's bucket and its points
 }
 
 func buckets(tx *bolt.Tx) bucketSet {
 	b := bucketSet{
-		docs:     tx.Bucket(bucketDocuments),
-		chunks:   tx.Bucket(bucketChunks),
-		chunkIDs: tx.Bucket(bucketChunkIDs),
-		hashes:   tx.Bucket(bucketHashes),
-		meta:     tx.Bucket(bucketMeta),
+		docs:      tx.Bucket(bucketDocuments),
+		docChunks: tx.Bucket(bucketDocChunks),
+		hashes:    tx.Bucket(bucketHashes),
+		meta:      tx.Bucket(bucketMeta),
 	}
-	if b.chunkIDs != nil {
+	if top := tx.Bucket(bucketCollections); top != nil {
+		if b.chunkCol = top.Bucket([]byte(DocumentsCollection)); b.chunkCol != nil {
+			b.points = b.chunkCol.Bucket(collPoints)
+		}
+	}
+	if b.points != nil {
 		// Chunk ids only ever grow, so their keys are appended at the
 		// right edge; packing pages full wastes nothing.
-		b.chunkIDs.FillPercent = 0.95
+		b.points.FillPercent = 0.95
 	}
 	return b
 }

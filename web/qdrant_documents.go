@@ -120,7 +120,11 @@ func (w withDocuments) List() ([]store.CollectionInfo, error) {
 		return nil, err
 	}
 	if e := w.engine(); e != nil {
-		infos = append(infos, e.PointsInfo())
+		info, err := e.PointsInfo()
+		if err != nil {
+			return nil, err
+		}
+		infos = append(infos, info)
 		slices.SortFunc(infos, func(a, b store.CollectionInfo) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return infos, nil
@@ -131,7 +135,7 @@ func (w withDocuments) Info(name string) (store.CollectionInfo, error) {
 		if err != nil {
 			return store.CollectionInfo{}, err
 		}
-		return e.PointsInfo(), nil
+		return e.PointsInfo()
 	}
 	return w.vectorStore.Info(name)
 }
