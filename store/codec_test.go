@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -81,8 +82,8 @@ func FuzzDecodeChunk(f *testing.F) {
 	})
 }
 
-// FuzzDecodeChunkPoint: any record either decodes to a chunk that encodes
-// back to itself or fails with ErrCorrupt.
+// FuzzDecodeChunkPoint: any record either decodes to a sound chunk or
+// fails with ErrCorrupt, and the fast path agrees with the general one.
 func FuzzDecodeChunkPoint(f *testing.F) {
 	c := Chunk{Start: 1, End: 5, Tokens: 3, Vector: []float32{0.5, -1, 2, 0}}
 	for _, half := range []bool{false, true} {
@@ -90,7 +91,15 @@ func FuzzDecodeChunkPoint(f *testing.F) {
 	}
 	f.Add(encodePoint([]string{""}, map[string][]float32{"": {1}}, []byte(`{"document_id":"d","chunk":0,"start":0,"end":1}`)))
 	f.Add(encodePoint([]string{"a"}, map[string][]float32{"a": {1}}, []byte(`{"document_id":"d","chunk":0,"start":0,"end":1}`)))
+	f.Add(encodeChunkPoint(&c, `quote" <and> back\\slash`, 1, false))
+	f.Add(encodePoint([]string{""}, map[string][]float32{"": {1}}, []byte(`{"document_id":"d","chunk":0,"start":0,"end":2147483648}`)))
 	f.Fuzz(func(t *testing.T, rec []byte) {
+		// The fast path reads only what the general one reads the same.
+		if fast, ok := decodeChunkPointFast(7, rec); ok {
+			if slow, err := decodeChunkPointGeneral(7, rec); err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("fast path %+v, general %+v, %v", fast, slow, err)
+			}
+		}
 		got, err := decodeChunkPoint(7, rec)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
