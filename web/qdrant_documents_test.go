@@ -11,6 +11,24 @@ import (
 	"github.com/edgesearch/edgesearch/web"
 )
 
+// setLibraryAndCollections gives srv, as `edgesearch serve` does, a store
+// in dir with the documents' engine and the collections engine over it.
+func setLibraryAndCollections(t *testing.T, srv *web.Server, dir string) {
+	t.Helper()
+	l := openLibrary(t, dir)
+	srv.SetEngine(l.engine)
+	cols, err := search.OpenCollections(context.Background(), l.st, search.CollectionsOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := cols.Close(); err != nil {
+			t.Errorf("close collections: %v", err)
+		}
+	})
+	srv.SetCollections(cols)
+}
+
 // TestQdrantDocumentsCollection: the documents added on the main port are
 // the collection "documents" on the Qdrant port, one point per chunk with
 // the document's fields and the chunk's text as payload: listed, described,
@@ -18,15 +36,8 @@ import (
 // every write, which must go through /documents.
 func TestQdrantDocumentsCollection(t *testing.T) {
 	p := pool(t)
-	l := openLibrary(t, t.TempDir())
 	srv, base := start(t, web.Config{}, p)
-	srv.SetEngine(l.engine)
-	cols, err := search.OpenCollections(context.Background(), l.st, search.CollectionsOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cols.Close() })
-	srv.SetCollections(cols)
+	setLibraryAndCollections(t, srv, t.TempDir())
 	qbase := serveQdrant(t, srv)
 	col := qbase + "/collections/documents"
 

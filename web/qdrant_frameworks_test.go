@@ -26,7 +26,7 @@ var frameworksRequirements = filepath.Join("qdranttest", "requirements-framework
 func startBothPorts(t *testing.T, cfg web.Config) (mainURL, qdrantURL string) {
 	t.Helper()
 	srv := newQdrantServer(t, cfg, pool(t))
-	srv.SetCollections(openCollections(t, t.TempDir()))
+	setLibraryAndCollections(t, srv, t.TempDir())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +148,9 @@ func runFrameworkScript(t *testing.T, script string) {
 // langchain-openai's OpenAIEmbeddings over the main port's /v1. from_texts
 // with metadata, a filtered search that returns only matching documents
 // with the right one first, scores, a score threshold, maximal marginal
-// relevance, get_by_ids, delete and count.
+// relevance, get_by_ids, delete and count; then the documents POST
+// /documents indexed, read as the collection "documents" (content_payload_key
+// "text"), filtered by metadata, and refused add_texts.
 func TestQdrantFrameworksLangChain(t *testing.T) {
 	runFrameworkScript(t, "langchain_check.py")
 }

@@ -5,13 +5,17 @@ Usage: python3 langchain_check.py QDRANT_URL OPENAI_BASE_URL API_KEY MODEL
 
 Builds a store with from_texts (texts with metadata), searches it with a
 Qdrant filter on a metadata key, with scores, a score threshold and
-maximal marginal relevance, then deletes by id and counts. Nothing leaves 127.0.0.1: both URLs are edgesearch's. Exits
+maximal marginal relevance, then deletes by id and counts; then reads the
+documents edgesearch indexed (POST /documents) as the collection
+"documents". Nothing leaves 127.0.0.1: both URLs are edgesearch's. Exits
 non-zero on the first mismatch.
 """
 
 import importlib.metadata
+import json
 import sys
 import time
+import urllib.request
 import warnings
 
 from langchain_openai import OpenAIEmbeddings
@@ -127,6 +131,34 @@ def main():
         key="metadata.topic", match=models.MatchValue(value="bees"))])).count == 2, "add_texts with an integer id")
 
     client.delete_collection(name)
+
+    # The documents edgesearch indexed itself (POST /documents on the main
+    # port) are the collection "documents": a LangChain store reads them
+    # with the chunk's text as page content.
+    main_url = openai_url.removesuffix("/v1")
+    body = json.dumps([
+        {"id": "hive", "title": "Hive care", "text": "Inspect the brood frames for varroa mites every spring.",
+         "metadata": {"lang": "en"}},
+        {"id": "zug", "title": "Nachtzug", "text": "Der Nachtzug nach Wien fährt um zehn Uhr abends.",
+         "metadata": {"lang": "de"}},
+    ]).encode()
+    req = urllib.request.Request(main_url + "/documents", data=body, method="POST",
+                                 headers={"Content-Type": "application/json", "Authorization": "Bearer " + api_key})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        check(r.status == 201, "POST /documents on the main port")
+    docs_store = QdrantVectorStore(client=client, collection_name="documents", embedding=emb,
+                                   content_payload_key="text", metadata_payload_key="metadata")
+    docs = docs_store.similarity_search("mites in the beehive", k=1)
+    check(docs and "varroa" in docs[0].page_content,
+          f"the documents collection answers with the chunk's text: {docs[0].page_content if docs else None!r}")
+    de = models.Filter(must=[models.FieldCondition(key="metadata.lang", match=models.MatchValue(value="de"))])
+    docs = docs_store.similarity_search("mites in the beehive", k=2, filter=de)
+    check(len(docs) == 1 and "Wien" in docs[0].page_content, "a filter on the documents' metadata")
+    try:
+        docs_store.add_texts(["not through here"])
+        check(False, "add_texts into the documents collection is refused")
+    except Exception as e:  # qdrant_client's UnexpectedResponse
+        check("POST /documents" in str(e), f"add_texts into the documents collection is refused: {str(e)[:80]}")
     print(f"langchain: {time.monotonic() - start:.2f} s")
 
 
