@@ -257,30 +257,44 @@ func (e *Engine) ScrollPoints(ctx context.Context, f *Filter, from *store.PointI
 		}
 		start = n
 	}
-	e.mu.RLock()
-	keep := e.keepChunk(f)
-	ids := chunkIDs(f)
-	if ids == nil {
-		ids = make([]uint64, 0, len(e.chunks))
-		for id := range e.chunks {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-	}
 	var page []uint64
 	var next *store.PointID
-	for _, id := range ids {
-		if id < start || !keep(id) {
-			continue
+	if f == nil {
+		// The store keeps the chunk points in id order: page through it.
+		pts, nx, err := e.st.ScrollPoints(DocumentsCollection, from, limit)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", what, err)
 		}
-		if len(page) == limit {
-			n := store.NumPointID(id)
-			next = &n
-			break
+		for _, p := range pts {
+			id, _ := p.ID.Num()
+			page = append(page, id)
 		}
-		page = append(page, id)
+		next = nx
+	} else {
+		e.mu.RLock()
+		keep := e.keepChunk(f)
+		ids := chunkIDs(f)
+		if ids == nil {
+			for id := range e.chunks {
+				if id >= start && keep(id) {
+					ids = append(ids, id)
+				}
+			}
+			slices.Sort(ids)
+		}
+		for _, id := range ids {
+			if id < start || !keep(id) {
+				continue
+			}
+			if len(page) == limit {
+				n := store.NumPointID(id)
+				next = &n
+				break
+			}
+			page = append(page, id)
+		}
+		e.mu.RUnlock()
 	}
-	e.mu.RUnlock()
 	pts := make([]store.Point, 0, len(page))
 	for _, id := range page {
 		p := store.Point{ID: store.NumPointID(id)}
