@@ -110,7 +110,7 @@ func (s *Store) Write(ctx context.Context, c Change) (deleted int, err error) {
 					return err
 				}
 			}
-			n, found, err := deleteDocument(b, id, true)
+			_, n, found, err := deleteDocument(b, id, true)
 			if err != nil {
 				return err
 			}
@@ -129,16 +129,12 @@ func (s *Store) Write(ctx context.Context, c Change) (deleted int, err error) {
 			p := &work[i]
 			id := p.doc.ID
 			p.created = now
-			if old := b.docs.Get([]byte(id)); old != nil {
-				h, err := decodeHeader(old)
-				if err != nil {
-					return fmt.Errorf("document %q: %w", id, err)
-				}
+			h, n, found, err := deleteDocument(b, id, false)
+			if err != nil {
+				return err
+			}
+			if found {
 				p.created = h.created
-				n, _, err := deleteDocument(b, id, false)
-				if err != nil {
-					return err
-				}
 				chunkDelta -= n
 			} else {
 				docDelta++
@@ -226,30 +222,29 @@ func (s *Store) DeleteBatch(ctx context.Context, ids []string) (int, error) {
 
 // deleteDocument removes the stored document id — its chunks and hash
 // index entry, and its record too when record is set (a replacement
-// overwrites it) — and returns how many chunks it had and whether it was
-// stored.
-func deleteDocument(b bucketSet, id string, record bool) (chunks int, found bool, err error) {
+// overwrites it) — and returns its header, how many chunks it had and
+// whether it was stored.
+func deleteDocument(b bucketSet, id string, record bool) (h docHeader, chunks int, found bool, err error) {
 	old := b.docs.Get([]byte(id))
 	if old == nil {
-		return 0, false, nil
+		return h, 0, false, nil
 	}
-	h, err := decodeHeader(old)
-	if err != nil {
-		return 0, true, fmt.Errorf("document %q: %w", id, err)
+	if h, err = decodeHeader(old); err != nil {
+		return h, 0, true, fmt.Errorf("document %q: %w", id, err)
 	}
 	n, err := deleteChunks(b, id)
 	if err != nil {
-		return 0, true, err
+		return h, 0, true, err
 	}
 	if err := b.hashes.Delete(hashKey(h.hash, h.source, id)); err != nil {
-		return 0, true, fmt.Errorf("document %q: hash index: %w", id, err)
+		return h, 0, true, fmt.Errorf("document %q: hash index: %w", id, err)
 	}
 	if record {
 		if err := b.docs.Delete([]byte(id)); err != nil {
-			return 0, true, fmt.Errorf("document %q: %w", id, err)
+			return h, 0, true, fmt.Errorf("document %q: %w", id, err)
 		}
 	}
-	return n, true, nil
+	return h, n, true, nil
 }
 
 // deleteChunks removes every chunk of docID, its point and its index
