@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -119,6 +120,11 @@ func (s *Server) parseTexts(field string, raw json.RawMessage) ([]string, error)
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, badRequest("%q must be an array of strings", field)
 	}
+	return s.parseTextItems(field, items)
+}
+
+// parseTextItems is parseTexts for an array already split into its items.
+func (s *Server) parseTextItems(field string, items []json.RawMessage) ([]string, error) {
 	if len(items) == 0 {
 		return nil, badRequest("%q is empty", field)
 	}
@@ -136,18 +142,55 @@ func (s *Server) parseTexts(field string, raw json.RawMessage) ([]string, error)
 	return texts, nil
 }
 
+// embedPiece is the most texts of one request handed to the pool at once:
+// two full batches for each of two workers. A request of 2,048 texts then
+// never needs room for all of them in the pool's queue (1,024 by default,
+// 256 in the small profile), and queries wait behind one piece, not the
+// whole request.
+const embedPiece = 128
+
 // embed runs the texts through the pool with the request's context, so a
 // client that hangs up stops waiting in the queue, and records the metrics.
+// It hands the pool at most embedPiece texts at a time, each piece once the
+// one before is done. A first piece the pool refuses (ErrOverloaded) fails
+// the request at once, so an overloaded server answers 503 before doing any
+// of it; a later piece refused, because queries came in meanwhile, waits
+// for them and is tried again until the request's context ends, so work
+// already done is not thrown away.
 func (s *Server) embed(c *gin.Context, texts []string) ([]embedder.Embedding, error) {
 	pool, err := s.embedderOrErr()
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	embs, err := pool.Embed(c.Request.Context(), texts)
-	s.metrics.observeEmbed(len(texts), time.Since(start), err)
-	if err != nil {
-		return nil, err
+	ctx := c.Request.Context()
+	out := make([]embedder.Embedding, 0, len(texts))
+	for lo := 0; lo < len(texts); lo += embedPiece {
+		piece := texts[lo:min(lo+embedPiece, len(texts))]
+		for wait := pieceRetryMin; ; wait = min(2*wait, pieceRetryMax) {
+			start := time.Now()
+			embs, err := pool.Embed(ctx, piece)
+			s.metrics.observeEmbed(len(piece), time.Since(start), err)
+			if err == nil {
+				out = append(out, embs...)
+				break
+			}
+			if lo == 0 || !errors.Is(err, embedder.ErrOverloaded) {
+				return nil, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(wait):
+			}
+		}
 	}
-	return embs, nil
+	return out, nil
 }
+
+// pieceRetryMin and pieceRetryMax bound the wait before a refused piece of a
+// request already under way is tried again: about a query's time at first,
+// then the pool's default MaxWait.
+const (
+	pieceRetryMin = 10 * time.Millisecond
+	pieceRetryMax = 200 * time.Millisecond
+)

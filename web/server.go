@@ -21,7 +21,7 @@ import (
 const (
 	DefaultAddr            = "127.0.0.1:8080"
 	DefaultMaxBodyBytes    = 8 << 20
-	DefaultMaxTexts        = 256
+	DefaultMaxTexts        = 2048
 	DefaultRetryAfter      = time.Second
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultIOTimeout       = 30 * time.Second
@@ -57,7 +57,8 @@ type Config struct {
 	AllowedHosts []string
 	// MaxBodyBytes caps a request body; larger bodies get 413. Default 8 MiB.
 	MaxBodyBytes int64
-	// MaxTexts caps the texts in one embedding request; default 256.
+	// MaxTexts caps the texts in one embedding request; default 2048,
+	// OpenAI's own limit, which clients batch under.
 	MaxTexts int
 	// MaxDocuments caps the documents one POST /documents may store, rows
 	// of uploaded JSONL and CSV files included; default 10,000.
@@ -224,6 +225,7 @@ func (s *Server) routes() *gin.Engine {
 	e.POST("/embed", jsonOnly, s.handleEmbed)
 	e.POST("/v1/embeddings", jsonOnly, s.handleOpenAIEmbeddings)
 	get("/v1/models", s.handleOpenAIModels)
+	get("/v1/models/:id", s.handleOpenAIModel)
 	e.POST("/documents", jsonOrFiles, s.handleAddDocuments)
 	e.POST("/index", jsonOrFiles, s.handleAddDocuments)
 	get("/documents", s.handleListDocuments)

@@ -90,7 +90,7 @@ var settings = map[string]setting{
 	"allowed-hosts": {flag: "allowed-hosts", env: []string{"EDGESEARCH_ALLOWED_HOSTS"}},
 	"cors-origins":  {flag: "cors-origins", env: []string{"EDGESEARCH_CORS_ORIGINS"}},
 	"max-body":      {flag: "max-body", env: []string{"EDGESEARCH_MAX_BODY"}, def: "8MiB"},
-	"max-texts":     {flag: "max-texts", env: []string{"EDGESEARCH_MAX_TEXTS"}, def: "256"},
+	"max-texts":     {flag: "max-texts", env: []string{"EDGESEARCH_MAX_TEXTS"}, def: "2048"},
 	"max-tokens":    {flag: "max-tokens", env: []string{"EDGESEARCH_MAX_TOKENS", "ctx_size"}, def: "0"},
 	"max-batch":     {flag: "max-batch", env: []string{"EDGESEARCH_MAX_BATCH", "batch_size"}, def: "0"},
 	"queue":         {flag: "queue", env: []string{"EDGESEARCH_QUEUE"}, def: "0"},
@@ -137,7 +137,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	fs.String("cors-origins", "", "comma-separated origins (scheme://host:port) whose pages may call the API and change data; * for any, which turns the cross-origin check off (default: none)")
 	fs.String("allowed-hosts", "", "comma-separated extra host names clients may use to reach the server, .example.com for a domain, * for any (IP addresses, localhost and this machine's name are always allowed)")
 	fs.String("max-body", "8MiB", "largest request body, in bytes or with a K/M/G/KiB/MiB/GiB suffix")
-	fs.Int("max-texts", 256, "most texts in one embedding request")
+	fs.Int("max-texts", 2048, "most texts in one embedding request (OpenAI's limit)")
 	fs.Int("queue", 0, "query and embedding texts that may wait for a worker before requests get 503 (default 1024)")
 	fs.Int("bulk-queue", 0, "document chunks that may wait for a worker before writes get 503 (default 256); queries always go first")
 	fs.Duration("bulk-wait", 2*time.Second, "new writes get 503 while the oldest waiting document chunk has waited longer than this")

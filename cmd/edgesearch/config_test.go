@@ -43,7 +43,7 @@ func TestConfigPrecedenceIsFlagsThenOurEnvThenSeedEnvThenDefaults(t *testing.T) 
 		check func(config) bool
 	}{
 		{"defaults", nil, nil, func(c config) bool {
-			return c.Addr == "127.0.0.1:8080" && c.MaxBody == 8<<20 && c.MaxTexts == 256 && c.Threads == 0 &&
+			return c.Addr == "127.0.0.1:8080" && c.MaxBody == 8<<20 && c.MaxTexts == 2048 && c.Threads == 0 &&
 				c.LogLevel == "info" && c.LogFormat == "text" && c.CORSOrigins == nil
 		}},
 		{"seed PORT stays on loopback", nil, map[string]string{"PORT": "9000"}, func(c config) bool { return c.Addr == "127.0.0.1:9000" }},
