@@ -145,8 +145,8 @@ func (s *Server) parseTextItems(field string, items []json.RawMessage) ([]string
 // embedPiece is the most texts of one request handed to the pool at once:
 // two full batches for each of two workers. A request of 2,048 texts then
 // never needs room for all of them in the pool's queue (1,024 by default,
-// 256 in the small profile), and queries wait behind one piece, not the
-// whole request.
+// 256 in the small profile), and queries get in between two pieces rather
+// than after the whole request.
 const embedPiece = 128
 
 // embed runs the texts through the pool with the request's context, so a
@@ -169,12 +169,15 @@ func (s *Server) embed(c *gin.Context, texts []string) ([]embedder.Embedding, er
 		for wait := pieceRetryMin; ; wait = min(2*wait, pieceRetryMax) {
 			start := time.Now()
 			embs, err := pool.Embed(ctx, piece)
-			s.metrics.observeEmbed(len(piece), time.Since(start), err)
+			retry := lo > 0 && errors.Is(err, embedder.ErrOverloaded)
+			if !retry { // a piece tried again is not counted as refused
+				s.metrics.observeEmbed(len(piece), time.Since(start), err)
+			}
 			if err == nil {
 				out = append(out, embs...)
 				break
 			}
-			if lo == 0 || !errors.Is(err, embedder.ErrOverloaded) {
+			if !retry {
 				return nil, err
 			}
 			select {

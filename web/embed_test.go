@@ -2,11 +2,14 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/edgesearch/edgesearch/embedder"
 	"github.com/edgesearch/edgesearch/web"
@@ -220,4 +223,56 @@ func TestFullQueueIs503WithRetryAfter(t *testing.T) {
 	if !strings.Contains(m, "edgesearch_embed_rejections_total 2\n") {
 		t.Fatalf("metrics do not count the 2 rejections:\n%s", m)
 	}
+}
+
+// A request of several pieces finishes although queries keep coming in
+// between them: a later piece the pool refuses because of them is tried
+// again, not turned into a 503 after the work before it was done.
+func TestEmbedLargeRequestOutlastsQueriesBetweenItsPieces(t *testing.T) {
+	// One worker and a short MaxWait, so a piece finding a query in flight
+	// is refused (the pool admits two texts per worker beside others).
+	p, err := embedder.New(context.Background(), embedder.Options{ModelPath: modelPath(t), Workers: 1, MaxWait: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	_, base := start(t, web.Config{}, p)
+	texts := make([]string, 400) // four pieces
+	for i := range texts {
+		texts[i] = fmt.Sprintf("line %d of the log", i)
+	}
+	answer := make(chan reply, 1)
+	go func() { answer <- call(t, "POST", base+"/v1/embeddings", map[string]any{"input": texts}, nil) }()
+	// The queries start once the first piece is in: a first piece refused
+	// is a plain 503, which TestFullQueueIs503WithRetryAfter covers.
+	for p.Inflight() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan struct{})
+	var queries sync.WaitGroup
+	for range 2 {
+		queries.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(time.Millisecond):
+				}
+				// 503s are expected while a piece runs; the point is the load.
+				call(t, "POST", base+"/embed", map[string]any{"text": "a query"}, nil)
+			}
+		})
+	}
+	r := <-answer
+	close(done)
+	queries.Wait()
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %.300s", r.status, r.body)
+	}
+	var got openAIList
+	r.decode(t, &got)
+	if len(got.Data) != len(texts) {
+		t.Fatalf("%d embeddings, want %d", len(got.Data), len(texts))
+	}
+	t.Logf("pool refused %d texts meanwhile (queries and pieces tried again)", p.Stats().Rejected.Load())
 }
