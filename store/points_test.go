@@ -741,55 +741,14 @@ func TestUpsertPointsStopsAtTheFileLimitAndLeavesTheCollectionWhole(t *testing.T
 // /work/notes/points.md; schema1.json is what that code's Get read back)
 // and checks that it becomes schema 2 with every document as it was.
 func TestOpenMigratesSchema1StoreInPlace(t *testing.T) {
-	var golden struct {
-		Model      string
-		Dims       int
-		Generation uint64
-		Documents  []Document
-	}
-	data, err := os.ReadFile("testdata/schema1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &golden); err != nil {
-		t.Fatal(err)
-	}
+	golden := readGolden(t, "testdata/schema1.json")
 	path := copyFile(t, "testdata/schema1.db")
 	if v := fileSchema(t, path); v != 1 {
 		t.Fatalf("testdata/schema1.db says schema %d", v)
 	}
 
 	s := openTest(t, path, Options{Model: golden.Model, Dims: golden.Dims})
-	chunks := 0
-	for _, want := range golden.Documents {
-		got, err := s.Get(want.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !got.Created.Equal(want.Created) || !got.Updated.Equal(want.Updated) {
-			t.Errorf("document %q: times %v %v, want %v %v", want.ID, got.Created, got.Updated, want.Created, want.Updated)
-		}
-		got.Created, got.Updated = want.Created, want.Updated
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("document %q after migration:\n got %+v\nwant %+v", want.ID, got, want)
-		}
-		for _, c := range want.Chunks {
-			byID, err := s.ChunkByID(c.ID)
-			if err != nil || !reflect.DeepEqual(byID, c) {
-				t.Errorf("ChunkByID(%d) = %+v, %v", c.ID, byID, err)
-			}
-		}
-		chunks += len(want.Chunks)
-	}
-	if d, c, err := s.Count(); d != len(golden.Documents) || c != chunks || err != nil {
-		t.Errorf("Count = %d, %d, %v; want %d, %d", d, c, err, len(golden.Documents), chunks)
-	}
-	// The migration is no write to the documents: an index built from
-	// them before it stays current.
-	if g, err := s.Generation(); g != golden.Generation || err != nil {
-		t.Errorf("Generation = %d, %v; want %d as before the migration", g, err, golden.Generation)
-	}
-	checkConsistent(t, s)
+	golden.check(t, s)
 
 	newCollection(t, s, "after", vec4)
 	upsert(t, s, "after", unnamed(NumPointID(1), 1, `{"a":1}`))
@@ -815,6 +774,64 @@ func TestOpenMigratesSchema1StoreInPlace(t *testing.T) {
 	if v := fileSchema(t, path); v != SchemaVersion+1 {
 		t.Errorf("the refused file now says schema %d", v)
 	}
+}
+
+// golden is what the code of an older schema wrote into a test store and
+// read back from it (testdata/schemaN.json).
+type golden struct {
+	Model      string
+	Dims       int
+	Generation uint64
+	Documents  []Document
+}
+
+func readGolden(t *testing.T, path string) golden {
+	t.Helper()
+	var g golden
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// check reads every golden document back from the migrated store s, by
+// document and by chunk id, with the counts, and the generation as it was:
+// the migration is no write to the documents, so an index built from them
+// before it stays current.
+func (g golden) check(t *testing.T, s *Store) {
+	t.Helper()
+	chunks := 0
+	for _, want := range g.Documents {
+		got, err := s.Get(want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Created.Equal(want.Created) || !got.Updated.Equal(want.Updated) {
+			t.Errorf("document %q: times %v %v, want %v %v", want.ID, got.Created, got.Updated, want.Created, want.Updated)
+		}
+		got.Created, got.Updated = want.Created, want.Updated
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("document %q after migration:\n got %+v\nwant %+v", want.ID, got, want)
+		}
+		for _, c := range want.Chunks {
+			byID, err := s.ChunkByID(c.ID)
+			if err != nil || !reflect.DeepEqual(byID, c) {
+				t.Errorf("ChunkByID(%d) = %+v, %v", c.ID, byID, err)
+			}
+		}
+		chunks += len(want.Chunks)
+	}
+	if d, c, err := s.Count(); d != len(g.Documents) || c != chunks || err != nil {
+		t.Errorf("Count = %d, %d, %v; want %d, %d", d, c, err, len(g.Documents), chunks)
+	}
+	if gen, err := s.Generation(); gen != g.Generation || err != nil {
+		t.Errorf("Generation = %d, %v; want %d as before the migration", gen, err, g.Generation)
+	}
+	checkConsistent(t, s)
 }
 
 func copyFile(t *testing.T, src string) string {
