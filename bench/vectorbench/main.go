@@ -68,6 +68,7 @@ func main() {
 	python := flag.String("python", "python3", "the Python that runs the peers")
 	rebuild := flag.Int("rebuild-max", 200000, "also time a rebuild of the index from the store when n is at most this")
 	md := flag.String("md", "", "write the markdown table here too (default: DIR/n<N>.md)")
+	memLimit := flag.String("memlimit", "", "also serve once more with this GOMEMLIMIT (e.g. 900MiB), a second edgesearch row")
 	phase := flag.String("phase", "", "internal: run one phase in this process (upsert, serve, rebuild)")
 	flag.Parse()
 	log.SetFlags(0)
@@ -99,14 +100,24 @@ func main() {
 			continue
 		}
 		log.Printf("edgesearch: %s", ph)
-		res, err := child(os.Args[0], append(os.Args[1:], "-phase", ph))
+		res, err := child(os.Args[0], append(os.Args[1:], "-phase", ph), nil)
 		if err != nil {
 			log.Fatal(err)
 		}
 		ours[ph] = res
 	}
 	report["edgesearch"] = ours
-	rows = append(rows, ourRow(ours))
+	rows = append(rows, ourRow("edgesearch", ours))
+	if *memLimit != "" {
+		log.Printf("edgesearch: serve with GOMEMLIMIT=%s", *memLimit)
+		res, err := child(os.Args[0], append(os.Args[1:], "-phase", "serve"), []string{"GOMEMLIMIT=" + *memLimit})
+		if err != nil {
+			log.Fatal(err)
+		}
+		limited := map[string]any{"upsert": ours["upsert"], "serve": res}
+		report["edgesearch_memlimit"] = res
+		rows = append(rows, ourRow("edgesearch, GOMEMLIMIT="+*memLimit, limited))
+	}
 	if *peers {
 		for _, p := range []string{"hnswlib", "faiss"} {
 			log.Printf("peer: %s", p)
@@ -114,7 +125,7 @@ func main() {
 			args := []string{script, "--vectors", files.vectors, "--queries", files.queries, "--truth", files.truth,
 				"--threads", strconv.Itoa(cfg.Threads), "--clients", strconv.Itoa(cfg.Clients),
 				"--m", strconv.Itoa(cfg.M), "--ef-construction", strconv.Itoa(cfg.EfConstruction), "--ef", strconv.Itoa(cfg.EfSearch)}
-			res, err := child(*python, args)
+			res, err := child(*python, args, nil)
 			if err != nil {
 				log.Fatal(err)
 			}
@@ -137,9 +148,10 @@ func main() {
 }
 
 // child runs a command whose stdout is one JSON object, passing its stderr
-// through.
-func child(name string, args []string) (map[string]any, error) {
+// through; env is added to this process's environment.
+func child(name string, args, env []string) (map[string]any, error) {
 	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	var out bytes.Buffer
 	cmd.Stdout = &out

@@ -15,10 +15,10 @@ type row struct {
 	note   string
 }
 
-func ourRow(ours map[string]any) row {
+func ourRow(name string, ours map[string]any) row {
 	up, _ := ours["upsert"].(map[string]any)
 	sv, _ := ours["serve"].(map[string]any)
-	r := row{engine: "edgesearch", search: map[string]map[string]any{}}
+	r := row{engine: name, search: map[string]map[string]any{}}
 	r.build = fmt.Sprintf("%.0f (%.0f s)", num(up["points_per_s"]), num(up["upsert_s"]))
 	r.open = fmt.Sprintf("%.2f s load", num(sv["open_s"]))
 	if rb, ok := ours["rebuild"].(map[string]any); ok {
@@ -30,6 +30,9 @@ func ourRow(ours map[string]any) row {
 		}
 	}
 	r.mem, _ = sv["mem"].(map[string]any)
+	if open, ok := sv["mem_after_open"].(map[string]any); ok {
+		r.open += fmt.Sprintf(" (VmRSS %.0f MiB after it)", num(open["VmRSS_mib"]))
+	}
 	r.note = "upsert through Collections (store + graph, one writer); filter inside the walk or exact over the matches (planner)"
 	return r
 }
@@ -70,7 +73,8 @@ func markdown(cfg config, rows []row) string {
 				num(s["recall_at_10"]), num(s["p50_ms"]), num(s["p99_ms"]), num(s["clients_qps"]), num(s["clients_p99_ms"]))
 		}
 	}
-	b.WriteString("\n| engine | build, points/s | open | VmRSS MiB | RssAnon | RssFile | VmHWM | filtering |\n|---|--:|---|--:|--:|--:|--:|---|\n")
+	b.WriteString("\nMemory after all the queries, MiB (edgesearch: of the serving process, after a GC; peers: after building and querying).\n\n")
+	b.WriteString("| engine | build, points/s | open | VmRSS | RssAnon | RssFile | VmHWM | filtering |\n|---|--:|---|--:|--:|--:|--:|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %s |\n", r.engine, r.build, r.open,
 			num(r.mem["VmRSS_mib"]), num(r.mem["RssAnon_mib"]), num(r.mem["RssFile_mib"]), num(r.mem["VmHWM_mib"]), r.note)
