@@ -21,6 +21,9 @@ func ourRow(name string, ours map[string]any) row {
 	r := row{engine: name, search: map[string]map[string]any{}}
 	r.build = fmt.Sprintf("%.0f (%.0f s)", num(up["points_per_s"]), num(up["upsert_s"]))
 	r.open = fmt.Sprintf("%.2f s load", num(sv["open_s"]))
+	if open, ok := sv["mem_after_open"].(map[string]any); ok {
+		r.open += fmt.Sprintf(" (VmRSS %.0f MiB after it)", num(open["VmRSS_mib"]))
+	}
 	if rb, ok := ours["rebuild"].(map[string]any); ok {
 		r.open += fmt.Sprintf(", %.1f s rebuild", num(rb["rebuild_s"]))
 	}
@@ -30,9 +33,6 @@ func ourRow(name string, ours map[string]any) row {
 		}
 	}
 	r.mem, _ = sv["mem"].(map[string]any)
-	if open, ok := sv["mem_after_open"].(map[string]any); ok {
-		r.open += fmt.Sprintf(" (VmRSS %.0f MiB after it)", num(open["VmRSS_mib"]))
-	}
 	r.note = "upsert through Collections (store + graph, one writer); filter inside the walk or exact over the matches (planner)"
 	return r
 }
