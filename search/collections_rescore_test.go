@@ -337,3 +337,44 @@ func TestPlannerRechecksAWalkOnFewHits(t *testing.T) {
 		t.Errorf("%d of 100 filters matching 1%% walk the graph, want none", walks)
 	}
 }
+
+// TestCollectionsEfSearch pins the collections' own default candidate list
+// length, applied to new graphs and to graphs loaded from files saved with
+// another, and that an explicit EfSearch wins.
+func TestCollectionsEfSearch(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openPointStore(t, dir)
+	c, err := OpenCollections(ctx, st, CollectionsOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixture(t, c)
+	col, _ := c.get("c")
+	if ef := col.graphs[""].Params().EfSearch; ef != DefaultCollectionsEfSearch {
+		t.Fatalf("new graph: ef %d, want %d", ef, DefaultCollectionsEfSearch)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := OpenCollections(ctx, st, CollectionsOptions{Dir: dir, Params: Params{EfSearch: 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col2, _ := c2.get("c")
+	if ef := col2.graphs[""].Params().EfSearch; !col2.loaded || ef != 40 {
+		t.Fatalf("loaded %v with ef %d, want 40", col2.loaded, ef)
+	}
+	col2.dirty = true // saved with ef 40
+	if err := c2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c3, err := OpenCollections(ctx, st, CollectionsOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col3, _ := c3.get("c")
+	if ef := col3.graphs[""].Params().EfSearch; !col3.loaded || ef != DefaultCollectionsEfSearch {
+		t.Fatalf("loaded %v with ef %d, want %d", col3.loaded, ef, DefaultCollectionsEfSearch)
+	}
+}

@@ -60,7 +60,7 @@ func main() {
 	flag.IntVar(&cfg.Threads, "threads", 2, "threads the peers may use to build and to answer the concurrent queries")
 	flag.IntVar(&cfg.M, "m", search.DefaultM, "HNSW M, for every engine")
 	flag.IntVar(&cfg.EfConstruction, "ef-construction", search.DefaultEfConstruction, "HNSW efConstruction, for every engine")
-	flag.IntVar(&cfg.EfSearch, "ef", search.DefaultEfSearch, "HNSW ef at search, for every engine")
+	flag.IntVar(&cfg.EfSearch, "ef", search.DefaultCollectionsEfSearch, "HNSW ef at search, for every engine")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "data set seed")
 	flag.IntVar(&cfg.Batch, "batch", 1000, "points per Upsert call")
 	flag.StringVar(&cfg.Dir, "dir", "bench/out/vectors", "where the data set, the store and the outputs go")
