@@ -50,6 +50,15 @@ go run ./bench/scifact -dataset "${SCIFACT:-../shared/eval/scifact}" -model "$MO
 echo "==> search at 100k chunks: latency, recall, serve RSS"
 go run ./bench/searchbench -model "$MODEL" -threads "$THREADS" -cli bin/edgesearch > "$OUT/searchbench.json"
 
+echo "==> vector store: collections beside hnswlib and faiss-cpu, 100k and 1M points (~45 min on 2 cores)"
+if ! python3 -c 'import hnswlib, faiss' 2>/dev/null; then
+  python3 -m pip install -q -r bench/peers/vectors_requirements.txt
+fi
+for n in 100000 1000000; do
+  go run ./bench/vectorbench -n "$n" -threads "$THREADS" -clients "$THREADS" -peers -memlimit 900MiB \
+    -md "$OUT/vectors-$n.md" > "$OUT/vectors-$n.json"
+done
+
 echo "==> reliability: bad inputs, hostile files, kill -9 rounds"
 go run ./bench/reliability -bin bin/edgesearch -model "$MODEL" > "$OUT/reliability.md"
 

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -29,26 +30,45 @@ const (
 	MaxQueryOffset = 10000
 )
 
-// The planner's rule (see plan): a filter is answered by exact search over
-// the points it matches when it matches fewer than exactEf × the search's
-// ef (1920 at the default ef of 96), and inside the graph walk otherwise.
-// A walk keeps expanding until ef accepted points are found, so with a
-// share p of the points matching it visits about ef/p nodes, each a vector
-// comparison and a filter test, wherever they lie; exact search tests the
-// filter on all n points (cheap, no vectors) and compares the matches. The
-// walk's cost grows as the matches shrink, the scan's does not, so the
-// crossover is a count of matches, a multiple of ef, more than a share of
-// n. Measured on clustered 384-d points (notes/collections.md): at 10k
-// points exact search took 0.25 ms from 0.2% to 1% selectivity against
-// 3.5 ms for the walk, and still 0.4 ms against 1.6 ms at 10%; at 100k
-// points 15-20 ms against 87 ms at 1% and 450 ms at 0.2%, the two even at
-// 2% (about 20 × ef matches), the walk ahead from 5-10%. Estimates come
+// The planner's rule (see plan) compares estimated costs, in units of one
+// comparison of the query with a matching point in exact search. A walk
+// with a filter keeps expanding until ef accepted points are found, so
+// with m of the n points matching it expands about ef·n/m nodes, each
+// comparing the node's neighbours: walkCost·ef·n/m. Exact search tests
+// the filter on all n points and compares the m matches: scanCost·n + m,
+// where a filter test costs scanCost units, or memoScanCost when a sample
+// shows few distinct payloads and the filter's answer is remembered per
+// payload (matchMemo). The walk's cost grows as the matches shrink, the
+// scan's does not. walkCost is fitted to two measurements (notes/
+// collections.md, notes/vectorbench.md): 100k 384-d points with a payload
+// each, where exact search won at 1% (15 ms against 87 ms), the two were
+// even at 2% and the walk won from 10% (8 ms against 25 ms), and 10k 32-d
+// points with 100 distinct payloads, where the walk won at 30% (0.2 ms
+// against 0.4 ms): it must lie between about 8 and 11. Estimates come
 // from sampleSize points drawn at random; a collection of at most
 // 2×sampleSize points is counted exactly.
 const (
-	exactEf    = 20
-	sampleSize = 512
+	walkCost     = 10
+	scanCost     = 0.75
+	memoScanCost = 0.05
+	sampleSize   = 512
+	memoSample   = sampleSize / 4 // most distinct payloads in the sample for the memo to pay
 )
+
+// exactCheaper reports whether exact search over m matches of n points
+// is expected to cost less than a filtered walk with this ef.
+func exactCheaper(n, m float64, ef int, scan float64) bool {
+	return m == 0 || scan*n+m < walkCost*float64(ef)*n/m
+}
+
+// DefaultCollectionsEfSearch is the search candidate list length of a
+// collection's graphs when CollectionsOptions.Params gives none: recall@10
+// falls as a graph grows at a fixed ef, and collections are meant to hold
+// millions of points. On 1M clustered 384-d points (M 16, efConstruction
+// 128; notes/vectorbench.md) ef 96 found 0.954 of the true top 10, 128
+// 0.965, 200 0.980 and 256 0.982, at a median 0.84, 1.1, 1.2 and 1.4 ms a
+// query; on 100k points ef 96 already finds 0.999.
+const DefaultCollectionsEfSearch = 256
 
 // CollectionsDir is the directory under CollectionsOptions.Dir that holds
 // one persisted index per collection, <name>.graph.
@@ -60,9 +80,11 @@ type CollectionsOptions struct {
 	// normally the directory of the store file. Required.
 	Dir string
 	// Params tune every vector graph: M, EfConstruction, EfSearch and Seed
-	// (zero fields take the defaults). Distance is ignored: each vector of
-	// a collection has its own. A persisted graph built with another M or
-	// EfConstruction than a non-zero value here is rebuilt.
+	// (zero fields take the defaults, EfSearch DefaultCollectionsEfSearch).
+	// Distance and Int8 are ignored: each vector of a collection has its
+	// own distance, and cosine graphs hold int8 codes. A persisted graph
+	// built with another M or EfConstruction than a non-zero value here is
+	// rebuilt; one saved with another EfSearch takes this one.
 	Params Params
 	// Progress receives a line now and then while an index is rebuilt.
 	// Nil discards them.
@@ -108,7 +130,9 @@ type ScoredPoint struct {
 
 // Collections is the search engine over every collection of points in a
 // store: one HNSW graph per vector of a collection, and each point's
-// payload decoded in memory for filters.
+// payload decoded in memory for filters. Cosine graphs hold int8 codes
+// and every search rescores its best candidates from the full vectors,
+// kept in a scratch file beside the graphs (see fullVectors).
 //
 // Writes go through Collections, store first: when Upsert, Delete,
 // DeleteWhere or UpdatePayload returns nil the change is on disk, and the
@@ -136,24 +160,27 @@ type pointIndex struct {
 	name    string
 	vectors map[string]store.VectorParams
 	graphs  map[string]*HNSW // by vector name
+	full    *fullVectors     // cosine vectors for rescoring; nil without any
 
 	mu    sync.RWMutex // guards slots and byID
 	slots []pointSlot  // internal id → point
 	byID  map[store.PointID]uint64
 
 	// Guarded by Collections.writeMu:
-	free   []uint64 // internal ids free for reuse
-	gen    uint64   // the store generation the indexes hold
-	inSync bool     // false once the store changed other than through us
-	dirty  bool     // changed since the file was written (or never written)
-	loaded bool     // opened from its file rather than rebuilt
+	payloads payloadTable // the slots' payloads, shared when equal
+	free     []uint64     // internal ids free for reuse
+	gen      uint64       // the store generation the indexes hold
+	inSync   bool         // false once the store changed other than through us
+	dirty    bool         // changed since the file was written (or never written)
+	loaded   bool         // opened from its file rather than rebuilt
 }
 
 // pointSlot is one internal id: the point it holds, if live, and its
-// payload as encoding/json decodes it with UseNumber (nil for none).
+// payload as encoding/json decodes it with UseNumber (nil for none),
+// shared with the points whose payload is the same (see sharedPayload).
 type pointSlot struct {
 	id      store.PointID
-	payload map[string]any
+	payload *sharedPayload
 	live    bool
 }
 
@@ -176,6 +203,9 @@ func OpenCollections(ctx context.Context, st *store.Store, opts CollectionsOptio
 	}
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
+	}
+	if opts.Params.EfSearch == 0 {
+		opts.Params.EfSearch = DefaultCollectionsEfSearch
 	}
 	if err := os.MkdirAll(filepath.Join(opts.Dir, CollectionsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("open collections: %w", err)
@@ -201,6 +231,11 @@ func OpenCollections(ctx context.Context, st *store.Store, opts CollectionsOptio
 		if err := st.ReleasePages(); err != nil {
 			fmt.Fprintf(opts.Progress, "%v\n", err)
 		}
+		// And decoded each one: garbage several times the size of the
+		// indexes (1.5 KB of float32 a 384-d point), which the runtime
+		// would keep mapped up to its heap goal, twice the indexes,
+		// until the scavenger got round to it. Hand it back once now.
+		debug.FreeOSMemory()
 	}
 	return c, nil
 }
@@ -213,16 +248,18 @@ func (c *Collections) graphPath(name string) string {
 // newIndex returns an empty index for a collection with these vectors.
 func (c *Collections) newIndex(name string, vectors map[string]store.VectorParams) (*pointIndex, error) {
 	col := &pointIndex{
-		name:    name,
-		vectors: vectors,
-		graphs:  make(map[string]*HNSW, len(vectors)),
-		byID:    map[store.PointID]uint64{},
-		inSync:  true,
-		dirty:   true,
+		name:     name,
+		vectors:  vectors,
+		graphs:   make(map[string]*HNSW, len(vectors)),
+		byID:     map[store.PointID]uint64{},
+		payloads: newPayloadTable(),
+		inSync:   true,
+		dirty:    true,
 	}
 	for v, vp := range vectors {
 		p := c.opts.Params
 		p.Distance = vp.Distance
+		p.Int8 = quantized(vp)
 		g, err := New(p)
 		if err != nil {
 			return nil, fmt.Errorf("collection %q vector %q: %w", name, v, err)
@@ -236,11 +273,15 @@ func (c *Collections) newIndex(name string, vectors map[string]store.VectorParam
 func (c *Collections) open(ctx context.Context, info store.CollectionInfo) (*pointIndex, error) {
 	col, why := c.readIndex(info)
 	if col != nil {
+		if err := c.attachFull(col); err != nil {
+			return nil, err
+		}
 		err := c.walk(ctx, col, info, false)
 		if err == nil {
 			col.loaded, col.dirty = true, false
 			return col, nil
 		}
+		col.full.close()
 		if !errors.Is(err, errGraphMismatch) {
 			return nil, err
 		}
@@ -254,7 +295,11 @@ func (c *Collections) open(ctx context.Context, info store.CollectionInfo) (*poi
 	for v, g := range col.graphs {
 		g.Reserve(info.Points, info.Vectors[v].Size)
 	}
+	if err := c.attachFull(col); err != nil {
+		return nil, err
+	}
 	if err := c.walk(ctx, col, info, true); err != nil {
+		col.full.close()
 		return nil, err
 	}
 	// Saved at once so the next start loads it; a failure costs only time
@@ -290,8 +335,11 @@ func (c *Collections) walk(ctx context.Context, col *pointIndex, info store.Coll
 					return fmt.Errorf("index point %v vector %q: %w", p.ID, v, err)
 				}
 			}
-			col.slots = append(col.slots, pointSlot{id: p.ID, payload: payload, live: true})
+			col.slots = append(col.slots, pointSlot{id: p.ID, payload: col.payloads.intern(p.Payload, payload), live: true})
 			col.byID[p.ID] = nid
+			if err := col.full.put(nid, p.Vectors); err != nil {
+				return err
+			}
 		} else {
 			var ok bool
 			if nid, ok = col.byID[p.ID]; !ok || nid >= uint64(len(col.slots)) || !col.slots[nid].live {
@@ -302,7 +350,10 @@ func (c *Collections) walk(ctx context.Context, col *pointIndex, info store.Coll
 					return errGraphMismatch
 				}
 			}
-			col.slots[nid].payload = payload
+			col.slots[nid].payload = col.payloads.intern(p.Payload, payload)
+			if err := col.full.put(nid, p.Vectors); err != nil {
+				return err
+			}
 		}
 		n++
 		if add && time.Since(last) >= 2*time.Second {
@@ -338,6 +389,12 @@ func (c *Collections) removeOrphans() {
 	for _, e := range entries {
 		name := e.Name()
 		stem, isGraph := strings.CutSuffix(name, ".graph")
+		if strings.Contains(name, ".vectors-") {
+			// Scratch full vectors that could not be unlinked while open
+			// (fullVectors); one still open elsewhere refuses removal.
+			os.Remove(filepath.Join(dir, name))
+			continue
+		}
 		if !e.Type().IsRegular() || (!isGraph && !strings.Contains(name, ".graph.tmp")) {
 			continue
 		}
@@ -415,6 +472,11 @@ func (c *Collections) Create(ctx context.Context, name string, vectors map[strin
 	if err != nil {
 		return store.CollectionInfo{}, err
 	}
+	// The collection is stored already; if its scratch file cannot be
+	// made (a full or read-only disk) it is left to the next start.
+	if err := c.attachFull(col); err != nil {
+		return store.CollectionInfo{}, err
+	}
 	col.gen = info.Generation
 	c.mu.Lock()
 	c.cols[name] = col
@@ -432,10 +494,11 @@ func (c *Collections) Drop(ctx context.Context, name string) (bool, error) {
 		return false, err
 	}
 	c.mu.Lock()
-	_, had := c.cols[name]
+	col, had := c.cols[name]
 	delete(c.cols, name)
 	c.mu.Unlock()
 	if had {
+		col.full.close()
 		if err := os.Remove(c.graphPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			fmt.Fprintf(c.opts.Progress, "couldn't remove the vector index of dropped collection %q: %v\n", name, err)
 		}
@@ -499,6 +562,10 @@ func (c *Collections) Upsert(ctx context.Context, name string, pts []store.Point
 				return fmt.Errorf("index point %v of collection %q: %w", pts[i].ID, name, err)
 			}
 		}
+		if err := col.full.put(nids[i], pts[i].Vectors); err != nil {
+			col.inSync = false
+			return fmt.Errorf("index point %v of collection %q: %w", pts[i].ID, name, err)
+		}
 	}
 	var old []uint64
 	col.mu.Lock()
@@ -508,9 +575,10 @@ func (c *Collections) Upsert(ctx context.Context, name string, pts []store.Point
 	for i := range pts {
 		if o, ok := col.byID[pts[i].ID]; ok {
 			old = append(old, o)
+			col.payloads.release(col.slots[o].payload)
 			col.slots[o] = pointSlot{}
 		}
-		col.slots[nids[i]] = pointSlot{id: pts[i].ID, payload: payloads[i], live: true}
+		col.slots[nids[i]] = pointSlot{id: pts[i].ID, payload: col.payloads.intern(pts[i].Payload, payloads[i]), live: true}
 		col.byID[pts[i].ID] = nids[i]
 	}
 	col.mu.Unlock()
@@ -586,6 +654,7 @@ func (c *Collections) deleteLocked(ctx context.Context, col *pointIndex, ids []s
 	for _, id := range ids {
 		if nid, ok := col.byID[id]; ok {
 			delete(col.byID, id)
+			col.payloads.release(col.slots[nid].payload)
 			col.slots[nid] = pointSlot{}
 			gone = append(gone, nid)
 		}
@@ -607,7 +676,7 @@ func (col *pointIndex) matching(f *Filter) []store.PointID {
 	var out []store.PointID
 	if ids, _ := f.IDs(); ids != nil {
 		for _, id := range ids {
-			if nid, ok := col.byID[id]; ok && f.Match(id, col.slots[nid].payload) {
+			if nid, ok := col.byID[id]; ok && f.Match(id, col.slots[nid].payload.obj()) {
 				out = append(out, id)
 			}
 		}
@@ -615,7 +684,7 @@ func (col *pointIndex) matching(f *Filter) []store.PointID {
 	}
 	for i := range col.slots {
 		s := &col.slots[i]
-		if s.live && f.Match(s.id, s.payload) {
+		if s.live && f.Match(s.id, s.payload.obj()) {
 			out = append(out, s.id)
 		}
 	}
@@ -670,7 +739,8 @@ func (c *Collections) UpdatePayload(ctx context.Context, name string, ids []stor
 	col.mu.Lock()
 	for i := range pts {
 		if nid, ok := col.byID[pts[i].ID]; ok {
-			col.slots[nid].payload = payloads[i]
+			col.payloads.release(col.slots[nid].payload)
+			col.slots[nid].payload = col.payloads.intern(pts[i].Payload, payloads[i])
 		}
 	}
 	col.mu.Unlock()
@@ -706,7 +776,7 @@ func (c *Collections) Query(ctx context.Context, name string, q PointQuery) ([]S
 	if q.Offset < 0 || q.Offset > MaxQueryOffset {
 		return nil, fmt.Errorf("query collection %q: offset %d, want 0 to %d: %w", name, q.Offset, MaxQueryOffset, ErrBadParams)
 	}
-	hits, err := col.search(col.graphs[q.Using], q.Vector, limit+q.Offset, q.Filter, q.Exact)
+	hits, err := col.search(q.Using, q.Vector, limit+q.Offset, q.Filter, q.Exact)
 	if err != nil {
 		return nil, fmt.Errorf("query collection %q: %w", name, err)
 	}
@@ -790,8 +860,11 @@ const (
 	planExact             // compare every point the filter matches
 )
 
-// search finds the k best points for vec in graph g that pass f.
-func (col *pointIndex) search(g *HNSW, vec []float32, k int, f *Filter, exact bool) ([]scoredID, error) {
+// search finds the k best points for vec in the graph of vector name that
+// pass f. An int8 graph gives its best max(ef, k) candidates, rescored
+// from the full vectors (see fullVectors).
+func (col *pointIndex) search(name string, vec []float32, k int, f *Filter, exact bool) ([]scoredID, error) {
+	g := col.graphs[name]
 	col.mu.RLock()
 	defer col.mu.RUnlock()
 	slots := col.slots
@@ -803,10 +876,18 @@ func (col *pointIndex) search(g *HNSW, vec []float32, k int, f *Filter, exact bo
 				return false
 			}
 			s := &slots[nid]
-			return s.live && f.Match(s.id, s.payload)
+			return s.live && f.Match(s.id, s.payload.obj())
 		}
 	}
-	ef := max(g.Params().EfSearch, k)
+	gp := g.Params()
+	ef := max(gp.EfSearch, k)
+	want := k
+	if gp.Int8 {
+		if col.full == nil {
+			return nil, fmt.Errorf("vector %q: no full vectors to rescore with (collections closed?): %w", name, os.ErrClosed)
+		}
+		want = ef
+	}
 	var hits []Hit
 	var err error
 	if ids, only := f.IDs(); ids != nil {
@@ -820,15 +901,18 @@ func (col *pointIndex) search(g *HNSW, vec []float32, k int, f *Filter, exact bo
 		if only {
 			keep = live
 		}
-		hits, err = g.SearchExact(vec, k, nids, keep)
+		hits, err = g.SearchExact(vec, want, nids, keep)
 	} else if exact {
-		hits, err = g.SearchExact(vec, k, nil, keep)
+		hits, err = g.SearchExact(vec, want, nil, keep)
 	} else if f == nil {
-		hits, err = g.search(vec, k, ef, keep)
+		hits, err = g.search(vec, want, ef, keep)
 	} else if p, nids := col.plan(f, ef); p == planExact {
-		hits, err = g.SearchExact(vec, k, nids, live)
+		hits, err = g.SearchExact(vec, want, nids, live)
 	} else {
-		hits, err = g.search(vec, k, ef, keep)
+		hits, err = g.search(vec, want, ef, keep)
+	}
+	if err == nil && gp.Int8 {
+		hits, err = col.full.rescore(name, vec, hits, k)
 	}
 	if err != nil {
 		return nil, err
@@ -848,39 +932,78 @@ func (col *pointIndex) search(g *HNSW, vec []float32, k int, f *Filter, exact bo
 // internal ids are returned with it. Called with col.mu held.
 func (col *pointIndex) plan(f *Filter, ef int) (plan, []uint64) {
 	n := len(col.byID)
-	threshold := exactEf * ef
+	memo := idFree(f)
+	scan := scanCost
 	if n > 2*sampleSize {
 		// Estimate from a sample of live slots drawn at random, so that
 		// payloads laid out in id order cannot bias it; from a fixed
 		// seed, so that one query over one collection always gets one
-		// plan (and one answer).
+		// plan (and one answer). A walk chosen on few hits (a share
+		// known to ±1/√hits) is checked on a sample eight times larger
+		// first: a walk at a share that was overestimated is the slow
+		// mistake (tens of ms at 1% of 1M points), exact search the mild
+		// one.
 		r := rand.New(rand.NewPCG(uint64(len(col.slots)), 0x5a3c))
 		seen, hit := 0, 0
-		for tries := 0; seen < sampleSize && tries < 4*sampleSize; tries++ {
-			s := &col.slots[r.IntN(len(col.slots))]
-			if !s.live {
-				continue
-			}
-			seen++
-			if f.Match(s.id, s.payload) {
-				hit++
+		var distinct map[*sharedPayload]bool
+		if memo {
+			distinct = make(map[*sharedPayload]bool, memoSample)
+		}
+		draw := func(size int) {
+			for tries := 0; seen < size && tries < 4*size; tries++ {
+				s := &col.slots[r.IntN(len(col.slots))]
+				if !s.live {
+					continue
+				}
+				seen++
+				if memo && len(distinct) <= memoSample {
+					distinct[s.payload] = true
+				}
+				if f.Match(s.id, s.payload.obj()) {
+					hit++
+				}
 			}
 		}
-		if seen > 0 && float64(hit)/float64(seen)*float64(n) >= float64(threshold) {
+		draw(sampleSize)
+		if memo && len(distinct) <= memoSample {
+			// Few distinct payloads among the sample's points: few
+			// overall, and the memo spares most filter tests.
+			scan = memoScanCost
+		}
+		walk := func() bool {
+			return seen > 0 && !exactCheaper(float64(n), float64(hit)/float64(seen)*float64(n), ef, scan)
+		}
+		if walk() && hit < sampleSize/8 && n > 16*sampleSize {
+			draw(8 * sampleSize)
+		}
+		if walk() {
 			return planGraph, nil
 		}
 	}
 	nids := []uint64{} // not nil: SearchExact reads nil as every point
+	var mm *matchMemo
+	if memo {
+		mm = new(matchMemo)
+	}
 	for i := range col.slots {
 		s := &col.slots[i]
-		if s.live && f.Match(s.id, s.payload) {
+		if !s.live {
+			continue
+		}
+		var ok bool
+		if mm != nil {
+			ok = mm.match(f, s.id, s.payload)
+		} else {
+			ok = f.Match(s.id, s.payload.obj())
+		}
+		if ok {
 			nids = append(nids, uint64(i))
 		}
 	}
 	// Counted exactly, a small collection can still prefer the walk. A
 	// sample that said "few" when there are many leaves the exact plan:
 	// the matches are found already, and it is exact, only slower.
-	if n <= 2*sampleSize && len(nids) >= threshold {
+	if n <= 2*sampleSize && !exactCheaper(float64(n), float64(len(nids)), ef, scan) {
 		return planGraph, nil
 	}
 	return planExact, nids
@@ -952,7 +1075,7 @@ func (c *Collections) Count(ctx context.Context, name string, f *Filter) (int, e
 	n := 0
 	if ids, _ := f.IDs(); ids != nil {
 		for _, id := range ids {
-			if nid, ok := col.byID[id]; ok && f.Match(id, col.slots[nid].payload) {
+			if nid, ok := col.byID[id]; ok && f.Match(id, col.slots[nid].payload.obj()) {
 				n++
 			}
 		}
@@ -960,7 +1083,7 @@ func (c *Collections) Count(ctx context.Context, name string, f *Filter) (int, e
 	}
 	for i := range col.slots {
 		s := &col.slots[i]
-		if s.live && f.Match(s.id, s.payload) {
+		if s.live && f.Match(s.id, s.payload.obj()) {
 			n++
 		}
 	}
@@ -968,7 +1091,9 @@ func (c *Collections) Count(ctx context.Context, name string, f *Filter) (int, e
 }
 
 // Close persists the index of every collection that changed since it was
-// loaded or saved. It does not close the store, which the caller owns. An
+// loaded or saved, and closes the scratch files of full vectors, so
+// queries of cosine vectors fail afterwards (with an error wrapping
+// os.ErrClosed). It does not close the store, which the caller owns. An
 // index that missed a write made to the store around Collections is not
 // saved, so the next start rebuilds it.
 func (c *Collections) Close() error {
@@ -982,12 +1107,15 @@ func (c *Collections) Close() error {
 	c.mu.RUnlock()
 	var errs []error
 	for _, col := range cols {
-		if !col.dirty || !col.inSync {
-			continue
+		if col.dirty && col.inSync {
+			if err := c.save(col); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		if err := c.save(col); err != nil {
-			errs = append(errs, err)
-		}
+		col.mu.Lock() // queries reading the file are done
+		col.full.close()
+		col.full = nil
+		col.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }

@@ -263,7 +263,7 @@ func (col *pointIndex) adoptGraph(name string, g *HNSW, vp store.VectorParams, w
 	if p.Distance != vp.Distance || (g.Dims() != 0 && g.Dims() != vp.Size) {
 		return fmt.Errorf("%w: vector %q is %v of %d dims in the file, %v of %d in the store", errStale, name, p.Distance, g.Dims(), vp.Distance, vp.Size)
 	}
-	if (want.M != 0 && want.M != p.M) || (want.EfConstruction != 0 && want.EfConstruction != p.EfConstruction) {
+	if (want.M != 0 && want.M != p.M) || (want.EfConstruction != 0 && want.EfConstruction != p.EfConstruction) || p.Int8 != quantized(vp) {
 		return fmt.Errorf("%w: vector %q was built with other parameters", errStale, name)
 	}
 	if want.EfSearch != 0 {

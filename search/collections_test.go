@@ -673,7 +673,7 @@ func TestCollectionsFilterRecall(t *testing.T) {
 		g := col.graphs[""]
 		keep := func(nid uint64) bool {
 			s := &col.slots[nid]
-			return s.live && f.Match(s.id, s.payload)
+			return s.live && f.Match(s.id, s.payload.obj())
 		}
 		exact := exactIDs(vecs, live, queries, k)
 		wr := recallAt(k, queries, exact, func(q []float32) []uint64 {

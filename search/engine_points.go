@@ -160,20 +160,25 @@ func (e *Engine) QueryPoints(ctx context.Context, q PointQuery) ([]ScoredPoint, 
 	case q.Filter == nil:
 		hits, err = g.SearchFunc(q.Vector, k, keep)
 	default:
-		// Few matches: compare exactly those, as Collections plans.
+		// Few matches: compare exactly those when that costs less than a
+		// filtered walk, by Collections' cost model (see exactCheaper).
+		// The table is in memory, so the matches are counted, not
+		// estimated.
 		ef := max(g.Params().EfSearch, k)
-		var matched []uint64
+		n := float64(len(e.chunks))
+		matched := []uint64{} // not nil: SearchExact reads nil as every id
+		exact := true
 		for id := range e.chunks {
 			if keep(id) {
-				if matched = append(matched, id); len(matched) >= exactEf*ef {
+				// More matches only make the walk cheaper: stop counting
+				// once it is.
+				if matched = append(matched, id); len(matched)%256 == 0 && !exactCheaper(n, float64(len(matched)), ef, scanCost) {
+					exact = false
 					break
 				}
 			}
 		}
-		if len(matched) < exactEf*ef {
-			if matched == nil {
-				matched = []uint64{} // not nil: SearchExact reads nil as every id
-			}
+		if exact && exactCheaper(n, float64(len(matched)), ef, scanCost) {
 			hits, err = g.SearchExact(q.Vector, k, matched, nil)
 		} else {
 			hits, err = g.SearchFunc(q.Vector, k, keep)

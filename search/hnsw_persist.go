@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"unsafe"
 
 	"github.com/edgesearch/edgesearch/store"
 )
@@ -17,10 +18,11 @@ import (
 //
 //	header (72 bytes): magic "EDGEHNSW", version, dims, M, EfConstruction,
 //	  EfSearch, top level, seed, generation, slots, entry, upper-layer word
-//	  count, distance (u32: 1 cosine, 2 dot, 3 Euclid), CRC-32C of the
-//	  bytes before it
+//	  count, distance (u32: 1 cosine, 2 dot, 3 Euclid; plus hnswInt8 for
+//	  int8 codes), CRC-32C of the bytes before it
 //	body: ids u64 × slots, levels u8 × slots, tombstones u8 × slots,
-//	  vectors × slots×dims (cosine: binary16; dot and Euclid: float32),
+//	  vectors × slots×dims (cosine: binary16; dot and Euclid: float32;
+//	  int8 codes: i8, then a float32 scale × slots),
 //	  layer-0 links u32 × slots×(2M+1), upper links u32 × words
 //	trailer: CRC-32C of the body
 //
@@ -42,6 +44,7 @@ const (
 	hnswVersion    = 3
 	hnswV2         = 2
 	hnswHeaderSize = 72
+	hnswInt8       = 0x100   // in the distance word: vectors are int8 codes
 	readChunk      = 1 << 16 // elements per bounded read
 )
 
@@ -63,7 +66,11 @@ func (h *HNSW) fileSizeLocked() int64 {
 		words += int64(len(u))
 	}
 	n := int64(len(h.ids))
-	return hnswHeaderSize + n*(8+1+1+int64(h.valueBytes()*h.dims)+4*int64(h.m0+1)) + 4*words + 4
+	scale := int64(0)
+	if h.q8() {
+		scale = 4
+	}
+	return hnswHeaderSize + n*(8+1+1+int64(h.valueBytes()*h.dims)+scale+4*int64(h.m0+1)) + 4*words + 4
 }
 
 // writeLocked is WriteTo with the read lock held.
@@ -94,7 +101,11 @@ func (h *HNSW) writeLocked(w io.Writer) (int64, error) {
 	le.PutUint32(hd[48:], uint32(n))
 	le.PutUint32(hd[52:], entry)
 	le.PutUint64(hd[56:], words)
-	le.PutUint32(hd[64:], uint32(h.p.Distance))
+	distance := uint32(h.p.Distance)
+	if h.q8() {
+		distance |= hnswInt8
+	}
+	le.PutUint32(hd[64:], distance)
 	le.PutUint32(hd[68:], crc32.Checksum(hd[:68], castagnoli))
 	bw.Write(hd[:])
 
@@ -123,6 +134,13 @@ func (h *HNSW) writeLocked(w io.Writer) (int64, error) {
 	for _, f := range h.vecs {
 		le.PutUint16(tmp[:], f)
 		put(tmp[:2]...)
+	}
+	for _, c := range h.codes {
+		put(byte(c))
+	}
+	for _, f := range h.scales {
+		le.PutUint32(tmp[:], math.Float32bits(f))
+		put(tmp[:4]...)
 	}
 	for _, f := range h.raw {
 		le.PutUint32(tmp[:], math.Float32bits(f))
@@ -189,6 +207,7 @@ func (h *HNSW) ReadFrom(r io.Reader) (int64, error) {
 	defer h.mu.Unlock()
 	h.p, h.m0, h.ml, h.rng, h.gen = g.p, g.m0, g.ml, g.rng, g.gen
 	h.dims, h.vecs, h.raw, h.ids, h.levels, h.dead = g.dims, g.vecs, g.raw, g.ids, g.levels, g.dead
+	h.codes, h.scales = g.codes, g.scales
 	h.links0, h.upper, h.slots, h.nDead = g.links0, g.upper, g.slots, g.nDead
 	h.entry, h.top = g.entry, g.top
 	if h.pool.New == nil {
@@ -240,15 +259,20 @@ func readGraph(r io.Reader, size int64) (*HNSW, error) {
 	}
 	// Zero is cosine, as in Params; version 2 has zero there.
 	distance := store.Cosine
-	switch d := le.Uint32(hd[64:]); {
-	case version == hnswV2 || d == 0:
-	case d == uint32(store.Cosine) || d == uint32(store.Dot) || d == uint32(store.Euclid):
+	dword := le.Uint32(hd[64:])
+	int8Codes := version != hnswV2 && dword&hnswInt8 != 0
+	switch d := dword &^ hnswInt8; {
+	case version == hnswV2 || dword == 0:
+	case d == uint32(store.Cosine) || (!int8Codes && (d == uint32(store.Dot) || d == uint32(store.Euclid))):
 		distance = store.Distance(d)
 	default:
-		return nil, corrupt("distance %d", d)
+		return nil, corrupt("distance %#x", dword)
 	}
 	valueBytes := uint64(2)
-	if distance != store.Cosine {
+	switch {
+	case int8Codes:
+		valueBytes = 1 // and a 4-byte scale, below
+	case distance != store.Cosine:
 		valueBytes = 4
 	}
 	// Every field is range-checked as a uint64 before it becomes an int, so
@@ -271,6 +295,9 @@ func readGraph(r io.Reader, size int64) (*HNSW, error) {
 		return nil, corrupt("%d upper-layer words for %d slots of at most %d levels", words, n, top)
 	}
 	body := n*(8+1+1+valueBytes*dims+4*(2*m+1)) + 4*words
+	if int8Codes {
+		body += 4 * n
+	}
 	if size >= 0 && uint64(size) < hnswHeaderSize+body+4 {
 		return nil, corrupt("header describes %d bytes, the file holds %d", hnswHeaderSize+body+4, size)
 	}
@@ -279,7 +306,7 @@ func readGraph(r io.Reader, size int64) (*HNSW, error) {
 	if body > math.MaxInt {
 		return nil, fmt.Errorf("hnsw graph: body of %d bytes is beyond this platform's int: %w", body, ErrTooLarge)
 	}
-	p := Params{M: int(m), EfConstruction: int(efc), EfSearch: int(efs), Seed: le.Uint64(hd[32:]), Distance: distance}
+	p := Params{M: int(m), EfConstruction: int(efc), EfSearch: int(efs), Seed: le.Uint64(hd[32:]), Distance: distance, Int8: int8Codes}
 	g := &HNSW{}
 	g.init(p)
 	g.gen = le.Uint64(hd[40:])
@@ -290,7 +317,13 @@ func readGraph(r io.Reader, size int64) (*HNSW, error) {
 	g.ids = readU64s(br, ns)
 	g.levels = br.bytes(ns)
 	deadBytes := br.bytes(ns)
-	if g.half() {
+	if g.q8() {
+		// The bytes are the codes: reinterpreted, not copied, so a
+		// million vectors do not take their 384 MB twice while loading.
+		codes := br.bytes(ns * g.dims)
+		g.codes = unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(codes))), len(codes))
+		g.scales = readF32s(br, ns)
+	} else if g.half() {
 		g.vecs = readU16s(br, ns*g.dims)
 	} else {
 		g.raw = readF32s(br, ns*g.dims)
@@ -382,6 +415,11 @@ func (g *HNSW) adopt(deadBytes []byte, upperWords []uint32, entry uint32, top in
 	for i, v := range g.raw {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return corrupt("vector value at %d not finite", i)
+		}
+	}
+	for s, v := range g.scales {
+		if !(v >= 0 && v <= 1) { // a unit vector's largest value / 127
+			return corrupt("slot %d scale %v", s, v)
 		}
 	}
 	g.entry, g.top = entry, top
