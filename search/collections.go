@@ -112,6 +112,12 @@ type PointQuery struct {
 	// Exact compares the query with every point (that passes the filter)
 	// instead of walking the graph, as Qdrant's params.exact.
 	Exact bool
+	// Text, when the collection's points have text (see TextFields), is
+	// also searched by BM25 and the two rankings fused by reciprocal rank
+	// (scores are then fused ones, which ScoreThreshold does not apply
+	// to); without Vector, keyword search alone. A collection without text
+	// ignores it and needs Vector.
+	Text string
 }
 
 // ScoredPoint is one result of Query.
@@ -161,6 +167,7 @@ type pointIndex struct {
 	vectors map[string]store.VectorParams
 	graphs  map[string]*HNSW // by vector name
 	full    *fullVectors     // cosine vectors for rescoring; nil without any
+	text    *BM25            // the points' texts (see TextFields), by internal id
 
 	mu    sync.RWMutex // guards slots and byID
 	slots []pointSlot  // internal id → point
@@ -252,6 +259,7 @@ func (c *Collections) newIndex(name string, vectors map[string]store.VectorParam
 		vectors:  vectors,
 		graphs:   make(map[string]*HNSW, len(vectors)),
 		byID:     map[store.PointID]uint64{},
+		text:     NewBM25(),
 		payloads: newPayloadTable(),
 		inSync:   true,
 		dirty:    true,
@@ -337,6 +345,9 @@ func (c *Collections) walk(ctx context.Context, col *pointIndex, info store.Coll
 			}
 			col.slots = append(col.slots, pointSlot{id: p.ID, payload: col.payloads.intern(p.Payload, payload), live: true})
 			col.byID[p.ID] = nid
+			if err := col.indexText(nid, payload); err != nil {
+				return err
+			}
 			if err := col.full.put(nid, p.Vectors); err != nil {
 				return err
 			}
@@ -352,6 +363,9 @@ func (c *Collections) walk(ctx context.Context, col *pointIndex, info store.Coll
 			}
 			col.slots[nid].payload = col.payloads.intern(p.Payload, payload)
 			if err := col.full.put(nid, p.Vectors); err != nil {
+				return err
+			}
+			if err := col.indexText(nid, payload); err != nil {
 				return err
 			}
 		}
@@ -566,6 +580,10 @@ func (c *Collections) Upsert(ctx context.Context, name string, pts []store.Point
 			col.inSync = false
 			return fmt.Errorf("index point %v of collection %q: %w", pts[i].ID, name, err)
 		}
+		if err := col.indexText(nids[i], payloads[i]); err != nil {
+			col.inSync = false
+			return fmt.Errorf("index point %v of collection %q: %w", pts[i].ID, name, err)
+		}
 	}
 	var old []uint64
 	col.mu.Lock()
@@ -594,6 +612,7 @@ func (c *Collections) release(col *pointIndex, nids []uint64) {
 		for _, g := range col.graphs {
 			g.Delete(nid)
 		}
+		col.text.Delete(nid)
 	}
 	col.free = append(col.free, nids...)
 }
@@ -741,9 +760,16 @@ func (c *Collections) UpdatePayload(ctx context.Context, name string, ids []stor
 		if nid, ok := col.byID[pts[i].ID]; ok {
 			col.payloads.release(col.slots[nid].payload)
 			col.slots[nid].payload = col.payloads.intern(pts[i].Payload, payloads[i])
+			if err = col.indexText(nid, payloads[i]); err != nil {
+				break
+			}
 		}
 	}
 	col.mu.Unlock()
+	if err != nil {
+		col.inSync = false
+		return n, fmt.Errorf("update payload in collection %q: %w", name, err)
+	}
 	c.stored(col, true)
 	return n, nil
 }
@@ -766,7 +792,11 @@ func (c *Collections) Query(ctx context.Context, name string, q PointQuery) ([]S
 	if !ok {
 		return nil, fmt.Errorf("query collection %q: %w", name, col.unknownVector(q.Using))
 	}
-	if len(q.Vector) != vp.Size {
+	byText := col.text.Len() > 0 && len(Terms(q.Text)) > 0
+	if len(q.Vector) == 0 && q.Text != "" && !byText {
+		return nil, fmt.Errorf("query collection %q by text %q: no vector, and no words its points' text could match: %w", name, q.Text, ErrNoQuery)
+	}
+	if len(q.Vector) != vp.Size && (!byText || len(q.Vector) != 0) {
 		return nil, fmt.Errorf("query collection %q: vector %q has %d dims, the collection's has %d: %w", name, q.Using, len(q.Vector), vp.Size, ErrDims)
 	}
 	limit, err := checkLimit(q.Limit)
@@ -776,11 +806,16 @@ func (c *Collections) Query(ctx context.Context, name string, q PointQuery) ([]S
 	if q.Offset < 0 || q.Offset > MaxQueryOffset {
 		return nil, fmt.Errorf("query collection %q: offset %d, want 0 to %d: %w", name, q.Offset, MaxQueryOffset, ErrBadParams)
 	}
-	hits, err := col.search(q.Using, q.Vector, limit+q.Offset, q.Filter, q.Exact)
+	var hits []scoredID
+	if byText {
+		hits, err = col.textQuery(q, limit+q.Offset)
+	} else {
+		hits, err = col.search(q.Using, q.Vector, limit+q.Offset, q.Filter, q.Exact)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("query collection %q: %w", name, err)
 	}
-	if t := q.ScoreThreshold; t != nil {
+	if t := q.ScoreThreshold; t != nil && !byText {
 		hits = slices.DeleteFunc(hits, func(h scoredID) bool {
 			if vp.Distance == store.Euclid {
 				return h.score > *t

@@ -119,7 +119,8 @@ func chunkIDs(f *Filter) []uint64 {
 
 // QueryPoints is Collections.Query over the documents' chunks: the nearest
 // chunks to q.Vector that pass q.Filter, with the same limits, offset,
-// score threshold and exact option. Filters apply inside the graph walk, or,
+// score threshold and exact option; with q.Text, fused with the chunks'
+// BM25 ranking (keyword alone without a vector), as /search does. Filters apply inside the graph walk, or,
 // when they match fewer than exactEf × ef chunks, over exactly those. Chunk
 // payloads (see ChunkPayload) and vectors are read from the store when
 // asked for. It fails with ErrBadParams for a named vector or a limit or
@@ -134,7 +135,11 @@ func (e *Engine) QueryPoints(ctx context.Context, q PointQuery) ([]ScoredPoint, 
 	if q.Using != "" {
 		return nil, fmt.Errorf("%s: it has no vector named %q, only the unnamed one: %w", what, q.Using, ErrBadParams)
 	}
-	if len(q.Vector) != e.st.Dims() {
+	byText := len(Terms(q.Text)) > 0
+	if len(q.Vector) == 0 && q.Text != "" && !byText {
+		return nil, fmt.Errorf("%s by text %q: no vector, and no searchable words: %w", what, q.Text, ErrNoQuery)
+	}
+	if len(q.Vector) != e.st.Dims() && (!byText || len(q.Vector) != 0) {
 		return nil, fmt.Errorf("%s: vector has %d dims, the collection's has %d: %w", what, len(q.Vector), e.st.Dims(), ErrDims)
 	}
 	limit, err := checkLimit(q.Limit)
@@ -153,6 +158,13 @@ func (e *Engine) QueryPoints(ctx context.Context, q PointQuery) ([]ScoredPoint, 
 	keep := e.keepChunk(q.Filter)
 	var hits []Hit
 	switch ids := chunkIDs(q.Filter); {
+	case byText:
+		// The chunks' texts are in the keyword index: fuse, as /search does.
+		mode := Hybrid
+		if len(q.Vector) == 0 {
+			mode = Keyword
+		}
+		hits, err = e.index.Search(mode, q.Vector, q.Text, k, keep)
 	case ids != nil:
 		hits, err = g.SearchExact(q.Vector, k, ids, keep)
 	case q.Exact:
@@ -188,7 +200,7 @@ func (e *Engine) QueryPoints(ctx context.Context, q PointQuery) ([]ScoredPoint, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if t := q.ScoreThreshold; t != nil {
+	if t := q.ScoreThreshold; t != nil && !byText {
 		hits = slices.DeleteFunc(hits, func(h Hit) bool { return h.Score < *t })
 	}
 	hits = hits[min(q.Offset, len(hits)):]

@@ -189,9 +189,18 @@ func TestDocumentsAsPointsReadLikeACollection(t *testing.T) {
 		t.Errorf("query with 3 dims: %v, want ErrDims", err)
 	}
 
+	// Text is looked up in the chunks' keyword index.
+	res, err := e.QueryPoints(ctx, PointQuery{Text: "passage number 77", Limit: 3, WithPayload: true})
+	if err != nil || len(res) == 0 || res[0].ID != store.NumPointID(chunkIDs[77]) {
+		t.Errorf("keyword query for passage 77 = %+v, %v", res, err)
+	}
+	if _, err := e.QueryPoints(ctx, PointQuery{Text: "  "}); !errors.Is(err, ErrNoQuery) {
+		t.Errorf("a query of blanks: %v, want ErrNoQuery", err)
+	}
+
 	// The best match of a chunk's own vector is that chunk, until its
 	// document is deleted.
-	res, err := e.QueryPoints(ctx, PointQuery{Vector: byChunk[chunkIDs[7]], Limit: 1, WithPayload: true})
+	res, err = e.QueryPoints(ctx, PointQuery{Vector: byChunk[chunkIDs[7]], Limit: 1, WithPayload: true})
 	if err != nil || len(res) != 1 || res[0].ID != store.NumPointID(chunkIDs[7]) || res[0].Score < 0.999 {
 		t.Fatalf("query by chunk 7's vector = %+v, %v", res, err)
 	}

@@ -34,11 +34,6 @@ const (
 	textFieldSample = 16
 )
 
-// textFieldNames are the payload keys that hold a point's text in the
-// tools people load collections with (LangChain writes page_content,
-// LlamaIndex and Haystack text or content), tried in this order.
-var textFieldNames = []string{"text", "page_content", "content", "document", "body"}
-
 // CollectionSummary is one entry of GET /collections.
 type CollectionSummary struct {
 	Name   string `json:"name"`
@@ -65,6 +60,7 @@ type CollectionSummary struct {
 type CollectionSearchResponse struct {
 	Collection string                `json:"collection"`
 	Query      string                `json:"query"`
+	Mode       string                `json:"mode"`
 	TextField  *string               `json:"text_field"`
 	TookMS     float64               `json:"took_ms"`
 	Results    []CollectionSearchHit `json:"results"`
@@ -86,6 +82,7 @@ type collectionSearchRequest struct {
 	Query  *string         `json:"query"`
 	Limit  *int            `json:"limit"`
 	Filter json.RawMessage `json:"filter"`
+	Mode   string          `json:"mode"`
 }
 
 // handleListCollections serves GET /collections: every collection, in name
@@ -133,10 +130,12 @@ func (s *Server) handleListCollections(c *gin.Context) {
 }
 
 // handleCollectionSearch serves POST /collections/:name/search {query,
-// limit, filter}: the query embedded by the model in the interactive lane
-// (503 with Retry-After when the embedder is full), then the collection's
-// nearest points by its default vector. A collection whose vectors are not
-// the model's size is a 400 that says so; an unknown one a 404.
+// limit, filter, mode}: the query embedded by the model in the interactive
+// lane (503 with Retry-After when the embedder is full) for the
+// collection's nearest points by its default vector, and, in the hybrid
+// mode (the default) and the keyword mode, its words looked up in the
+// points' text by BM25, the two rankings fused. A collection whose vectors
+// are not the model's size is a 400 that says so; an unknown one a 404.
 func (s *Server) handleCollectionSearch(c *gin.Context) {
 	start := time.Now()
 	name := c.Param("name")
@@ -155,6 +154,11 @@ func (s *Server) handleCollectionSearch(c *gin.Context) {
 			s.abortWithError(c, badRequest(`"limit" is %d: want a whole number from 1 to %d`, limit, CollectionSearchMaxLimit))
 			return
 		}
+	}
+	mode, err := search.ParseMode(req.Mode)
+	if err != nil {
+		s.abortWithError(c, badRequest(`"mode" is %q: want hybrid, semantic or keyword`, req.Mode))
+		return
 	}
 	var filter *search.Filter
 	if present(req.Filter) {
@@ -196,18 +200,26 @@ func (s *Server) handleCollectionSearch(c *gin.Context) {
 		s.collectionFailed(c, name, err)
 		return
 	}
-	embs, err := s.embed(c, []string{*req.Query})
-	if err != nil {
-		s.abortWithError(c, err)
-		return
+	// Hybrid and keyword search the points' text by BM25 too (points with
+	// a text field; see search.TextFields); keyword embeds nothing.
+	q := search.PointQuery{Using: using, Filter: filter, Limit: limit, WithPayload: true}
+	if mode != search.Keyword {
+		embs, err := s.embed(c, []string{*req.Query})
+		if err != nil {
+			s.abortWithError(c, err)
+			return
+		}
+		q.Vector = embs[0].Vector
 	}
-	hits, err := vs.Query(c.Request.Context(), name, search.PointQuery{
-		Vector: embs[0].Vector, Using: using, Filter: filter, Limit: limit, WithPayload: true})
+	if mode != search.Semantic {
+		q.Text = *req.Query
+	}
+	hits, err := vs.Query(c.Request.Context(), name, q)
 	if err != nil {
 		s.collectionFailed(c, name, err)
 		return
 	}
-	out := CollectionSearchResponse{Collection: name, Query: *req.Query, TextField: field,
+	out := CollectionSearchResponse{Collection: name, Query: *req.Query, Mode: mode.String(), TextField: field,
 		Results: make([]CollectionSearchHit, len(hits))}
 	for i, h := range hits {
 		payload := json.RawMessage(h.Payload)
@@ -228,7 +240,7 @@ func (s *Server) collectionFailed(c *gin.Context, name string, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		noCollection(c, name)
 	case errors.Is(err, search.ErrBadFilter), errors.Is(err, search.ErrBadParams),
-		errors.Is(err, search.ErrDims), errors.Is(err, search.ErrBadVector):
+		errors.Is(err, search.ErrDims), errors.Is(err, search.ErrBadVector), errors.Is(err, search.ErrNoQuery):
 		s.abortWithError(c, badRequest("%v", err))
 	default:
 		s.abortWithError(c, fmt.Errorf("search collection %q: %w", name, err))
@@ -257,7 +269,7 @@ func defaultVector(info store.CollectionInfo) (string, store.VectorParams) {
 }
 
 // textField guesses which top-level payload key holds the collection's
-// text from its first few points: the first of textFieldNames that is a
+// text from its first few points: the first of search.TextFields that is a
 // string in one of them, else the key with the longest string value (ties
 // to the smaller name), else nil. It fails with store.ErrNotFound for an
 // unknown collection.
@@ -284,7 +296,7 @@ func textField(ctx context.Context, vs vectorStore, name string) (*string, error
 			}
 		}
 	}
-	for _, k := range textFieldNames {
+	for _, k := range search.TextFields {
 		if seen[k] {
 			return &k, nil
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -236,6 +237,53 @@ func TestCollectionsSearchFindsTheNearestPointWithItsText(t *testing.T) {
 	r.decode(t, &got)
 	if len(got.Results) != 1 || got.Results[0].ID != float64(2) {
 		t.Fatalf("filtered to source note-b: %s", r.body)
+	}
+}
+
+// TestCollectionsSearchModes: hybrid (the default) and keyword search the
+// points' text by BM25 as well; keyword finds a word only where it is
+// written and embeds nothing; semantic is the vectors alone.
+func TestCollectionsSearchModes(t *testing.T) {
+	cols, base := startCollections(t, web.Config{})
+	makeTextCollection(t, cols, "notes", "page_content", notes)
+	url := base + "/collections/notes/search"
+	var got struct {
+		Mode    string `json:"mode"`
+		Results []struct {
+			ID any `json:"id"`
+		} `json:"results"`
+	}
+	ids := func() []any {
+		var out []any
+		for _, r := range got.Results {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	r := call(t, "POST", url, map[string]any{"query": "oxalic"}, nil)
+	r.decode(t, &got)
+	if got.Mode != "hybrid" || len(got.Results) != len(notes) || got.Results[0].ID != float64(1) {
+		t.Errorf("default mode: %s", r.body)
+	}
+	r = call(t, "POST", url, map[string]any{"query": "oxalic spare", "mode": "keyword"}, nil)
+	r.decode(t, &got)
+	if got.Mode != "keyword" || len(got.Results) != 2 || !slices.Contains(ids(), any(float64(1))) || !slices.Contains(ids(), any(float64(2))) {
+		t.Errorf("keyword oxalic spare = %v (%s), want the varroa and the car notes only", ids(), r.body)
+	}
+	r = call(t, "POST", url, map[string]any{"query": "oxalic", "mode": "semantic"}, nil)
+	r.decode(t, &got)
+	if got.Mode != "semantic" || len(got.Results) != len(notes) {
+		t.Errorf("semantic: %s", r.body)
+	}
+	r = call(t, "POST", url, map[string]any{"query": "x", "mode": "fuzzy"}, nil)
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "hybrid, semantic or keyword") {
+		t.Errorf("mode fuzzy: %d %s", r.status, r.body)
+	}
+	// Points without text: keyword has nothing to search.
+	makeCollection(t, cols, "bare", pool(t).Info().Dims, store.Cosine, `{"n":1}`)
+	r = call(t, "POST", base+"/collections/bare/search", map[string]any{"query": "anything", "mode": "keyword"}, nil)
+	if r.status != http.StatusBadRequest {
+		t.Errorf("keyword over points without text: %d %s", r.status, r.body)
 	}
 }
 
