@@ -63,6 +63,10 @@ Configuration is resolved once at start, first match wins:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// Cobra adds --version (and -v) when Version is set; the template
+	// makes its output the same line as `edgesearch version`.
+	root.Version = versionLine()
+	root.SetVersionTemplate("edgesearch {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	addCommonFlags(root.PersistentFlags())
 	root.AddCommand(newServeCmd(getenv), newSearchCmd(getenv), newEmbedCmd(getenv), newModelCmd(getenv), newVersionCmd(), newImportCmd(getenv), newReindexCmd(getenv))
