@@ -11,10 +11,11 @@ import (
 	"github.com/edgesearch/edgesearch/store"
 )
 
-// Limits on Query.K.
+// Limits on Query.K and Query.Offset.
 const (
-	DefaultK = 10
-	MaxK     = 100
+	DefaultK  = 10
+	MaxK      = 100
+	MaxOffset = 1000
 )
 
 // SourceFilter is the Query.Filter key that matches a document's source
@@ -31,6 +32,9 @@ type Query struct {
 	Vector []float32
 	// K is how many documents to return: 0 means DefaultK, at most MaxK.
 	K int
+	// Offset skips that many of the best documents first, for the next
+	// page of results: 0 to MaxOffset.
+	Offset int
 	// Mode selects the indexes; the zero value is Hybrid.
 	Mode Mode
 	// Filter keeps documents whose metadata has every key=value given;
@@ -53,8 +57,8 @@ type Result struct {
 	Chunk    int // ordinal of the best chunk in the document
 }
 
-// Search returns up to q.K documents best first, each represented by its
-// best-scoring chunk. Filters are applied inside the index walk, so K
+// Search returns up to q.K documents best first, after the q.Offset best,
+// each represented by its best-scoring chunk. Filters are applied inside the index walk, so K
 // documents come back whenever K match. It fails with ErrBadParams for K
 // out of range, ErrUnknownMode, ErrNoQuery when the mode's input is missing
 // (no searchable words for Keyword, no vector for Semantic), and ErrDims for
@@ -67,6 +71,10 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 	if k < 1 || k > MaxK {
 		return nil, fmt.Errorf("search k %d, want 1..%d: %w", q.K, MaxK, ErrBadParams)
 	}
+	if q.Offset < 0 || q.Offset > MaxOffset {
+		return nil, fmt.Errorf("search offset %d, want 0..%d: %w", q.Offset, MaxOffset, ErrBadParams)
+	}
+	k += q.Offset
 	if q.Mode < Hybrid || q.Mode > Keyword {
 		return nil, fmt.Errorf("search mode %d: %w", int(q.Mode), ErrUnknownMode)
 	}
@@ -115,6 +123,7 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 		}
 	}
 	e.mu.RUnlock()
+	picked = picked[min(q.Offset, len(picked)):]
 
 	terms := Terms(q.Text)
 	out := make([]Result, 0, len(picked))

@@ -550,3 +550,66 @@ func TestDocumentRoutesConcurrent(t *testing.T) {
 		t.Errorf("keyword search finds %v, want the 3 surviving notes", got.ids())
 	}
 }
+
+// TestSearchPages: offset skips the best documents, pages do not overlap
+// and together are the same as one larger page; a full page says where the
+// next starts, the last does not; an offset out of range is a 400.
+func TestSearchPages(t *testing.T) {
+	_, base := startLibrary(t, t.TempDir())
+	var docs []map[string]any
+	topics := []string{"bees and honey", "the hive in winter", "varroa mites", "queen bees", "pollen and nectar",
+		"swarming in spring", "beekeeping suits", "smoking the hive", "wax combs", "drone bees", "bee stings", "honey harvest"}
+	for i, topic := range topics {
+		docs = append(docs, map[string]any{"id": fmt.Sprintf("d%02d", i), "text": "A note about " + topic + "."})
+	}
+	addDocs(t, base, docs)
+	type page struct {
+		Results []struct {
+			ID string `json:"id"`
+		} `json:"results"`
+		Offset     int  `json:"offset"`
+		NextOffset *int `json:"next_offset"`
+	}
+	get := func(url string) page {
+		t.Helper()
+		r := call(t, "GET", url, nil, nil)
+		if r.status != 200 {
+			t.Fatalf("GET %s: %d %s", url, r.status, r.body)
+		}
+		var p page
+		r.decode(t, &p)
+		return p
+	}
+	ids := func(p page) []string {
+		var out []string
+		for _, r := range p.Results {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	all := get(base + "/search?q=bees&k=12&mode=semantic")
+	first := get(base + "/search?q=bees&k=5&mode=semantic")
+	if first.Offset != 0 || first.NextOffset == nil || *first.NextOffset != 5 {
+		t.Fatalf("first page: offset %d, next %v", first.Offset, first.NextOffset)
+	}
+	second := get(base + "/search?q=bees&k=5&offset=5&mode=semantic")
+	third := get(base + fmt.Sprintf("/search?q=bees&k=5&offset=%d&mode=semantic", *second.NextOffset))
+	if third.NextOffset != nil || len(third.Results) != 2 {
+		t.Errorf("last page: %d results, next %v; want 2 and none", len(third.Results), third.NextOffset)
+	}
+	paged := append(append(ids(first), ids(second)...), ids(third)...)
+	if !slices.Equal(paged, ids(all)) {
+		t.Errorf("pages %v, one page %v", paged, ids(all))
+	}
+	r := call(t, "POST", base+"/search", map[string]any{"q": "bees", "k": 5, "offset": 5, "mode": "semantic"}, nil)
+	var post page
+	r.decode(t, &post)
+	if !slices.Equal(ids(post), ids(second)) || post.Offset != 5 {
+		t.Errorf("POST offset 5: %s", r.body)
+	}
+	for _, bad := range []string{"offset=-1", "offset=1001", "offset=x"} {
+		if r := call(t, "GET", base+"/search?q=bees&"+bad, nil, nil); r.status != 400 {
+			t.Errorf("%s: %d %s", bad, r.status, r.body)
+		}
+	}
+}

@@ -25,6 +25,11 @@ type SearchResponse struct {
 	Mode    string         `json:"mode"`
 	TookMS  float64        `json:"took_ms"`
 	Results []SearchResult `json:"results"`
+	// Offset is how many better documents were skipped (the request's
+	// offset); NextOffset, when the page was full, is the offset of the
+	// next page (which may be empty), and absent otherwise.
+	Offset     int  `json:"offset"`
+	NextOffset *int `json:"next_offset,omitempty"`
 }
 
 // SearchResult is one document found. Snippet is HTML: the matching
@@ -74,11 +79,12 @@ func (s *Server) engineOrErr() (*search.Engine, error) {
 type searchRequest struct {
 	Q      *string         `json:"q"`
 	K      *int            `json:"k"`
+	Offset int             `json:"offset"`
 	Mode   string          `json:"mode"`
 	Filter json.RawMessage `json:"filter"`
 }
 
-// handleSearchGet serves GET /search?q=&k=&mode=&filter=key=value (repeatable).
+// handleSearchGet serves GET /search?q=&k=&offset=&mode=&filter=key=value (repeatable).
 func (s *Server) handleSearchGet(c *gin.Context) {
 	k := 0
 	if raw, ok := c.GetQuery("k"); ok {
@@ -104,10 +110,17 @@ func (s *Server) handleSearchGet(c *gin.Context) {
 			return
 		}
 	}
-	s.runSearch(c, c.Query("q"), k, c.Query("mode"), filter, where)
+	offset := 0
+	if raw, ok := c.GetQuery("offset"); ok {
+		if offset, err = strconv.Atoi(strings.TrimSpace(raw)); err != nil {
+			s.abortWithError(c, badRequest("offset=%q: want a whole number from 0 to %d", raw, search.MaxOffset))
+			return
+		}
+	}
+	s.runSearch(c, c.Query("q"), k, offset, c.Query("mode"), filter, where)
 }
 
-// handleSearchPost serves POST /search {q, k, mode, filter}.
+// handleSearchPost serves POST /search {q, k, offset, mode, filter}.
 func (s *Server) handleSearchPost(c *gin.Context) {
 	var req searchRequest
 	if err := s.readJSON(c, &req); err != nil {
@@ -154,7 +167,7 @@ func (s *Server) handleSearchPost(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	s.runSearch(c, *req.Q, k, req.Mode, filter, where)
+	s.runSearch(c, *req.Q, k, req.Offset, req.Mode, filter, where)
 }
 
 // isQdrantFilter reports whether raw is an object with one of the keys of
@@ -205,7 +218,7 @@ func parseFilters(pairs []string) (map[string]string, error) {
 
 // runSearch checks the query, embeds it when the mode uses vectors, and
 // answers with the engine's results.
-func (s *Server) runSearch(c *gin.Context, q string, k int, modeName string, filter map[string]string, where *search.Filter) {
+func (s *Server) runSearch(c *gin.Context, q string, k, offset int, modeName string, filter map[string]string, where *search.Filter) {
 	start := time.Now()
 	if strings.TrimSpace(q) == "" {
 		s.abortWithError(c, badRequest(`the query "q" is empty`))
@@ -213,6 +226,10 @@ func (s *Server) runSearch(c *gin.Context, q string, k int, modeName string, fil
 	}
 	if k < 0 || k > search.MaxK {
 		s.abortWithError(c, badRequest("k=%d: want a whole number from 1 to %d", k, search.MaxK))
+		return
+	}
+	if offset < 0 || offset > search.MaxOffset {
+		s.abortWithError(c, badRequest("offset=%d: want a whole number from 0 to %d", offset, search.MaxOffset))
 		return
 	}
 	mode, err := search.ParseMode(modeName)
@@ -228,13 +245,22 @@ func (s *Server) runSearch(c *gin.Context, q string, k int, modeName string, fil
 	// The metrics' clock starts here, after the checks, so the histogram
 	// shows what searching costs rather than how fast bad requests bounce.
 	searchStart := time.Now()
-	results, err := s.searchWith(c, e, search.Query{Text: q, K: k, Mode: mode, Filter: filter, Where: where})
+	results, err := s.searchWith(c, e, search.Query{Text: q, K: k, Offset: offset, Mode: mode, Filter: filter, Where: where})
 	s.metrics.observeSearch(mode, time.Since(searchStart), err)
 	if err != nil {
 		s.abortWithError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, NewSearchResponse(q, mode, time.Since(start), results))
+	resp := NewSearchResponse(q, mode, time.Since(start), results)
+	resp.Offset = offset
+	if k == 0 {
+		k = search.DefaultK
+	}
+	if len(results) == k {
+		next := offset + k
+		resp.NextOffset = &next
+	}
+	c.JSON(http.StatusOK, resp)
 }
 
 // searchWith embeds the query when its mode uses vectors and runs it.
