@@ -19,8 +19,8 @@ import (
 func TestEngineKeepsItsGraphAcrossTheSchema3Migration(t *testing.T) {
 	dir := t.TempDir()
 	for src, dst := range map[string]string{
-		"../store/testdata/schema2.db":  "edgesearch.db",
-		"testdata/schema2-hnsw.graph": search.GraphFile,
+		"../store/testdata/schema2.db": "edgesearch.db",
+		"testdata/schema2-hnsw.graph":  search.GraphFile,
 	} {
 		data, err := os.ReadFile(src)
 		if err != nil {
