@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"strings"
 
 	"github.com/edgesearch/edgesearch/store"
@@ -55,6 +56,36 @@ type Result struct {
 	Snippet  string  // HTML: the best chunk's passage, query terms in <mark>
 	Metadata map[string]string
 	Chunk    int // ordinal of the best chunk in the document
+	// Similarity is the cosine similarity of the best chunk to the query
+	// vector, whatever the mode ranked by, so that results of any mode
+	// say how close they are (see MatchOf); NaN when the query had no
+	// vector (keyword search).
+	Similarity float32
+}
+
+// Thresholds of MatchOf on the cosine similarity of a chunk to a query,
+// for all-MiniLM-L6-v2. Measured on 120 SciFact test queries by
+// bench/matchcalib (bench/RESULTS.md, "How close is a match"): a query and
+// its relevant abstract median 0.60 (p25 0.46); the best of 200 unrelated
+// abstracts of the same field median 0.39 (p95 0.55); off-topic queries
+// (cakes, flights, jokes) against all of them at most 0.20.
+const (
+	StrongMatch  = 0.5
+	PartialMatch = 0.3
+)
+
+// MatchOf names how close a chunk with this cosine similarity to the query
+// is: "strong", "partial" or "weak"; "" for NaN (no query vector).
+func MatchOf(similarity float32) string {
+	switch {
+	case similarity != similarity:
+		return ""
+	case similarity >= StrongMatch:
+		return "strong"
+	case similarity >= PartialMatch:
+		return "partial"
+	}
+	return "weak"
 }
 
 // Search returns up to q.K documents best first, after the q.Offset best,
@@ -126,6 +157,13 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 	picked = picked[min(q.Offset, len(picked)):]
 
 	terms := Terms(q.Text)
+	var qnorm []float32
+	if len(q.Vector) > 0 {
+		qnorm = make([]float32, len(q.Vector))
+		if normalize(qnorm, q.Vector) != nil {
+			qnorm = nil
+		}
+	}
 	out := make([]Result, 0, len(picked))
 	for _, p := range picked {
 		d := p.ref.doc
@@ -136,14 +174,22 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("search: %w", err)
 		}
+		sim := float32(math.NaN())
+		if qnorm != nil && len(c.Vector) == len(qnorm) {
+			cv := make([]float32, len(c.Vector))
+			if normalize(cv, c.Vector) == nil {
+				sim = dot(qnorm, cv)
+			}
+		}
 		out = append(out, Result{
-			ID:       d.id,
-			Title:    d.title,
-			Source:   d.source,
-			Score:    p.hit.Score,
-			Snippet:  Snippet(c.Text, terms),
-			Metadata: maps.Clone(d.metadata),
-			Chunk:    p.ref.ordinal,
+			ID:         d.id,
+			Title:      d.title,
+			Source:     d.source,
+			Score:      p.hit.Score,
+			Snippet:    Snippet(c.Text, terms),
+			Metadata:   maps.Clone(d.metadata),
+			Chunk:      p.ref.ordinal,
+			Similarity: sim,
 		})
 	}
 	return out, nil

@@ -613,3 +613,57 @@ func TestSearchPages(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchSaysHowCloseAMatchIs: results carry the best chunk's cosine
+// similarity and what it means, so that a query about the documents' topic
+// reads as a strong match and a query about nothing in them reads as ten
+// weak ones, in every mode that has a query vector.
+func TestSearchSaysHowCloseAMatchIs(t *testing.T) {
+	_, base := startLibrary(t, t.TempDir())
+	addDocs(t, base, []map[string]any{
+		{"id": "mites", "text": "Varroa mites are parasites that weaken honey bee colonies; treat the hive with oxalic acid in winter."},
+		{"id": "bread", "text": "Feed the sourdough starter with flour and water every day before baking bread."},
+		{"id": "tyre", "text": "Loosen the lug nuts before lifting the car, then swap in the spare wheel."},
+	})
+	type answer struct {
+		Results []struct {
+			ID         string   `json:"id"`
+			Similarity *float32 `json:"similarity"`
+			Match      string   `json:"match"`
+		} `json:"results"`
+	}
+	get := func(q, mode string) answer {
+		t.Helper()
+		r := call(t, "GET", base+"/search?q="+url.QueryEscape(q)+"&mode="+mode, nil, nil)
+		var a answer
+		r.decode(t, &a)
+		if len(a.Results) == 0 {
+			t.Fatalf("%q %s: no results: %s", q, mode, r.body)
+		}
+		return a
+	}
+	for _, mode := range []string{"hybrid", "semantic"} {
+		a := get("parasites in my beehive", mode)
+		if r := a.Results[0]; r.ID != "mites" || r.Similarity == nil || r.Match != "strong" {
+			t.Errorf("%s: best result %+v, want mites as a strong match", mode, r)
+		}
+		a = get("cheap flights to paris next weekend", mode)
+		for _, r := range a.Results {
+			if r.Match != "weak" || r.Similarity == nil || *r.Similarity >= 0.3 {
+				t.Errorf("%s: an off-topic query got %s (%v) for %s, want weak", mode, r.Match, deref32(r.Similarity), r.ID)
+			}
+		}
+	}
+	for _, r := range get("sourdough", "keyword").Results {
+		if r.Similarity != nil || r.Match != "" {
+			t.Errorf("keyword search has no query vector, yet %s says %v %q", r.ID, deref32(r.Similarity), r.Match)
+		}
+	}
+}
+
+func deref32(f *float32) any {
+	if f == nil {
+		return nil
+	}
+	return *f
+}

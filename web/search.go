@@ -44,6 +44,13 @@ type SearchResult struct {
 	// Chunk is the ordinal of the document's chunk that matched best, for
 	// GET /documents/:id/similar?chunk= ("more like this passage").
 	Chunk int `json:"chunk"`
+	// Similarity is the cosine similarity of that chunk to the query and
+	// Match what it means: "strong", "partial" or "weak" (see
+	// search.MatchOf), so that a person can tell ten good answers from ten
+	// closest misses whatever the mode's score. Absent for keyword search,
+	// which has no query vector.
+	Similarity *float32 `json:"similarity,omitempty"`
+	Match      string   `json:"match,omitempty"`
 }
 
 // NewSearchResponse shapes engine results for the API.
@@ -56,6 +63,9 @@ func NewSearchResponse(query string, mode search.Mode, took time.Duration, resul
 			md = map[string]string{}
 		}
 		out.Results[i] = SearchResult{ID: r.ID, Title: r.Title, Source: r.Source, Score: r.Score, Snippet: r.Snippet, Metadata: md, Chunk: r.Chunk}
+		if sim := r.Similarity; sim == sim { // not NaN
+			out.Results[i].Similarity, out.Results[i].Match = &sim, search.MatchOf(sim)
+		}
 	}
 	return out
 }
