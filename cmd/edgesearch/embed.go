@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,9 +14,10 @@ import (
 	"github.com/edgesearch/edgesearch/embedder"
 )
 
-// stdinBatch is how many texts are embedded per call: enough to fill
-// the workers' batches, few enough that output starts promptly and memory
-// stays flat however long the input is.
+// stdinBatch is the most texts embedded per call: enough to fill the
+// workers' batches, few enough that memory stays flat however long the
+// input is. Stdin lines are batched only while they are already buffered,
+// so a pipeline that feeds one line at a time gets each answer at once.
 const stdinBatch = 64
 
 // maxLine bounds one stdin line, so a binary file piped in by mistake fails
@@ -109,33 +111,80 @@ func (p *printer) embed(ctx context.Context, texts []string) error {
 	return nil
 }
 
+// embedLines embeds standard input a line at a time as far as the reader
+// can tell: it waits for one line, takes the complete lines already
+// buffered behind it (up to p.chunk), embeds them as one batch and flushes.
+// Input that arrives quickly is batched for the workers; a caller that
+// writes a line and waits for its vector gets it without closing stdin.
 func (p *printer) embedLines(ctx context.Context, in io.Reader) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), maxLine)
+	r := bufio.NewReaderSize(in, 64<<10)
 	batch := make([]string, 0, p.chunk)
 	line := 0
-	for sc.Scan() {
+	for {
+		t, err := readLine(r)
+		if err == io.EOF {
+			break
+		}
 		line++
-		t := strings.TrimSuffix(sc.Text(), "\r")
-		if strings.TrimSpace(t) == "" {
+		if err != nil {
+			return fmt.Errorf("reading standard input, line %d: %w", line, err)
+		}
+		if t = strings.TrimSuffix(t, "\r"); strings.TrimSpace(t) != "" {
+			batch = append(batch, t)
+		}
+		if len(batch) < p.chunk && lineBuffered(r) {
 			continue
 		}
-		batch = append(batch, t)
-		if len(batch) == p.chunk {
+		if len(batch) > 0 {
 			if err := p.embed(ctx, batch); err != nil {
 				return err
 			}
 			batch = batch[:0]
-			if err := p.out.Flush(); err != nil {
-				return err
-			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading standard input after line %d: %w", line, err)
+		if err := p.out.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(batch) > 0 {
 		return p.embed(ctx, batch)
 	}
 	return nil
+}
+
+// errLongLine is a stdin line over maxLine bytes.
+var errLongLine = fmt.Errorf("over %d MiB; embed reads one text a line", maxLine>>20)
+
+// readLine returns the next line without its "\n", the last line even
+// without one, io.EOF after it, and errLongLine for a line over maxLine.
+func readLine(r *bufio.Reader) (string, error) {
+	var long []byte // a line longer than r's buffer
+	for {
+		b, err := r.ReadSlice('\n')
+		switch err {
+		case nil:
+			b = b[:len(b)-1]
+		case bufio.ErrBufferFull:
+			if long = append(long, b...); len(long) > maxLine {
+				return "", errLongLine
+			}
+			continue
+		case io.EOF:
+			if len(long)+len(b) == 0 {
+				return "", io.EOF
+			}
+		default:
+			return "", err
+		}
+		if len(long)+len(b) > maxLine {
+			return "", errLongLine
+		}
+		return string(append(long, b...)), nil
+	}
+}
+
+// lineBuffered reports whether r already holds a complete line, which
+// the next readLine returns without waiting for input.
+func lineBuffered(r *bufio.Reader) bool {
+	b, _ := r.Peek(r.Buffered())
+	return bytes.IndexByte(b, '\n') >= 0
 }
