@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/edgesearch/edgesearch/indexer"
@@ -126,6 +127,37 @@ func addCommonFlags(fs *pflag.FlagSet) {
 	fs.Int("max-batch", 0, "most texts per guest call (default 32)")
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.String("log-format", "text", "log format: text or json")
+}
+
+// sharedFlagsOf names, for each command, the shared flags it reads; its
+// help hides the others, which it accepts and ignores (hiding a flag does
+// not stop it parsing, so no command line that worked before fails now).
+// A command missing here shows none of them, and a test says so.
+var sharedFlagsOf = map[string][]string{
+	"edgesearch serve":         {"model", "data", "threads", "profile", "max-tokens", "max-batch", "log-level", "log-format"},
+	"edgesearch embed":         {"model", "threads", "profile", "max-tokens", "max-batch"},
+	"edgesearch search":        {"model", "data", "threads", "profile", "max-tokens", "max-batch"},
+	"edgesearch import":        {"model", "data", "threads", "profile", "max-tokens", "max-batch"},
+	"edgesearch reindex":       {"model", "data", "threads", "profile", "max-tokens", "max-batch"},
+	"edgesearch backup":        {"data"},
+	"edgesearch model":         {},
+	"edgesearch model pull":    {"model", "profile"}, // the small profile pulls the q8_0 model
+	"edgesearch model info":    {"model", "profile"},
+	"edgesearch model convert": {},
+	"edgesearch version":       {},
+}
+
+// showSharedFlags marks the shared flags of root hidden unless cmd reads
+// them (sharedFlagsOf); root's own help shows them all. The flags are
+// shared objects, so this is for the one help text a run prints.
+func showSharedFlags(root, cmd *cobra.Command) {
+	used := make(map[string]bool)
+	for _, name := range sharedFlagsOf[cmd.CommandPath()] {
+		used[name] = true
+	}
+	root.PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		f.Hidden = cmd != root && !used[f.Name]
+	})
 }
 
 // addServeFlags declares the flags only `serve` has.

@@ -69,6 +69,11 @@ Configuration is resolved once at start, first match wins:
 	root.SetVersionTemplate("edgesearch {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	addCommonFlags(root.PersistentFlags())
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(cmd *cobra.Command, args []string) {
+		showSharedFlags(root, cmd)
+		help(cmd, args)
+	})
 	root.AddCommand(newServeCmd(getenv), newSearchCmd(getenv), newEmbedCmd(getenv), newModelCmd(getenv), newVersionCmd(), newImportCmd(getenv), newReindexCmd(getenv))
 	root.AddCommand(newBackupCmd(getenv))
 	return root
