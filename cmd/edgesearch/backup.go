@@ -38,9 +38,12 @@ serving meanwhile). The file is written to OUT.db.tmp, flushed to disk, checked
 to open as a store, and only then renamed to OUT.db, so an interrupted backup
 never leaves a truncated OUT.db. An existing OUT.db is kept unless --force.
 
-To restore: stop the server, copy the file to DATA/edgesearch.db, delete
-DATA/hnsw.graph if there is one, and start the server again: it rebuilds the
-search index from the store.`,
+To restore: stop the server, copy the file to DATA/edgesearch.db and start the
+server again. The saved search graphs (DATA/hnsw.graph, and DATA/collections/
+for the Qdrant-compatible collections) record the store generation they were
+built at, a number that starts at random with each store and grows with every
+write; a graph that does not match the restored file is rebuilt from it at
+start, so there is nothing to delete.`,
 		Example: `  edgesearch backup ~/backups/notes.db --data ~/edgesearch
   edgesearch backup notes.db --server http://pi.local:8080 --api-key KEY`,
 		Args: exactArgs(1),
