@@ -244,6 +244,9 @@ function drawResults(ans) {
     if (state.mode === 'keyword') hints.push('try semantic mode, which matches meaning rather than words');
     else hints.push('try other words');
     status.textContent = `No results for “${ans.query}” · ${fmtMS(ans.took_ms)}. You could ${hints.join(', or ')}.`;
+  } else if (ans.results.every((r) => r.match === 'weak')) {
+    // Ten closest misses should not read as ten answers.
+    status.textContent = `${plural(n, 'result')}, none close to “${ans.query}” · ${fmtMS(ans.took_ms)}`;
   } else {
     status.textContent = `${plural(n, 'result')} · ${fmtMS(ans.took_ms)}`;
   }
@@ -274,6 +277,10 @@ export function resultItem(r, i, onOpen = openResult) {
     el('span', { className: 'title' }, r.title || r.id),
     el('span', { className: 'where' },
       r.source ? el('span', { className: 'source' }, r.source) : null,
+      r.match
+        ? el('span', { className: `match match-${r.match}`, title: `cosine similarity of the best passage to the query: ${r.similarity.toFixed(2)}` },
+          `${r.match} match`)
+        : null,
       el('span', { className: 'score', title: 'score' }, r.score.toFixed(3)),
       meta ? el('span', { className: 'md' }, meta) : null),
     el('span', { className: 'snippet' }, snippet(r.snippet)));

@@ -233,6 +233,7 @@ await check('search as you type: count and time, title, source, score, snippet w
   assert.equal(await first.locator('.title').textContent(), 'Keeping honeybees');
   assert.equal(await first.locator('.source').textContent(), 'bees.md');
   assert.match(await first.locator('.score').textContent(), /^\d+\.\d{3}$/);
+  assert.match(await first.locator('.match').textContent(), /^(strong|partial) match$/);
   const marks = await first.locator('.snippet mark').allTextContents();
   assert.ok(marks.map((m) => m.toLowerCase()).includes('varroa'), `marks ${marks}`);
   assert.equal(new URL(page.url()).searchParams.get('q'), 'varroa mite treatment');
@@ -339,7 +340,7 @@ await check('an older, slower answer never replaces a newer one', async () => {
   await page.unroute('**/search?*');
 });
 
-await check('no results, an error answer and an unreachable server are each explained', async () => {
+await check('no results, no close results, an error answer and an unreachable server are each explained', async () => {
   await searchFor(page, 'zzzqqqxx', 'keyword');
   assert.match(await text(page, '#status'), /No results for “zzzqqqxx”.*semantic mode/);
   await page.locator('#q').fill('');
@@ -352,6 +353,9 @@ await check('no results, an error answer and an unreachable server are each expl
   assert.match(await text(page, '#banner'), /Can't reach the edgesearch server/);
   await page.unroute('**/search?*');
   await page.locator('#banner').waitFor({ state: 'hidden' }); // health answers again
+  await searchFor(page, 'cheap flights to paris next weekend', 'semantic');
+  assert.match(await text(page, '#status'), /^\d+ results?, none close to “cheap flights to paris next weekend”/);
+  assert.equal(await results(page).first().locator('.match').textContent(), 'weak match');
 });
 
 await check('documents: paged list with counts, delete asks first and the document is gone', async () => {
