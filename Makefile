@@ -7,7 +7,9 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 CACHE     := $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/edgesearch
 MODEL     ?= $(if $(EDGESEARCH_MODEL),$(EDGESEARCH_MODEL),$(CACHE)/all-MiniLM-L6-v2-f16.gguf)
-ADDR      ?= 127.0.0.1:8080
+# make run listens on ADDR, else EDGESEARCH_ADDR (as `serve` reads it), else 127.0.0.1:PORT.
+PORT      ?= 8080
+ADDR      ?= $(if $(EDGESEARCH_ADDR),$(EDGESEARCH_ADDR),127.0.0.1:$(PORT))
 APT_PKGS  := clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 curl chromium
 PIP_PKGS  := openai==3.57.0 wasmtime==50.0.1
 
