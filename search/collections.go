@@ -70,7 +70,7 @@ func exactCheaper(n, m float64, ef int, scan float64) bool {
 // at 1M points ef 96 found 0.954, 128 0.965, 200 0.980 and 256 0.982, at a
 // median 0.84, 1.1, 1.2 and 1.4 ms a query.
 const (
-	smallEf      = DefaultEfSearch // up to smallEfPoints
+	smallEf      = DefaultEfSearch // up to smallEfMax points
 	smallEfMax   = 200000
 	millionEf    = 256 // at 1M points, and growing in log n beyond
 	millionCount = 1000000
