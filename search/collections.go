@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -61,14 +62,30 @@ func exactCheaper(n, m float64, ef int, scan float64) bool {
 	return m == 0 || scan*n+m < walkCost*float64(ef)*n/m
 }
 
-// DefaultCollectionsEfSearch is the search candidate list length of a
-// collection's graphs when CollectionsOptions.Params gives none: recall@10
-// falls as a graph grows at a fixed ef, and collections are meant to hold
-// millions of points. On 1M clustered 384-d points (M 16, efConstruction
-// 128; notes/vectorbench.md) ef 96 found 0.954 of the true top 10, 128
-// 0.965, 200 0.980 and 256 0.982, at a median 0.84, 1.1, 1.2 and 1.4 ms a
-// query; on 100k points ef 96 already finds 0.999.
-const DefaultCollectionsEfSearch = 256
+// When CollectionsOptions.Params gives no EfSearch, a collection's search
+// candidate list grows with its size (DefaultCollectionsEf): recall@10 falls as a
+// graph grows at a fixed ef. On clustered 384-d points (M 16,
+// efConstruction 128; notes/vectorbench.md) ef 96 found 0.999 of the true
+// top 10 at 100k points, where 256 found no more at 3.5 times the time;
+// at 1M points ef 96 found 0.954, 128 0.965, 200 0.980 and 256 0.982, at a
+// median 0.84, 1.1, 1.2 and 1.4 ms a query.
+const (
+	smallEf      = DefaultEfSearch // up to smallEfMax points
+	smallEfMax   = 200000
+	millionEf    = 256 // at 1M points, and growing in log n beyond
+	millionCount = 1000000
+)
+
+// DefaultCollectionsEf is the search ef of a collection of n points when
+// CollectionsOptions.Params gives none: 96 up to 200k points, then linear
+// in log n through 256 at 1M (325 at 2M).
+func DefaultCollectionsEf(n int) int {
+	if n <= smallEfMax {
+		return smallEf
+	}
+	grow := math.Log(float64(n)/smallEfMax) / math.Log(millionCount/smallEfMax)
+	return min(maxEf, smallEf+int(math.Round(grow*(millionEf-smallEf))))
+}
 
 // CollectionsDir is the directory under CollectionsOptions.Dir that holds
 // one persisted index per collection, <name>.graph.
@@ -80,7 +97,8 @@ type CollectionsOptions struct {
 	// normally the directory of the store file. Required.
 	Dir string
 	// Params tune every vector graph: M, EfConstruction, EfSearch and Seed
-	// (zero fields take the defaults, EfSearch DefaultCollectionsEfSearch).
+	// (zero fields take the defaults; a zero EfSearch grows with the
+	// collection: DefaultCollectionsEf).
 	// Distance and Int8 are ignored: each vector of a collection has its
 	// own distance, and cosine graphs hold int8 codes. A persisted graph
 	// built with another M or EfConstruction than a non-zero value here is
@@ -168,6 +186,7 @@ type pointIndex struct {
 	graphs  map[string]*HNSW // by vector name
 	full    *fullVectors     // cosine vectors for rescoring; nil without any
 	text    *BM25            // the points' texts (see TextFields), by internal id
+	autoEf  bool             // search ef from the size (no EfSearch was given)
 
 	mu    sync.RWMutex // guards slots and byID
 	slots []pointSlot  // internal id → point
@@ -210,9 +229,6 @@ func OpenCollections(ctx context.Context, st *store.Store, opts CollectionsOptio
 	}
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
-	}
-	if opts.Params.EfSearch == 0 {
-		opts.Params.EfSearch = DefaultCollectionsEfSearch
 	}
 	if err := os.MkdirAll(filepath.Join(opts.Dir, CollectionsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("open collections: %w", err)
@@ -261,6 +277,7 @@ func (c *Collections) newIndex(name string, vectors map[string]store.VectorParam
 		byID:     map[store.PointID]uint64{},
 		text:     NewBM25(),
 		payloads: newPayloadTable(),
+		autoEf:   c.opts.Params.EfSearch == 0,
 		inSync:   true,
 		dirty:    true,
 	}
@@ -916,6 +933,9 @@ func (col *pointIndex) search(name string, vec []float32, k int, f *Filter, exac
 	}
 	gp := g.Params()
 	ef := max(gp.EfSearch, k)
+	if col.autoEf {
+		ef = max(DefaultCollectionsEf(len(col.byID)), k)
+	}
 	want := k
 	if gp.Int8 {
 		if col.full == nil {

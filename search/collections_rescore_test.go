@@ -338,10 +338,15 @@ func TestPlannerRechecksAWalkOnFewHits(t *testing.T) {
 	}
 }
 
-// TestCollectionsEfSearch pins the collections' own default candidate list
-// length, applied to new graphs and to graphs loaded from files saved with
-// another, and that an explicit EfSearch wins.
+// TestCollectionsEfSearch pins the collections' default search ef, which
+// grows with the collection (DefaultCollectionsEf) unless an EfSearch is
+// given, for new graphs and for graphs loaded from files saved with one.
 func TestCollectionsEfSearch(t *testing.T) {
+	for n, want := range map[int]int{0: 96, 100000: 96, 200000: 96, 1000000: 256, 2000000: 325} {
+		if got := DefaultCollectionsEf(n); got != want {
+			t.Errorf("DefaultCollectionsEf(%d) = %d, want %d", n, got, want)
+		}
+	}
 	ctx := context.Background()
 	dir := t.TempDir()
 	st := openPointStore(t, dir)
@@ -351,8 +356,8 @@ func TestCollectionsEfSearch(t *testing.T) {
 	}
 	fixture(t, c)
 	col, _ := c.get("c")
-	if ef := col.graphs[""].Params().EfSearch; ef != DefaultCollectionsEfSearch {
-		t.Fatalf("new graph: ef %d, want %d", ef, DefaultCollectionsEfSearch)
+	if !col.autoEf {
+		t.Fatal("no EfSearch given, but the ef does not follow the size")
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -362,8 +367,8 @@ func TestCollectionsEfSearch(t *testing.T) {
 		t.Fatal(err)
 	}
 	col2, _ := c2.get("c")
-	if ef := col2.graphs[""].Params().EfSearch; !col2.loaded || ef != 40 {
-		t.Fatalf("loaded %v with ef %d, want 40", col2.loaded, ef)
+	if ef := col2.graphs[""].Params().EfSearch; !col2.loaded || ef != 40 || col2.autoEf {
+		t.Fatalf("loaded %v with ef %d (auto %v), want 40", col2.loaded, ef, col2.autoEf)
 	}
 	col2.dirty = true // saved with ef 40
 	if err := c2.Close(); err != nil {
@@ -373,8 +378,7 @@ func TestCollectionsEfSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col3, _ := c3.get("c")
-	if ef := col3.graphs[""].Params().EfSearch; !col3.loaded || ef != DefaultCollectionsEfSearch {
-		t.Fatalf("loaded %v with ef %d, want %d", col3.loaded, ef, DefaultCollectionsEfSearch)
+	if col3, _ := c3.get("c"); !col3.loaded || !col3.autoEf {
+		t.Fatalf("loaded %v, auto ef %v; want both", col3.loaded, col3.autoEf)
 	}
 }

@@ -60,7 +60,7 @@ func main() {
 	flag.IntVar(&cfg.Threads, "threads", 2, "threads the peers may use to build and to answer the concurrent queries")
 	flag.IntVar(&cfg.M, "m", search.DefaultM, "HNSW M, for every engine")
 	flag.IntVar(&cfg.EfConstruction, "ef-construction", search.DefaultEfConstruction, "HNSW efConstruction, for every engine")
-	flag.IntVar(&cfg.EfSearch, "ef", search.DefaultCollectionsEfSearch, "HNSW ef at search, for every engine")
+	flag.IntVar(&cfg.EfSearch, "ef", 0, "HNSW ef at search, for every engine; 0: what collections of n points use unless told (search.DefaultCollectionsEf)")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "data set seed")
 	flag.IntVar(&cfg.Batch, "batch", 1000, "points per Upsert call")
 	flag.StringVar(&cfg.Dir, "dir", "bench/out/vectors", "where the data set, the store and the outputs go")
@@ -74,6 +74,9 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("vectorbench: ")
 	files := filesFor(cfg.Dir, cfg.N, cfg.Queries, cfg.Seed)
+	if cfg.EfSearch == 0 {
+		cfg.EfSearch = search.DefaultCollectionsEf(cfg.N)
+	}
 
 	if *phase != "" {
 		out, err := runPhase(*phase, cfg, files)
