@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -408,21 +405,5 @@ func TestCollectionsUIInBrowser(t *testing.T) {
 	makeCollection(t, cols, "image-vectors", dims, store.Dot, `{"width":640,"height":480}`, `{"width":800,"height":600}`)
 	makeCollection(t, cols, "tiny", 4, store.Cosine, `{"text":"four dimensions"}`)
 
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "collections.test.mjs", base)
-	cmd.Dir = "uitest"
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	if *updateScreenshots {
-		docs, err := filepath.Abs(filepath.Join("..", "docs"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Env = append(cmd.Env, "UI_SCREENSHOTS="+docs)
-	}
-	out, err := cmd.CombinedOutput()
-	t.Logf("collections.test.mjs:\n%s", out)
-	if err != nil {
-		t.Fatalf("browser test failed: %v", err)
-	}
+	runBrowserScript(t, node, chromium, 5*time.Minute, "collections.test.mjs", base)
 }

@@ -27,9 +27,17 @@ func TestUIInBrowser(t *testing.T) {
 	const key = "ui-test-key"
 	_, keyBase := startUIServer(t, web.Config{UI: web.UI(), APIKey: key})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	runBrowserScript(t, node, chromium, 10*time.Minute, "ui.test.mjs", base, keyBase, key)
+}
+
+// runBrowserScript runs a node script of web/uitest with Chromium, bounded
+// by timeout, passing -update-screenshots on as UI_SCREENSHOTS=docs/, and
+// fails the test with the script's output if it fails.
+func runBrowserScript(t *testing.T, node, chromium string, timeout time.Duration, script string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "ui.test.mjs", base, keyBase, key)
+	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
 	cmd.Dir = "uitest"
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
 	if *updateScreenshots {
@@ -40,7 +48,7 @@ func TestUIInBrowser(t *testing.T) {
 		cmd.Env = append(cmd.Env, "UI_SCREENSHOTS="+docs)
 	}
 	out, err := cmd.CombinedOutput()
-	t.Logf("ui.test.mjs:\n%s", out)
+	t.Logf("%s:\n%s", script, out)
 	if err != nil {
 		t.Fatalf("browser test failed: %v", err)
 	}
