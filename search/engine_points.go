@@ -120,8 +120,9 @@ func chunkIDs(f *Filter) []uint64 {
 // QueryPoints is Collections.Query over the documents' chunks: the nearest
 // chunks to q.Vector that pass q.Filter, with the same limits, offset,
 // score threshold and exact option; with q.Text, fused with the chunks'
-// BM25 ranking (keyword alone without a vector), as /search does. Filters apply inside the graph walk, or,
-// when they match fewer than exactEf × ef chunks, over exactly those. Chunk
+// BM25 ranking (keyword alone without a vector), as /search does. Filters
+// apply inside the graph walk, or, when that is cheaper by Collections'
+// cost model, to an exact search over the chunks they match. Chunk
 // payloads (see ChunkPayload) and vectors are read from the store when
 // asked for. It fails with ErrBadParams for a named vector or a limit or
 // offset out of range, ErrDims for a vector of the wrong size, ErrBadVector
