@@ -61,12 +61,14 @@ export function writeURL(push, depth = 0) {
 function showState() {
   q.value = state.q;
   for (const r of document.querySelectorAll('input[name=mode]')) r.checked = r.value === state.mode;
-  // A collection is searched by meaning only, and its points have no
-  // document to open: the modes and filters are the documents' alone.
+  // A collection is searched the server's way (hybrid where its points
+  // have text), and its points have no document to open: the modes and
+  // filters are the documents' alone.
   if (picker.value !== state.collection) drawPicker(state.collection);
   const what = state.collection ? `the collection ${state.collection}` : 'your documents';
   $('q-label').textContent = `Search ${what}`;
-  q.placeholder = `Search ${what}  ( / )`;
+  // The "/" shortcut is for keyboards: a phone's placeholder goes without.
+  q.placeholder = `Search ${what}${matchMedia('(hover: hover)').matches ? '  ( / )' : ''}`;
   $('modes').hidden = !!state.collection;
 }
 

@@ -229,6 +229,7 @@ await check('paste: a text with a title is added and searchable at once', async 
 await check('search as you type: count and time, title, source, score, snippet with <mark>, query in the URL', async () => {
   await searchFor(page, 'varroa mite treatment');
   assert.match(await text(page, '#status'), /^\d+ results? · (<1|\d+) ms$/);
+  assert.equal(await page.locator('#q').getAttribute('placeholder'), 'Search your documents  ( / )');
   const first = results(page).first();
   assert.equal(await first.locator('.title').textContent(), 'Keeping honeybees');
   assert.equal(await first.locator('.source').textContent(), 'bees.md');
@@ -390,13 +391,14 @@ await check('documents: paged list with counts, delete asks first and the docume
   await axe(page, 'the page with the document list');
 });
 
-await check('phone: 375 px wide without sideways scrolling, light and dark', async () => {
+await check('phone: 375 px wide without sideways scrolling or a keyboard hint, light and dark', async () => {
   for (const scheme of ['light', 'dark']) {
     const p = await newPage({ viewport: { width: 375, height: 740 }, colorScheme: scheme, isMobile: true, hasTouch: true });
     await p.goto(`${base}/?q=${encodeURIComponent('honeybee hive')}`);
     await waitShown(p, 'honeybee hive');
     const wide = await p.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(wide <= 375, `${scheme}: page is ${wide} px wide`);
+    assert.equal(await p.locator('#q').getAttribute('placeholder'), 'Search your documents', 'no keyboard shortcut hint on a phone');
     const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
     const lum = bg.match(/\d+/g).slice(0, 3).reduce((s, x) => s + Number(x), 0) / 765;
     assert.ok(scheme === 'dark' ? lum < 0.2 : lum > 0.8, `${scheme}: background ${bg}`);
