@@ -185,7 +185,11 @@ func machine() map[string]any {
 }
 
 func runPhase(phase string, cfg config, files dataFiles) (map[string]any, error) {
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The collector as edgesearch serve tunes it (off with GOGC or
+	// GOMEMLIMIT in the environment, as there).
+	go search.HeapGovernor(ctx, time.Second, nil)
 	dbDir := filepath.Join(cfg.Dir, fmt.Sprintf("store-n%d", cfg.N))
 	params := search.Params{M: cfg.M, EfConstruction: cfg.EfConstruction, EfSearch: cfg.EfSearch, Seed: 1}
 	switch phase {

@@ -139,6 +139,9 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		srv.SetCollections(lib.collections)
 		d, c := lib.engine.Len()
 		log.Info("documents loaded", "data", cfg.DataDir, "documents", d, "chunks", c)
+		go search.HeapGovernor(ctx, 2*time.Second, func(live uint64, percent int) {
+			log.Debug("collector tuned to the live heap", "live_mib", live>>20, "gogc", percent)
+		})
 		if lim, raised := raiseMemoryLimit(cfg.MemoryLimit); raised {
 			log.Info("memory limit raised above the loaded index", "memory_limit_mib", lim>>20)
 		}
