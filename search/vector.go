@@ -6,10 +6,14 @@ import (
 	"github.com/edgesearch/edgesearch/store"
 )
 
-// dot is the inner loop of every vector search, so it keeps eight
-// independent accumulators: the Go compiler does not vectorise, but the CPU
-// can overlap the eight dependency chains.
-func dot(a, b []float32) float32 {
+// dot, l2sq, dotHalf and dotInt8 are the inner loops of every vector
+// search. Where the CPU has them they run as SIMD kernels in assembly
+// (vector_amd64.s: AVX2 with FMA and F16C); the Go versions here are the
+// rest of the machines' and the kernels' reference (TestKernelsMatchGo).
+//
+// dotGeneric keeps eight independent accumulators: the Go compiler does not
+// vectorise, but the CPU can overlap the eight dependency chains.
+func dotGeneric(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var s0, s1, s2, s3, s4, s5, s6, s7 float32
@@ -32,9 +36,9 @@ func dot(a, b []float32) float32 {
 	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
-// l2sq is the squared Euclidean distance between a and b, with dot's eight
+// l2sqGeneric is the squared Euclidean distance between a and b, with dot's eight
 // accumulators.
-func l2sq(a, b []float32) float32 {
+func l2sqGeneric(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var s0, s1, s2, s3, s4, s5, s6, s7 float32
@@ -110,8 +114,8 @@ func decodeHalf(dst []float32, h []uint16) {
 	}
 }
 
-// dotHalf is dot with b in binary16, decoded on the fly.
-func dotHalf(a []float32, b []uint16) float32 {
+// dotHalfGeneric is dot with b in binary16, decoded on the fly.
+func dotHalfGeneric(a []float32, b []uint16) float32 {
 	t := halfTable
 	n := len(a)
 	b = b[:n]
@@ -172,8 +176,9 @@ func decodeInt8(dst []float32, codes []int8, scale float32) {
 	}
 }
 
-// dotInt8 is dot with b as int8 codes, unscaled: multiply by b's scale.
-func dotInt8(a []float32, b []int8) float32 {
+// dotInt8Generic is dot with b as int8 codes, unscaled: multiply by b's
+// scale.
+func dotInt8Generic(a []float32, b []int8) float32 {
 	n := len(a)
 	b = b[:n]
 	var s0, s1, s2, s3, s4, s5, s6, s7 float32
