@@ -78,6 +78,7 @@ type Engine struct {
 	// newest is docs sorted for Newest, made on first use after a change;
 	// writers clear it while holding mu for writing.
 	newest atomic.Pointer[[]*docEntry]
+	facets facetCache // cleared with newest
 
 	stats openStats
 }
@@ -443,6 +444,7 @@ func (e *Engine) indexLocked(docs []store.Document) error {
 		old := e.docs[d.ID]
 		e.docs[d.ID] = entry
 		e.newest.Store(nil)
+		e.facets.clear()
 		if old != nil {
 			for _, id := range old.chunks {
 				delete(e.chunks, id)
@@ -466,6 +468,7 @@ func (e *Engine) removeLocked(id string) {
 	old := e.docs[id]
 	delete(e.docs, id)
 	e.newest.Store(nil)
+	e.facets.clear()
 	if old != nil {
 		for _, c := range old.chunks {
 			delete(e.chunks, c)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Bounds of Facets. Documents, metadata and queries come from anyone who
@@ -15,7 +16,7 @@ const (
 	// MaxFacetScan is how many documents (semantic and hybrid search) or
 	// keyword postings (keyword search) one Facets call visits at most;
 	// past it the counts are partial and Facets.Complete is false.
-	MaxFacetScan = 200_000
+	MaxFacetScan = 100_000
 	// MaxFacetKeys is how many metadata keys are reported, the most
 	// common first.
 	MaxFacetKeys = 8
@@ -113,10 +114,68 @@ func (t *tally) result(key string) FacetCount {
 	return fc
 }
 
+// facetCache keeps the facets of semantic and hybrid queries, which count
+// every document that passes the filters and so depend on the filters
+// alone: a search as you type pays for them once. Writers clear it while
+// holding Engine.mu for writing; Facets fills it while holding it for
+// reading, so an entry never outlives the documents it counted.
+type facetCache struct {
+	mu      sync.Mutex
+	entries map[string]Facets
+}
+
+// maxFacetCache is how many filters' facets are kept; a full cache is
+// emptied rather than managed.
+const maxFacetCache = 64
+
+func (c *facetCache) get(key string) (Facets, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.entries[key]
+	return f.clone(), ok
+}
+
+func (c *facetCache) put(key string, f Facets) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxFacetCache {
+		c.entries = map[string]Facets{}
+	}
+	c.entries[key] = f.clone()
+}
+
+func (c *facetCache) clear() {
+	c.mu.Lock()
+	c.entries = nil
+	c.mu.Unlock()
+}
+
+func (f Facets) clone() Facets {
+	f.Source.Values = slices.Clone(f.Source.Values)
+	f.Metadata = slices.Clone(f.Metadata)
+	for i := range f.Metadata {
+		f.Metadata[i].Values = slices.Clone(f.Metadata[i].Values)
+	}
+	return f
+}
+
+// filterKey is a cache key for filter: its pairs sorted, NUL-separated
+// (NUL cannot occur in a key).
+func filterKey(filter map[string]string) string {
+	pairs := make([]string, 0, len(filter))
+	for k, v := range filter {
+		pairs = append(pairs, k+"\x00"+v)
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, "\x00\x00")
+}
+
 // Facets counts the documents matching q (its Text, Vector, Mode, Filter
 // and Where; K and Offset do not matter) by source and metadata. The work
-// is bounded by MaxFacetScan documents or postings. It fails like Search
-// for an unknown mode or a query without the mode's input.
+// is bounded by MaxFacetScan documents or postings; the facets of
+// semantic and hybrid queries without a Where filter are cached until the
+// next write. It fails like Search for an unknown mode or a query without
+// the mode's input.
 func (e *Engine) Facets(ctx context.Context, q Query) (Facets, error) {
 	if q.Mode < Hybrid || q.Mode > Keyword {
 		return Facets{}, fmt.Errorf("facets mode %d: %w", int(q.Mode), ErrUnknownMode)
@@ -166,6 +225,14 @@ func (e *Engine) Facets(ctx context.Context, q Query) (Facets, error) {
 	}
 
 	e.mu.RLock()
+	defer e.mu.RUnlock()
+	cacheKey, cached := "", !keyword && q.Where == nil
+	if cached {
+		cacheKey = filterKey(q.Filter)
+		if f, ok := e.facets.get(cacheKey); ok {
+			return f, nil
+		}
+	}
 	if keyword {
 		seen := map[*docEntry]bool{}
 		f.Complete = e.index.Keywords.Matching(terms, facetScan, func(id uint64) bool {
@@ -190,7 +257,6 @@ func (e *Engine) Facets(ctx context.Context, q Query) (Facets, error) {
 			}
 		}
 	}
-	e.mu.RUnlock()
 	if err := ctx.Err(); err != nil {
 		return Facets{}, err
 	}
@@ -205,6 +271,9 @@ func (e *Engine) Facets(ctx context.Context, q Query) (Facets, error) {
 	})
 	for _, k := range ranked[:min(len(ranked), MaxFacetKeys)] {
 		f.Metadata = append(f.Metadata, keys[k].result(k))
+	}
+	if cached {
+		e.facets.put(cacheKey, f)
 	}
 	return f, nil
 }

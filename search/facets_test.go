@@ -122,6 +122,16 @@ func TestFacetsCountEveryMatchNotOnePage(t *testing.T) {
 	if f.Documents != 150 || len(f.Metadata) != 2 {
 		t.Errorf("hybrid with a vector: %d documents, %d keys; want 150 (every en document) and 2", f.Documents, len(f.Metadata))
 	}
+	// A write is counted at once: cached facets do not outlive it.
+	doc := store.Document{ID: "late", Text: "late note", Metadata: map[string]string{"lang": "en"}}
+	doc.Chunks = []store.Chunk{{Start: 0, End: len(doc.Text), Tokens: 1, Vector: vec}}
+	if _, err := e.Write(ctx, store.Change{Put: []store.Document{doc}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err = e.Facets(ctx, Query{Vector: vec, Mode: Semantic, Filter: map[string]string{"lang": "en"}})
+	if err != nil || f.Documents != 151 {
+		t.Errorf("after a write: %d documents, %v; want 151", f.Documents, err)
+	}
 	where, err := ParseFilter([]byte(`{"must":[{"key":"source","match":{"value":"/home/ann/notes/folder1/note1.md"}}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -189,4 +199,58 @@ func TestFacetsAreBounded(t *testing.T) {
 			t.Errorf("%s with a scan bound of 500: %d documents, complete %v, %v; want at most 500 and incomplete", q.Mode, f.Documents, f.Complete, err)
 		}
 	}
+}
+
+// BenchmarkFacets10k counts facets over 10,000 one-chunk documents (three
+// metadata keys, 400 sources) for a keyword query every third document
+// matches, and for a semantic query, which counts every document.
+func BenchmarkFacets10k(b *testing.B) {
+	docs := library(10_000)
+	for i := range docs {
+		docs[i].Source = fmt.Sprintf("/home/ann/notes/folder%d/note%d.md", i%20, i%400)
+		docs[i].Metadata["type"] = []string{"md", "pdf", "txt"}[i%3]
+	}
+	e := facetEngine(b, docs)
+	vec := make([]float32, 8)
+	vec[0] = 1
+	for _, bc := range []struct {
+		name string
+		q    Query
+	}{
+		{"keyword", Query{Text: "bees", Mode: Keyword}},
+		{"keyword-all", Query{Text: "gardens", Mode: Keyword}},
+		{"semantic-cached", Query{Vector: vec, Mode: Semantic}},
+		{"semantic-filtered", Query{Vector: vec, Mode: Semantic, Filter: map[string]string{"lang": "de"}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := e.Facets(context.Background(), bc.q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("semantic-uncached", func(b *testing.B) {
+		for b.Loop() {
+			e.facets.clear() // as after a write
+			if _, err := e.Facets(context.Background(), Query{Vector: vec, Mode: Semantic}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("search-keyword-k10", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := e.Search(context.Background(), Query{Text: "bees", Mode: Keyword}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("newest-page", func(b *testing.B) {
+		for b.Loop() {
+			e.newest.Store(nil) // as after a write: sort again
+			if _, _, err := e.Newest(0, 20); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
