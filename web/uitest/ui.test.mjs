@@ -479,6 +479,8 @@ await check('facets: filters from every match, two rows at most on a phone, shor
 await check('reader: the whole matching passage is marked by its span, its words by their offsets, past emoji', async () => {
   const filler = Array.from({ length: 12 }, (_, i) => `🐝🌼 Paragraph ${i} of field notes 🌿 about hedgerows, ponds and the birds that visit them in spring.`).join('\n\n');
   const para = 'Rottnest Island 🏝️ is home to the quokka, a small marsupial. Visitors photograph the quokka 🦘 because it seems to smile. ' +
+    'The ferry from Fremantle takes about half an hour, and bicycles are the usual way to get around the island, whose roads are quiet. ' +
+    'Salt lakes, reefs and old lighthouses fill the rest of a day there, with a swim at one of the many sheltered bays. ' +
     'Feeding a quokka is forbidden, and the island fines anyone who does. That is the end of the quokka paragraph.';
   const res = await page.request.post(`${base}/documents`, { data: { id: 'zz-island', title: 'Island notes', text: `${filler}\n\n${para}` } });
   assert.equal(res.status(), 201, await res.text());
@@ -493,9 +495,14 @@ await check('reader: the whole matching passage is marked by its span, its words
   assert.ok(terms.length >= 4 && terms.every((w) => w === 'quokka'), `marked words ${terms}`);
   await page.getByRole('button', { name: 'Close' }).click();
   await page.locator('#reader').waitFor({ state: 'hidden' });
-  // The document list shows what was added last first, though its id sorts last.
-  await page.locator('#doc-list li').first().waitFor();
-  assert.equal(await page.locator('#doc-list li').first().getAttribute('data-id'), 'zz-island');
+});
+
+await check('documents: the one added last is listed first, though its id sorts last', async () => {
+  const p = await newPage();
+  await p.goto(base);
+  await p.locator('#doc-list li').first().waitFor();
+  assert.equal(await p.locator('#doc-list li').first().getAttribute('data-id'), 'zz-island');
+  await p.context().close();
   await page.request.delete(`${base}/documents/zz-island`);
 });
 
