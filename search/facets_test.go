@@ -254,3 +254,48 @@ func BenchmarkFacets10k(b *testing.B) {
 		}
 	})
 }
+
+// TestFacetsAndNewestDuringWrites runs Facets and Newest while documents
+// are written, for the race detector, and checks the counts once done.
+func TestFacetsAndNewestDuringWrites(t *testing.T) {
+	e := facetEngine(t, library(100))
+	ctx := context.Background()
+	vec := make([]float32, 8)
+	vec[1] = 1
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			d := store.Document{ID: fmt.Sprintf("w%d", i), Text: "bees again", Metadata: map[string]string{"lang": "en"}}
+			d.Chunks = []store.Chunk{{Start: 0, End: len(d.Text), Tokens: 1, Vector: vec}}
+			if _, err := e.Write(ctx, store.Change{Put: []store.Document{d}}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		if _, err := e.Facets(ctx, Query{Vector: vec, Mode: Hybrid}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Facets(ctx, Query{Text: "bees", Mode: Keyword}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.Newest(0, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := e.Facets(ctx, Query{Vector: vec, Mode: Hybrid})
+	if err != nil || f.Documents != 150 {
+		t.Errorf("after the writes: %d documents, %v; want 150", f.Documents, err)
+	}
+	docs, total, err := e.Newest(0, 1)
+	if err != nil || total != 150 || len(docs) != 1 || docs[0].ID != "w49" {
+		t.Errorf("Newest(0, 1) = %v, %d, %v; want w49 of 150", docs, total, err)
+	}
+}
