@@ -246,3 +246,32 @@ func sortHits(hits []Hit) {
 		return 0
 	})
 }
+
+// Matching calls fn with the id of each live document that holds one of
+// terms (from Terms), once per term it holds, until fn returns false or
+// limit postings were visited. It reports whether every posting was
+// visited: false when limit or fn stopped it.
+func (b *BM25) Matching(terms []string, limit int, fn func(id uint64) bool) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	n := 0
+	for _, t := range terms {
+		tid, ok := b.termIDs[t]
+		if !ok {
+			continue
+		}
+		for _, p := range b.postings[tid] {
+			if b.dead[p.slot] {
+				continue
+			}
+			if n >= limit {
+				return false
+			}
+			n++
+			if !fn(b.ids[p.slot]) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +75,10 @@ type Engine struct {
 	mu     sync.RWMutex // guards docs and chunks
 	docs   map[string]*docEntry
 	chunks map[uint64]chunkRef
+	// newest is docs sorted for Newest, made on first use after a change;
+	// writers clear it while holding mu for writing.
+	newest atomic.Pointer[[]*docEntry]
+	facets facetCache // cleared with newest
 
 	stats openStats
 }
@@ -84,6 +91,8 @@ type docEntry struct {
 	source   string
 	metadata map[string]string
 	chunks   []uint64 // ids in ordinal order
+	created  time.Time
+	updated  time.Time
 
 	where atomic.Pointer[map[string]any] // filter payload, made on first use
 }
@@ -283,7 +292,8 @@ func (e *Engine) loadDocs() error {
 		}
 		for i := range docs {
 			d := &docs[i]
-			e.docs[d.ID] = &docEntry{id: d.ID, title: d.Title, source: d.Source, metadata: d.Metadata}
+			e.docs[d.ID] = &docEntry{id: d.ID, title: d.Title, source: d.Source, metadata: d.Metadata,
+				created: d.Created, updated: d.Updated}
 		}
 		if len(docs) < page || off+page >= total {
 			break
@@ -335,6 +345,41 @@ func (e *Engine) Len() (documents, chunks int) {
 // Get reads the stored document id with its chunks (see store.Store.Get).
 func (e *Engine) Get(id string) (store.Document, error) { return e.st.Get(id) }
 
+// Newest returns up to limit documents after the first offset, newest
+// first: by the time each id was first stored (store.Document.Created),
+// latest first, then by id; and how many documents there are. The
+// documents carry no text or chunks. It reads the engine's table, not the
+// store; the order is sorted once per change to the documents. It fails
+// with ErrBadParams for a negative offset or a limit below 1.
+func (e *Engine) Newest(offset, limit int) ([]store.Document, int, error) {
+	if offset < 0 || limit < 1 {
+		return nil, 0, fmt.Errorf("list documents: offset %d, limit %d: %w", offset, limit, ErrBadParams)
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	order := e.newest.Load()
+	if order == nil {
+		all := make([]*docEntry, 0, len(e.docs))
+		for _, d := range e.docs {
+			all = append(all, d)
+		}
+		slices.SortFunc(all, func(a, b *docEntry) int {
+			return cmp.Or(b.created.Compare(a.created), strings.Compare(a.id, b.id))
+		})
+		// Writers clear the cache only under the write lock, so nothing
+		// changed since this read lock was taken.
+		e.newest.CompareAndSwap(nil, &all)
+		order = &all
+	}
+	all := *order
+	var out []store.Document
+	for _, d := range all[min(offset, len(all)):min(offset+limit, len(all))] {
+		out = append(out, store.Document{ID: d.id, Title: d.title, Source: d.source,
+			Metadata: maps.Clone(d.metadata), Created: d.created, Updated: d.updated})
+	}
+	return out, len(all), nil
+}
+
 // ChunkCount returns how many chunks of document id are indexed (0 for an
 // unknown id).
 func (e *Engine) ChunkCount(id string) int {
@@ -374,7 +419,8 @@ func (e *Engine) indexLocked(docs []store.Document) error {
 	for i := range docs {
 		d := &docs[i]
 		entry := &docEntry{id: d.ID, title: d.Title, source: d.Source,
-			metadata: maps.Clone(d.Metadata), chunks: make([]uint64, len(d.Chunks))}
+			metadata: maps.Clone(d.Metadata), chunks: make([]uint64, len(d.Chunks)),
+			created: d.Created, updated: d.Updated}
 		// New chunks go into the indexes first: searches ignore ids the
 		// table does not know, so they stay invisible until the swap.
 		for j := range d.Chunks {
@@ -397,6 +443,8 @@ func (e *Engine) indexLocked(docs []store.Document) error {
 		e.mu.Lock()
 		old := e.docs[d.ID]
 		e.docs[d.ID] = entry
+		e.newest.Store(nil)
+		e.facets.clear()
 		if old != nil {
 			for _, id := range old.chunks {
 				delete(e.chunks, id)
@@ -419,6 +467,8 @@ func (e *Engine) removeLocked(id string) {
 	e.mu.Lock()
 	old := e.docs[id]
 	delete(e.docs, id)
+	e.newest.Store(nil)
+	e.facets.clear()
 	if old != nil {
 		for _, c := range old.chunks {
 			delete(e.chunks, c)

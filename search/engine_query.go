@@ -53,9 +53,10 @@ type Result struct {
 	Title    string
 	Source   string
 	Score    float32 // of the best chunk: cosine, BM25 or fused RRF score by mode
-	Snippet  string  // HTML: the best chunk's passage, query terms in <mark>
+	Snippet  Snippet // the best chunk's passage around the query terms
 	Metadata map[string]string
-	Chunk    int // ordinal of the best chunk in the document
+	Chunk    int  // ordinal of the best chunk in the document
+	Span     Span // where that chunk lies in the document's text
 	// Similarity is the cosine similarity of the best chunk to the query
 	// vector, whatever the mode ranked by, so that results of any mode
 	// say how close they are (see MatchOf); NaN when the query had no
@@ -181,14 +182,16 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 				sim = dot(qnorm, cv)
 			}
 		}
+		marks := termMatches(c.Text, terms)
 		out = append(out, Result{
 			ID:         d.id,
 			Title:      d.title,
 			Source:     d.source,
 			Score:      p.hit.Score,
-			Snippet:    Snippet(c.Text, terms),
+			Snippet:    snippetOf(c.Text, marks),
 			Metadata:   maps.Clone(d.metadata),
 			Chunk:      p.ref.ordinal,
+			Span:       spanOf(c.Start, c.End, marks),
 			Similarity: sim,
 		})
 	}

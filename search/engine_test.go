@@ -193,11 +193,20 @@ func TestEngineRelevance(t *testing.T) {
 			t.Errorf("keyword %q: got %v, want %q first", x.query, ids(rs), x.want)
 			continue
 		}
-		if !strings.Contains(rs[0].Snippet, "<mark>") {
-			t.Errorf("keyword %q: snippet %q marks nothing", x.query, rs[0].Snippet)
+		if len(rs[0].Snippet.Matches) == 0 {
+			t.Errorf("keyword %q: snippet %q marks nothing", x.query, rs[0].Snippet.Text)
 		}
 	}
 	t.Logf("mean search latency after the query vector: %v over %d searches", took/time.Duration(n), n)
+}
+
+// marked returns the words a snippet marks.
+func marked(s search.Snippet) []string {
+	var out []string
+	for _, m := range s.Matches {
+		out = append(out, s.Text[m[0]:m[1]])
+	}
+	return out
 }
 
 // TestEngineResultShape pins what a result carries: the document's fields,
@@ -216,9 +225,9 @@ func TestEngineResultShape(t *testing.T) {
 	if r.Score <= 0 || r.Score > 1.0001 {
 		t.Errorf("semantic score %v, want a cosine in (0, 1]", r.Score)
 	}
-	for _, want := range []string{"<mark>Grind</mark>", "<mark>beans</mark>"} {
-		if !strings.Contains(r.Snippet, want) {
-			t.Errorf("snippet %q lacks %s", r.Snippet, want)
+	for _, want := range []string{"Grind", "beans"} {
+		if !slices.Contains(marked(r.Snippet), want) {
+			t.Errorf("snippet %q marks %q, lacks %s", r.Snippet.Text, marked(r.Snippet), want)
 		}
 	}
 }
@@ -462,8 +471,8 @@ func TestEngineBestChunkWins(t *testing.T) {
 		if n != 1 || rs[0].ID != "multi" {
 			t.Fatalf("%s: got %v, want multi first and once", mode, ids(rs))
 		}
-		if rs[0].Chunk != 1 || !strings.Contains(rs[0].Snippet, "<mark>lighthouse</mark>") || strings.Contains(rs[0].Snippet, "committee") {
-			t.Errorf("%s: best chunk %d, snippet %q; want chunk 1 about the lighthouse", mode, rs[0].Chunk, rs[0].Snippet)
+		if rs[0].Chunk != 1 || !slices.Contains(marked(rs[0].Snippet), "lighthouse") || strings.Contains(rs[0].Snippet.Text, "committee") {
+			t.Errorf("%s: best chunk %d, snippet %q; want chunk 1 about the lighthouse", mode, rs[0].Chunk, rs[0].Snippet.Text)
 		}
 	}
 }
@@ -601,5 +610,35 @@ func TestEngineConcurrent(t *testing.T) {
 	}
 	if err := e.Close(); err != nil {
 		t.Errorf("close after concurrent writes: %v", err)
+	}
+}
+
+// TestEngineSpanIsTheChunk pins a result's span: the document's text
+// [Start:End] is exactly its best chunk, and each match in it is a query
+// term, with multi-byte text before and inside the chunk.
+func TestEngineSpanIsTheChunk(t *testing.T) {
+	e, _, _ := corpusEngine(t)
+	text := "Über die Brücke 🌉 gingen wir im Frühling.\n\n" +
+		"Der Imker öffnet 🐝 die Bienenstöcke; the beekeeper checks the hives for mites.\n\n" +
+		"Danach aßen wir Kuchen."
+	doc := makeDoc(t, "imker", "Imker", text, nil)
+	if _, err := e.Write(context.Background(), store.Change{Put: []store.Document{doc}}); err != nil {
+		t.Fatal(err)
+	}
+	rs := find(t, e, search.Query{Text: "beekeeper hives", Mode: search.Keyword, K: 1})
+	if len(rs) != 1 || rs[0].ID != "imker" {
+		t.Fatalf("got %v, want imker", ids(rs))
+	}
+	sp := rs[0].Span
+	chunk := doc.Chunks[rs[0].Chunk]
+	if sp.Start != chunk.Start || sp.End != chunk.End || !strings.HasPrefix(text[sp.Start:sp.End], "Der Imker öffnet 🐝") {
+		t.Fatalf("span [%d,%d) = %q, want the chunk [%d,%d)", sp.Start, sp.End, text[sp.Start:sp.End], chunk.Start, chunk.End)
+	}
+	var got []string
+	for _, m := range sp.Matches {
+		got = append(got, text[m[0]:m[1]])
+	}
+	if !slices.Equal(got, []string{"beekeeper", "hives"}) {
+		t.Errorf("span matches %q, want beekeeper and hives", got)
 	}
 }

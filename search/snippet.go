@@ -1,7 +1,6 @@
 package search
 
 import (
-	"html"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -10,25 +9,68 @@ import (
 // SnippetBytes is the target length of a snippet's source text.
 const SnippetBytes = 240
 
-// Snippet returns a window of about SnippetBytes of text around the place
-// where the query terms (from Terms) are densest, as HTML: words whose
-// term matches are wrapped in <mark>…</mark>, everything else is escaped,
-// runs of white space become one space, and "…" marks a cut. With no match
-// it returns the start of the text.
-func Snippet(text string, terms []string) string {
+// MaxSpanMatches is how many matches of the query terms a Span lists at
+// most: enough to mark a chunk, bounded because a chunk of one repeated
+// word would otherwise list thousands.
+const MaxSpanMatches = 100
+
+// Snippet is a passage of a chunk to show under a result: plain text, not
+// markup, with the places where the query terms matched.
+//
+// Offsets, here and in Span, are UTF-8 byte offsets: Text[m[0]:m[1]] is a
+// matched word in Go, and a JavaScript client converts them with
+// TextEncoder (web/ui/dom.js does). Bytes are the store's own unit, so a
+// span costs nothing to compute and is exact for every script and emoji.
+type Snippet struct {
+	// Text is the passage: runs of white space are one space, and "…"
+	// stands where the chunk was cut.
+	Text string
+	// Matches are [start, end) byte offsets into Text of the words that
+	// matched a query term, ascending and disjoint.
+	Matches [][2]int
+}
+
+// Span is where a result's chunk lies in its document's text.
+type Span struct {
+	// Start and End are byte offsets into the document's text: the chunk
+	// is Text[Start:End].
+	Start, End int
+	// Matches are [start, end) byte offsets into the document's text of
+	// the query terms' matches inside the chunk, ascending, at most
+	// MaxSpanMatches of them.
+	Matches [][2]int
+}
+
+// termMatches returns the tokens of text whose term is one of terms, in
+// order.
+func termMatches(text string, terms []string) []token {
+	if len(terms) == 0 {
+		return nil
+	}
 	want := make(map[string]bool, len(terms))
 	for _, t := range terms {
 		want[t] = true
 	}
 	var marks []token
-	if len(want) > 0 {
-		scanTokens(text, func(t token) {
-			if want[t.term] {
-				marks = append(marks, t)
-			}
-		})
-	}
+	scanTokens(text, func(t token) {
+		if want[t.term] {
+			marks = append(marks, t)
+		}
+	})
+	return marks
+}
+
+// MakeSnippet returns a window of about SnippetBytes of text around the
+// place where the query terms (from Terms) are densest, cut at a sentence
+// boundary where one is near and otherwise between words, with the
+// matched words' offsets. With no match it returns the start of the text.
+func MakeSnippet(text string, terms []string) Snippet {
+	return snippetOf(text, termMatches(text, terms))
+}
+
+func snippetOf(text string, marks []token) Snippet {
 	start, end := 0, min(len(text), SnippetBytes)
+	first, last := -1, -1 // the window's first and last match
 	if len(marks) > 0 {
 		// Densest window: the run of matches, starting at some match, that
 		// fits in SnippetBytes and holds the most distinct terms, then most matches.
@@ -47,16 +89,20 @@ func Snippet(text string, terms []string) string {
 				best, bestDistinct, bestCount, bestLast = i, len(seen), j-i, j-1
 			}
 		}
-		span := marks[bestLast].end - marks[best].start
-		start = max(0, marks[best].start-(SnippetBytes-span)/2)
+		first, last = marks[best].start, marks[bestLast].end
+		span := last - first
+		start = max(0, first-(SnippetBytes-span)/2)
 		end = min(len(text), start+max(SnippetBytes, span))
 		if end == len(text) {
 			start = max(0, end-max(SnippetBytes, span))
 		}
-		start = min(start, marks[best].start)
+		start = min(start, first)
 	}
+	start, end = sentenceBounds(text, start, end, first, last)
 	start, end = wordBounds(text, start, end)
+
 	var b strings.Builder
+	var out Snippet
 	if start > 0 {
 		b.WriteString("…")
 	}
@@ -66,16 +112,136 @@ func Snippet(text string, terms []string) string {
 			continue
 		}
 		writePlain(&b, text[pos:m.start])
-		b.WriteString("<mark>")
-		b.WriteString(html.EscapeString(text[m.start:m.end]))
-		b.WriteString("</mark>")
+		s := b.Len()
+		b.WriteString(text[m.start:m.end])
+		out.Matches = append(out.Matches, [2]int{s, b.Len()})
 		pos = m.end
 	}
 	writePlain(&b, text[pos:end])
+	out.Text = strings.TrimRight(b.String(), " ")
 	if end < len(text) {
-		b.WriteString("…")
+		out.Text += "…"
 	}
-	return strings.TrimSpace(b.String())
+	return out
+}
+
+// sentenceSlack is how far (in bytes) sentenceBounds moves a cut to reach
+// a sentence boundary.
+const sentenceSlack = 60
+
+// sentenceBounds moves the window's ends to sentence boundaries within
+// sentenceSlack bytes, never past the first or last match (-1: none), so
+// a snippet reads from the start of a sentence to the end of one.
+func sentenceBounds(text string, start, end, first, last int) (int, int) {
+	if start > 0 {
+		lo, hi := max(0, start-sentenceSlack), start+sentenceSlack
+		if first >= 0 {
+			hi = min(hi, first)
+		}
+		best := -1
+		for i := max(lo, 1); i <= min(hi, len(text)); i++ {
+			if sentenceStart(text, i) && (best < 0 || abs(i-start) < abs(best-start)) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			start = best
+		}
+	}
+	if end < len(text) {
+		lo, hi := max(start+1, end-sentenceSlack), min(len(text), end+sentenceSlack)
+		if last >= 0 {
+			lo = max(lo, last)
+		}
+		best := -1
+		for i := lo; i <= hi; i++ {
+			if sentenceEnd(text, i) && (best < 0 || abs(i-end) < abs(best-end)) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			end = best
+		}
+	}
+	return start, end
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// sentenceEnd reports whether a sentence ends at byte offset i: after
+// ".", "!", "?" or "…" (and any closing quote or bracket) followed by
+// white space or the end of the text, or at a line break.
+func sentenceEnd(text string, i int) bool {
+	if i <= 0 || i > len(text) {
+		return false
+	}
+	if i < len(text) {
+		next, _ := utf8.DecodeRuneInString(text[i:])
+		if !unicode.IsSpace(next) {
+			return false
+		}
+	}
+	j := i
+	for j > 0 {
+		r, n := utf8.DecodeLastRuneInString(text[:j])
+		switch r {
+		case '"', '\'', ')', ']', '”', '’':
+			j -= n
+			continue
+		case '.', '!', '?', '…', '。', '！', '？':
+			return true
+		case '\n':
+			return j == i
+		}
+		return false
+	}
+	return false
+}
+
+// sentenceStart reports whether a sentence starts at byte offset i: at a
+// letter or digit after a sentence's end and white space.
+func sentenceStart(text string, i int) bool {
+	if i >= len(text) || !utf8.RuneStart(text[i]) {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(text[i:])
+	if unicode.IsSpace(r) {
+		return false
+	}
+	j := i
+	for j > 0 {
+		p, n := utf8.DecodeLastRuneInString(text[:j])
+		if !unicode.IsSpace(p) {
+			break
+		}
+		if p == '\n' {
+			return true
+		}
+		j -= n
+	}
+	return j < i && sentenceEnd(text, j)
+}
+
+// SpanOf returns the span of a chunk at [start, end) of its document
+// whose text is chunkText, with the matches of terms in it.
+func SpanOf(chunkText string, start, end int, terms []string) Span {
+	return spanOf(start, end, termMatches(chunkText, terms))
+}
+
+func spanOf(start, end int, marks []token) Span {
+	sp := Span{Start: start, End: end}
+	for _, m := range marks {
+		if len(sp.Matches) == MaxSpanMatches {
+			break
+		}
+		sp.Matches = append(sp.Matches, [2]int{start + m.start, start + m.end})
+	}
+	return sp
 }
 
 // wordBounds moves a cut off the middle of a word (and of a UTF-8
@@ -108,6 +274,8 @@ func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }
 
+// writePlain writes s with each run of white space as one space, except
+// at the very start of the snippet or right after its leading "…".
 func writePlain(b *strings.Builder, s string) {
 	space := false
 	for _, r := range s {
@@ -115,13 +283,13 @@ func writePlain(b *strings.Builder, s string) {
 			space = true
 			continue
 		}
-		if space {
+		if space && b.Len() > 0 && b.String() != "…" {
 			b.WriteByte(' ')
-			space = false
 		}
-		b.WriteString(html.EscapeString(string(r)))
+		space = false
+		b.WriteRune(r)
 	}
-	if space {
+	if space && b.Len() > 0 && b.String() != "…" {
 		b.WriteByte(' ')
 	}
 }

@@ -259,7 +259,10 @@ func ingestError(err error) error {
 	return fmt.Errorf("ingest: %w", err)
 }
 
-// handleListDocuments serves GET /documents?offset=&limit=.
+// handleListDocuments serves GET /documents?offset=&limit=&order=: by id
+// (order=id, the default, whose pages hold still while documents are
+// added), or newest first (order=newest: latest first stored first, as
+// the web UI lists them).
 func (s *Server) handleListDocuments(c *gin.Context) {
 	e, err := s.engineOrErr()
 	if err != nil {
@@ -276,7 +279,16 @@ func (s *Server) handleListDocuments(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	docs, total, err := e.Store().List(offset, limit)
+	var docs []store.Document
+	var total int
+	switch order := c.Query("order"); order {
+	case "", "id":
+		docs, total, err = e.Store().List(offset, limit)
+	case "newest":
+		docs, total, err = e.Newest(offset, limit)
+	default:
+		err = badRequest("order=%q: want id or newest", order)
+	}
 	if err != nil {
 		s.abortWithError(c, err)
 		return

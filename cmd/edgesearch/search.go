@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -41,8 +41,8 @@ func newSearchCmd(getenv func(string) string) *cobra.Command {
 source, score and the matching passage (query terms in bold on a terminal).
 
 Modes: hybrid (default; meaning and keywords fused), semantic (meaning only),
-keyword (BM25 only; needs no model). --json prints the HTTP API's answer, with
-<mark> tags in the snippets.
+keyword (BM25 only; needs no model). --json prints the HTTP API's answer:
+each passage as text with the byte offsets of its matches, and facet counts.
 
 While a server holds the data directory, the store is locked: pass
 --server URL to ask the running server instead.`,
@@ -158,7 +158,13 @@ func searchLocal(ctx context.Context, cfg config, query string, k int, mode sear
 	if err != nil {
 		return web.SearchResponse{}, err
 	}
-	return web.NewSearchResponse(query, mode, time.Since(start), results), nil
+	facets, err := e.Facets(ctx, q)
+	if err != nil {
+		return web.SearchResponse{}, err
+	}
+	resp := web.NewSearchResponse(query, mode, time.Since(start), results)
+	resp.Facets = web.NewSearchFacets(facets)
+	return resp, nil
 }
 
 // searchServer asks a running server's GET /search.
@@ -220,19 +226,38 @@ func printResults(w io.Writer, resp web.SearchResponse, terminal bool) {
 		if r.Source != "" {
 			fmt.Fprintf(w, "   %s\n", r.Source)
 		}
-		fmt.Fprintf(w, "   %s\n\n", renderSnippet(r.Snippet, terminal))
+		fmt.Fprintf(w, "   %s\n\n", renderPassage(r.Passage, terminal))
 	}
 }
 
-// renderSnippet turns a snippet's HTML into text: <mark> becomes bold on a
-// terminal and disappears elsewhere; entities are unescaped.
-func renderSnippet(s string, terminal bool) string {
-	on, off := "", ""
-	if terminal {
-		on, off = "\x1b[1m", "\x1b[0m"
+// renderPassage returns a passage's text with its matches in bold on a
+// terminal, and as it is elsewhere. Control characters in the text (a
+// document may hold any) become spaces, so a passage cannot move the
+// cursor or restyle the terminal; offsets that do not fit the text (from a
+// server of another version) are ignored rather than trusted.
+func renderPassage(p web.Passage, terminal bool) string {
+	var b strings.Builder
+	clean := func(s string) {
+		b.WriteString(strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return ' '
+			}
+			return r
+		}, s))
 	}
-	s = strings.NewReplacer("<mark>", on, "</mark>", off).Replace(s)
-	return html.UnescapeString(s)
+	pos := 0
+	for _, m := range p.Matches {
+		if !terminal || m[0] < pos || m[0] > m[1] || m[1] > len(p.Text) {
+			continue
+		}
+		clean(p.Text[pos:m[0]])
+		b.WriteString("\x1b[1m")
+		clean(p.Text[m[0]:m[1]])
+		b.WriteString("\x1b[0m")
+		pos = m[1]
+	}
+	clean(p.Text[pos:])
+	return b.String()
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -109,11 +109,27 @@ func TestSearchCommand(t *testing.T) {
 		t.Errorf("local search rebuilt the graph the server saved: %q", r.stderr)
 	}
 	r = runBinary(t, "", env, "search", "lug nuts", "--data", data, "--mode", "keyword", "--json", "--filter", "topic=cars")
-	if r.code != 0 || !strings.Contains(r.stdout, "<mark>lug</mark> <mark>nuts</mark>") {
+	if r.code != 0 || !strings.Contains(r.stdout, "<mark>lug</mark> <mark>nuts</mark>") ||
+		!strings.Contains(r.stdout, `"passage":{"text":`) || !strings.Contains(r.stdout, `"facets":{"documents":1,`) {
 		t.Errorf("keyword --json: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = runBinary(t, "", env, "search", "lug nuts", "--data", data, "--filter", "topic")
 	if r.code != 2 || !strings.Contains(r.stderr, "key=value") {
 		t.Errorf("bad filter: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestRenderPassage pins how the CLI prints a passage: matches in bold on a
+// terminal only, by their byte offsets (emoji before them included), and
+// never a control character from the document, which could restyle or
+// clear the terminal.
+func TestRenderPassage(t *testing.T) {
+	text := "🐝 bees\x1b[2J and café"
+	p := web.Passage{Text: text, Matches: [][2]int{{5, 9}, {len(text) - 5, len(text)}, {3, 99}}}
+	if got, want := renderPassage(p, true), "🐝 \x1b[1mbees\x1b[0m [2J and \x1b[1mcafé\x1b[0m"; got != want {
+		t.Errorf("terminal: %q, want %q", got, want)
+	}
+	if got, want := renderPassage(p, false), "🐝 bees [2J and café"; got != want {
+		t.Errorf("not a terminal: %q, want %q", got, want)
 	}
 }

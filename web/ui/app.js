@@ -3,7 +3,7 @@
 // everything else is rebuilt from the API.
 
 import { ApiError, apiKey, call } from './api.js';
-import { el, snippet, plural } from './dom.js';
+import { el, passage, plural } from './dom.js';
 import { openReader, closeReader, readerShows } from './reader.js';
 import { initLibrary, refreshDocuments } from './library.js';
 import { loadCollections, drawPicker, searchCollection, pointItem, idleText } from './collections.js';
@@ -255,7 +255,7 @@ function drawResults(ans) {
   results.replaceChildren(...ans.results.map((r, i) => resultItem(r, i)));
   results.dataset.query = ans.query;
   results.dataset.mode = ans.mode;
-  drawFilters(ans.results);
+  drawFilters(ans.facets);
 }
 
 function drawPoints(ans) {
@@ -285,7 +285,7 @@ export function resultItem(r, i, onOpen = openResult) {
         : null,
       el('span', { className: 'score', title: 'score' }, r.score.toFixed(3)),
       meta ? el('span', { className: 'md' }, meta) : null),
-    el('span', { className: 'snippet' }, snippet(r.snippet)));
+    el('span', { className: 'snippet' }, passage(r.passage)));
   a.addEventListener('click', (e) => {
     if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
     e.preventDefault();
@@ -315,39 +315,95 @@ export function readerClosed() {
 
 // ---- filters ----
 
-function drawFilters(list) {
-  const counts = new Map();
-  const add = (f) => counts.set(f, (counts.get(f) || 0) + 1);
-  for (const r of list) {
-    if (r.source) add(`source=${r.source}`);
-    for (const [k, v] of Object.entries(r.metadata || {})) add(`${k}=${v}`);
-  }
-  for (const f of state.filters) if (!counts.has(f)) counts.set(f, 0);
-  const offered = [...counts.entries()]
-    .filter(([f, c]) => state.filters.includes(f) || c < list.length || list.length === 1)
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-    .slice(0, 12);
+let filtersOpen = false; // "More" pressed: every offered filter shows
+
+// filterLabel is a filter's short text: "key: value", a source's label
+// (its file name, or as much of its path as tells it apart).
+function filterLabel(key, value, label) {
+  if (key !== 'source') return `${key}: ${value}`;
+  return label || value.split(/[\\/]/).filter(Boolean).pop() || value;
+}
+
+/** drawFilters offers filters from the answer's facets, which count every
+ * match of the query, not only this page: the active filters first (press
+ * to remove), then metadata values and sources that would narrow the
+ * results, folded to two rows behind "More". */
+function drawFilters(facets) {
   filtersBox.replaceChildren();
-  if (offered.length === 0) {
-    filtersBox.hidden = true;
-    return;
-  }
-  filtersBox.append(el('span', { className: 'label' }, 'Filter:'));
-  for (const [f, c] of offered) {
-    const on = state.filters.includes(f);
-    const [k, v] = [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)];
-    const b = el('button', { type: 'button', className: 'chip', 'aria-pressed': String(on), 'data-filter': f },
-      `${k}: ${v}`, on ? null : el('span', { className: 'n' }, ` ${c}`));
+  const total = facets ? facets.documents : 0;
+  const chips = [];
+  const labels = new Map();
+  const offer = (key, v, on) => {
+    const f = `${key}=${v.value}`;
+    const label = filterLabel(key, v.value, v.label);
+    labels.set(f, label);
+    if (on !== state.filters.includes(f)) return;
+    // A value every match has would filter nothing away.
+    if (!on && (v.count === 0 || v.count >= total)) return;
+    const title = on ? `${key}: ${v.value} (press to remove)` : `${key}: ${v.value} (${plural(v.count, 'document')})`;
+    const b = el('button', { type: 'button', className: 'chip', 'aria-pressed': String(on), 'data-filter': f, title },
+      el('span', { className: 'v' }, label), on ? null : el('span', { className: 'n' }, ` ${v.count}`));
     b.addEventListener('click', () => {
       state.filters = on ? state.filters.filter((x) => x !== f) : [...state.filters, f];
       writeURL(true);
       typing = false;
       runSearch();
     });
-    filtersBox.append(b);
+    chips.push(b);
+  };
+  const groups = facets ? [...(facets.metadata || []), facets.source] : [];
+  for (const f of state.filters) {
+    const i = f.indexOf('=');
+    const [key, value] = [f.slice(0, i), f.slice(i + 1)];
+    const g = groups.find((x) => x && x.key === key);
+    const v = (g && g.values.find((x) => x.value === value)) || { value, count: 0 };
+    offer(key, v, true);
   }
+  for (const g of groups) for (const v of (g && g.values) || []) offer(g.key, v, false);
+  if (chips.length === 0) {
+    filtersBox.hidden = true;
+    return;
+  }
+  const more = el('button', { type: 'button', className: 'chip more', 'aria-expanded': String(filtersOpen) });
+  more.addEventListener('click', () => {
+    filtersOpen = !filtersOpen;
+    fitFilters();
+  });
+  filtersBox.append(el('span', { className: 'label' }, 'Filter:'), ...chips, more);
   filtersBox.hidden = false;
+  fitFilters();
 }
+
+/** fitFilters folds the filters to two rows, "More (n)" last, unless
+ * More was pressed; it runs again when the window's width changes. */
+function fitFilters() {
+  if (filtersBox.hidden) return;
+  const chips = [...filtersBox.querySelectorAll('.chip:not(.more)')];
+  const more = filtersBox.querySelector('.chip.more');
+  if (!more) return;
+  for (const c of chips) c.hidden = false;
+  more.hidden = false;
+  more.setAttribute('aria-expanded', String(filtersOpen));
+  const rows = () => new Set([...filtersBox.children].filter((c) => !c.hidden).map((c) => c.offsetTop)).size;
+  const rowOf = (c) => [...new Set([...filtersBox.children].filter((x) => !x.hidden).map((x) => x.offsetTop))].sort((a, b) => a - b).indexOf(c.offsetTop);
+  more.textContent = 'Fewer';
+  if (filtersOpen) {
+    if (rows() <= 2) more.hidden = true; // nothing was folded
+    return;
+  }
+  more.hidden = true;
+  if (rows() <= 2) return;
+  more.hidden = false;
+  let folded = 0;
+  for (let i = chips.length - 1; i >= 0 && rowOf(more) > 1; i--) {
+    if (chips[i].getAttribute('aria-pressed') === 'true') continue; // an active filter stays in view
+    chips[i].hidden = true;
+    folded++;
+    more.textContent = `More (${folded})`;
+  }
+}
+
+window.addEventListener('resize', () => fitFilters());
 
 // ---- events ----
 

@@ -84,14 +84,15 @@ function initUploads() {
 
 // ---- the list ----
 
-/** refreshDocuments redraws the current page of the document list. */
+/** refreshDocuments redraws the current page of the document list, newest
+ * first, so what was just added is at the top. */
 export async function refreshDocuments() {
   const list = $('doc-list');
   try {
-    let ans = await call(`documents?offset=${offset}&limit=${PAGE}`);
+    let ans = await call(`documents?order=newest&offset=${offset}&limit=${PAGE}`);
     if (ans.documents.length === 0 && offset > 0) { // the last page emptied
       offset = Math.max(0, Math.floor((ans.total - 1) / PAGE) * PAGE);
-      ans = await call(`documents?offset=${offset}&limit=${PAGE}`);
+      ans = await call(`documents?order=newest&offset=${offset}&limit=${PAGE}`);
     }
     draw(ans);
   } catch (err) {

@@ -2,7 +2,7 @@
 // highlighted and scrolled into view, and "more like this".
 
 import { call } from './api.js';
-import { el, findPassage, plainSnippet } from './dom.js';
+import { byteIndex, el, marked } from './dom.js';
 import { failed, readerClosed, resultItem } from './app.js';
 
 const $ = (id) => document.getElementById(id);
@@ -49,16 +49,23 @@ function draw(doc, hit) {
   bits.push(`${doc.chunks} ${doc.chunks === 1 ? 'chunk' : 'chunks'}`);
   bits.push(`added ${new Date(doc.created).toLocaleString()}`);
   $('reader-meta').textContent = bits.join(' · ');
-  const span = hit && hit.snippet ? findPassage(doc.text, plainSnippet(hit.snippet)) : null;
-  if (!span) {
+  // The hit's span says where its chunk lies in this text, in bytes; a
+  // document replaced since the search may no longer hold it.
+  const span = hit && hit.span;
+  const idx = span ? byteIndex(doc.text, [span.start, span.end, ...(span.matches || []).flat()]) : null;
+  const [from, to] = idx ? [idx(span.start), idx(span.end)] : [0, 0];
+  if (!idx || from >= to || new TextEncoder().encode(doc.text).length < span.end) {
     text.replaceChildren(doc.text);
     text.scrollTop = 0;
     return;
   }
-  const mark = el('mark', { className: 'passage', id: 'passage' }, doc.text.slice(span[0], span[1]));
-  text.replaceChildren(doc.text.slice(0, span[0]), mark, doc.text.slice(span[1]));
-  // Instant, not smooth: the passage must be in view as soon as it is drawn.
-  mark.scrollIntoView({ block: 'center', behavior: 'instant' });
+  const mark = el('mark', { className: 'passage', id: 'passage' }, marked(doc.text, span.matches, idx, from, to, 'term'));
+  text.replaceChildren(doc.text.slice(0, from), mark, doc.text.slice(to));
+  // Instant, not smooth: the passage must be in view as soon as it is
+  // drawn. A passage taller than the box is scrolled to its first match.
+  const first = mark.querySelector('mark.term');
+  const target = first && mark.offsetHeight > text.clientHeight ? first : mark;
+  target.scrollIntoView({ block: 'center', behavior: 'instant' });
 }
 
 async function moreLike(chunk) {

@@ -256,10 +256,11 @@ await check('keyboard: / focuses search, arrows move through results, Enter open
   const passage = page.locator('#reader mark.passage');
   await passage.waitFor();
   assert.match(await passage.textContent(), /varroa mite is the worst enemy/);
-  // The passage is at the end of a long document: it must have been scrolled to.
+  // The passage is at the end of a long document: it must have been
+  // scrolled to, whole, or at its first marked word when taller than the box.
   const seen = await passage.evaluate((m) => {
     const box = document.getElementById('reader-text').getBoundingClientRect();
-    const r = m.getBoundingClientRect();
+    const r = (m.offsetHeight > m.parentElement.clientHeight && m.querySelector('mark.term') || m).getBoundingClientRect();
     return { top: r.top, bottom: r.bottom, boxTop: box.top, boxBottom: box.bottom, scrolled: m.parentElement.scrollTop };
   });
   assert.ok(seen.scrolled > 0 && seen.top >= seen.boxTop - 1 && seen.bottom <= seen.boxBottom + 1, JSON.stringify(seen));
@@ -432,6 +433,77 @@ await check('API key: asked once, kept in the browser, a wrong key is said plain
   await p.locator('#counts', { hasText: 'No documents yet' }).waitFor();
   assert.equal(await prompt.isVisible(), false, 'the kept key is used after a reload');
   await p.context().close();
+});
+
+await check('facets: filters from every match, two rows at most on a phone, short labels, full path on hover', async () => {
+  const notes = Array.from({ length: 14 }, (_, i) => ({
+    id: `compost-${String(i).padStart(2, '0')}`, title: `Compost bed ${i}`,
+    text: `Turn the compost heap of bed ${i} every week; keep it as damp as a wrung sponge.`,
+    source: `/home/ann/Documents/garden/beds/bed-${i}/compost-notes-${i}.md`,
+    metadata: { bed: i % 2 ? 'north' : 'south' },
+  }));
+  const res = await page.request.post(`${base}/documents`, { data: notes });
+  assert.equal(res.status(), 201, await res.text());
+  const p = await newPage({ viewport: { width: 390, height: 800 }, isMobile: true, hasTouch: true });
+  await p.goto(`${base}/?q=${encodeURIComponent('compost heap')}&mode=keyword`);
+  await waitShown(p, 'compost heap');
+  const layout = () => p.evaluate(() => {
+    const box = document.getElementById('filters');
+    const shown = [...box.children].filter((c) => !c.hidden && c.offsetParent !== null);
+    return { rows: new Set(shown.map((c) => c.offsetTop)).size, chips: shown.filter((c) => c.matches('.chip:not(.more)')).length };
+  });
+  const folded = await layout();
+  assert.ok(folded.rows <= 2, `filters take ${folded.rows} rows on a phone`);
+  const more = p.locator('#filters .chip.more');
+  assert.match(await more.textContent(), /^More \(\d+\)$/);
+  // Counts come from every match (14 notes), not from the page of 10.
+  const south = p.locator('#filters button[data-filter="bed=south"]');
+  assert.equal(await south.locator('.n').textContent(), ' 7');
+  await more.click();
+  const open = await layout();
+  assert.ok(open.rows > 2 && open.chips > folded.chips, `More shows every filter: ${JSON.stringify(open)}`);
+  const src = p.locator('#filters button[data-filter="source=/home/ann/Documents/garden/beds/bed-3/compost-notes-3.md"]');
+  assert.equal(await src.locator('.v').textContent(), 'compost-notes-3.md');
+  assert.match(await src.getAttribute('title'), /\/home\/ann\/Documents\/garden\/beds\/bed-3\/compost-notes-3\.md/);
+  await src.click();
+  await p.waitForFunction(() => new URL(location.href).searchParams.get('filter') === 'source=/home/ann/Documents/garden/beds/bed-3/compost-notes-3.md' &&
+    !document.getElementById('results').hasAttribute('aria-busy') && document.querySelector('#filters [aria-pressed=true]'));
+  assert.deepEqual(await results(p).locator('.title').allTextContents(), ['Compost bed 3']);
+  const wide = await p.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(wide <= 390, `page is ${wide} px wide`);
+  await axe(p, 'the phone page with filters');
+  await p.context().close();
+  for (const n of notes) await page.request.delete(`${base}/documents/${n.id}`);
+});
+
+await check('reader: the whole matching passage is marked by its span, its words by their offsets, past emoji', async () => {
+  const filler = Array.from({ length: 12 }, (_, i) => `🐝🌼 Paragraph ${i} of field notes 🌿 about hedgerows, ponds and the birds that visit them in spring.`).join('\n\n');
+  const para = 'Rottnest Island 🏝️ is home to the quokka, a small marsupial. Visitors photograph the quokka 🦘 because it seems to smile. ' +
+    'The ferry from Fremantle takes about half an hour, and bicycles are the usual way to get around the island, whose roads are quiet. ' +
+    'Salt lakes, reefs and old lighthouses fill the rest of a day there, with a swim at one of the many sheltered bays. ' +
+    'Feeding a quokka is forbidden, and the island fines anyone who does. That is the end of the quokka paragraph.';
+  const res = await page.request.post(`${base}/documents`, { data: { id: 'zz-island', title: 'Island notes', text: `${filler}\n\n${para}` } });
+  assert.equal(res.status(), 201, await res.text());
+  await page.goto(base);
+  await searchFor(page, 'quokka', 'keyword');
+  await results(page).first().click();
+  const passage = page.locator('#reader mark.passage');
+  await passage.waitFor();
+  const t = await passage.textContent();
+  assert.ok(t.includes(para), `the passage is the chunk, not a cut snippet: ${t}`);
+  const terms = await page.locator('#reader mark.passage mark.term').allTextContents();
+  assert.ok(terms.length >= 4 && terms.every((w) => w === 'quokka'), `marked words ${terms}`);
+  await page.getByRole('button', { name: 'Close' }).click();
+  await page.locator('#reader').waitFor({ state: 'hidden' });
+});
+
+await check('documents: the one added last is listed first, though its id sorts last', async () => {
+  const p = await newPage();
+  await p.goto(base);
+  await p.locator('#doc-list li').first().waitFor();
+  assert.equal(await p.locator('#doc-list li').first().getAttribute('data-id'), 'zz-island');
+  await p.context().close();
+  await page.request.delete(`${base}/documents/zz-island`);
 });
 
 await check('latency: last keystroke to results on screen, with the real model', async () => {
