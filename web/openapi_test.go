@@ -171,7 +171,7 @@ func TestOpenAPISchemathesis(t *testing.T) {
 	srv := newQdrantServer(t, web.Config{APIKey: key, UI: web.UI()}, pool(t))
 	setLibraryAndCollections(t, srv, t.TempDir())
 	base, qbase := serveMain(t, srv), serveQdrant(t, srv)
-	auth := map[string]string{"X-API-Key": key}
+	auth := map[string]string{"Authorization": "Bearer " + key}
 	for _, f := range []struct {
 		method, url string
 		body        any
@@ -206,5 +206,25 @@ func TestOpenAPISchemathesis(t *testing.T) {
 	t.Logf("check.py (%.1f s):\n%s", time.Since(start).Seconds(), out)
 	if err != nil {
 		t.Fatalf("check.py: %v", err)
+	}
+}
+
+// TestUIMissingFileAnswersJSON: a missing UI file is a 404 whose body is
+// JSON whatever the path holds (schemathesis found characters outside the
+// Basic Multilingual Plane written as Go's \U escapes, which JSON lacks).
+func TestUIMissingFileAnswersJSON(t *testing.T) {
+	_, base := start(t, web.Config{UI: web.UI()}, nil)
+	for _, name := range []string{"nope.js", "x/nope.js", "%F3%9C%9D%B9%F0%92%B9%80R", "%E2%80%A8%22%5C", "%00%1F"} {
+		r := call(t, "GET", base+"/ui/"+name, nil, nil)
+		if r.status != http.StatusNotFound {
+			t.Errorf("GET /ui/%s: status %d, want 404", name, r.status)
+			continue
+		}
+		var e struct {
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal(r.body, &e); err != nil || !strings.HasPrefix(e.Error, "no ui file /ui/") {
+			t.Errorf("GET /ui/%s: body %q is not {\"error\": \"no ui file …\"}: %v", name, r.body, err)
+		}
 	}
 }
