@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -161,10 +162,10 @@ func serveMain(t *testing.T, srv *web.Server) string {
 // no 5xx and no answer the description does not allow. The store holds
 // fixture data the descriptions' examples name: the documents "bees" and
 // "train" and the 4-dimensional collection "fixture" with points 1 to 3.
-// No operation is left out: the examples of the destructive ones (DELETE
-// /documents/{id}, DELETE /collections/{collection}) name things that do
-// not exist, so the fixtures outlive the run. It fails, never skips, when
-// the pinned packages are missing.
+// No operation is left out, but the destructive ones (DELETE
+// /documents/{id}, DELETE /collections/{collection}) run last, in a pass of
+// their own, once check.py has seen the fixtures outlive every other
+// operation. It fails, never skips, when the pinned packages are missing.
 func TestOpenAPISchemathesis(t *testing.T) {
 	python := requirePinned(t, openAPIRequirements)
 	const key = "schemathesis-key"
@@ -207,6 +208,19 @@ func TestOpenAPISchemathesis(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check.py: %v", err)
 	}
+	// What the server answered, by route and status, from its own count.
+	// The key rides on every request, so a 401 would mean the run tested
+	// the key check rather than the routes behind it.
+	r := call(t, "GET", base+"/metrics", nil, auth)
+	answers := regexp.MustCompile(`(?m)^edgesearch_http_requests_total\{route="([^"]*)",status="(\d+)"\} (\d+)$`).FindAllStringSubmatch(string(r.body), -1)
+	var summary strings.Builder
+	for _, a := range answers {
+		fmt.Fprintf(&summary, "%s %s: %s\n", a[1], a[2], a[3])
+		if a[2] == "401" {
+			t.Errorf("%s answered 401 %s times: the run did not send the key", a[1], a[3])
+		}
+	}
+	t.Logf("answers by route and status:\n%s", summary.String())
 }
 
 // TestUIMissingFileAnswersJSON: a missing UI file is a 404 whose body is
