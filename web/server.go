@@ -221,6 +221,7 @@ func (s *Server) routes() *gin.Engine {
 	s.routeUI(e)
 	get("/health", s.handleHealth)
 	get("/metrics", s.handleMetrics)
+	get("/openapi.json", s.handleOpenAPI)
 	e.GET("/backup", s.handleBackup)
 	e.POST("/embed", jsonOnly, s.handleEmbed)
 	e.POST("/v1/embeddings", jsonOnly, s.handleOpenAIEmbeddings)

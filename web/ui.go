@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"mime"
@@ -154,7 +155,8 @@ func (h *uiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok || !ok2 || !ok3 {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprintf(w, "{\"error\":%q}\n", "no ui file "+r.URL.Path)
+		// JSON, not %q: Go's escapes (\x00, \U0001f600) are not JSON's.
+		json.NewEncoder(w).Encode(errorBody{Error: "no ui file " + r.URL.Path})
 		return
 	}
 	cache := "public, max-age=31536000, immutable"
