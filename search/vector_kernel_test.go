@@ -72,13 +72,14 @@ func TestKernelsMatchGo(t *testing.T) {
 // halfTable's float32 and the code's value exactly, subnormals, infinities
 // and -128 included (a NaN must stay a NaN).
 func TestKernelsWidenEveryValueExactly(t *testing.T) {
-	a := make([]float32, kernelMin)
+	const n = 32 // one kernel round (kernelMin, which only the kernel builds define)
+	a := make([]float32, n)
 	for i := range a {
 		a[i] = 1
 	}
-	h := make([]uint16, kernelMin)
+	h := make([]uint16, n)
 	for v := range 1 << 16 {
-		lane := v % kernelMin
+		lane := v % n
 		h[lane] = uint16(v)
 		got, want := dotHalf(a, h), halfTable[v]
 		h[lane] = 0
@@ -86,9 +87,9 @@ func TestKernelsWidenEveryValueExactly(t *testing.T) {
 			t.Errorf("dotHalf of binary16 %#04x alone in lane %d: %v, want %v", v, lane, got, want)
 		}
 	}
-	c := make([]int8, kernelMin)
+	c := make([]int8, n)
 	for v := math.MinInt8; v <= math.MaxInt8; v++ {
-		lane := (v + 128) % kernelMin
+		lane := (v + 128) % n
 		c[lane] = int8(v)
 		got := dotInt8(a, c)
 		c[lane] = 0
