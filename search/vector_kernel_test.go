@@ -66,6 +66,39 @@ func TestKernelsMatchGo(t *testing.T) {
 	}
 }
 
+// TestKernelsWidenEveryValueExactly puts each of the 65,536 binary16 values
+// and each of the 256 int8 codes alone in a 32-element b (at every lane
+// position in turn) against a of ones: the kernels' widening must give
+// halfTable's float32 and the code's value exactly, subnormals, infinities
+// and -128 included (a NaN must stay a NaN).
+func TestKernelsWidenEveryValueExactly(t *testing.T) {
+	const n = 32 // one kernel round (kernelMin, which only the kernel builds define)
+	a := make([]float32, n)
+	for i := range a {
+		a[i] = 1
+	}
+	h := make([]uint16, n)
+	for v := range 1 << 16 {
+		lane := v % n
+		h[lane] = uint16(v)
+		got, want := dotHalf(a, h), halfTable[v]
+		h[lane] = 0
+		if got != want && !(math.IsNaN(float64(got)) && math.IsNaN(float64(want))) {
+			t.Errorf("dotHalf of binary16 %#04x alone in lane %d: %v, want %v", v, lane, got, want)
+		}
+	}
+	c := make([]int8, n)
+	for v := math.MinInt8; v <= math.MaxInt8; v++ {
+		lane := (v + 128) % n
+		c[lane] = int8(v)
+		got := dotInt8(a, c)
+		c[lane] = 0
+		if got != float32(v) {
+			t.Errorf("dotInt8 of code %d alone in lane %d: %v, want %d", v, lane, got, v)
+		}
+	}
+}
+
 // TestKernelsRefuseAShortB: b shorter than a panics on every path rather
 // than reading past it.
 func TestKernelsRefuseAShortB(t *testing.T) {

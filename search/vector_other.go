@@ -1,8 +1,8 @@
-//go:build !amd64
+//go:build !amd64 && !arm64
 
 package search
 
-// simd is false where there are no kernels (see vector_amd64.go).
+// simd is false where there are no kernels (see vector_amd64.go and vector_arm64.go).
 var simd = false
 
 func dot(a, b []float32) float32              { return dotGeneric(a, b) }
