@@ -8,7 +8,7 @@ import (
 
 // dot, l2sq, dotHalf and dotInt8 are the inner loops of every vector
 // search. Where the CPU has them they run as SIMD kernels in assembly
-// (vector_amd64.s: AVX2 with FMA and F16C); the Go versions here are the
+// (vector_amd64.s: AVX2 with FMA and F16C; vector_arm64.s: NEON, ARMv8.0); the Go versions here are the
 // rest of the machines' and the kernels' reference (TestKernelsMatchGo).
 //
 // dotGeneric keeps eight independent accumulators: the Go compiler does not
