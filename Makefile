@@ -23,7 +23,7 @@ help:
 	@echo "make build      build $(BIN)"
 	@echo "make model      download (or convert) the default model into $(CACHE)"
 	@echo "make wasm       rebuild guest/edgesearch.wasm with clang"
-	@echo "make bench      benchmarks, peers included; writes bench/RESULTS.md"
+	@echo "make bench      benchmarks, peers included; writes bench/RESULTS.md and bench/chart-*.svg"
 	@echo "make fuzz       every fuzz target for FUZZTIME (30s) each"
 	@echo "make reliability  bad inputs, hostile files, kill -9 rounds against a real server"
 	@echo "make loadtest   mixed load of 64 clients against a real server on 127.0.0.1"
@@ -121,7 +121,7 @@ loadtest: build model
 	$(GO) run ./bench/loadtest -bin $(BIN) -model '$(MODEL)' -out bench/out/loadtest.md
 
 bench: build model
-	@echo "==> benchmarks (this takes several minutes); writing bench/RESULTS.md"
+	@echo "==> benchmarks (this takes several minutes); writing bench/RESULTS.md and bench/chart-*.svg"
 	bash bench/run.sh
 
 cross:
