@@ -83,13 +83,13 @@ type Options struct {
 // Store is an open edgesearch store. Its methods are safe for concurrent
 // use; bbolt serialises writers and lets readers run beside them.
 type Store struct {
-	db    *bolt.DB
-	path  string
+	db      *bolt.DB
+	path    string
 	model   string // fixed at Open: a model change needs a reopen with Reembed
 	weights string
 	dims    int
-	half  bool
-	reads atomic.Int64 // point reads since open; see afterRead
+	half    bool
+	reads   atomic.Int64 // point reads since open; see afterRead
 }
 
 // Open opens the store at path, creating it if it does not exist and
