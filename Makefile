@@ -15,7 +15,7 @@ PIP_PKGS  := openai==3.57.0 wasmtime==50.0.1
 
 export EDGESEARCH_MODEL := $(MODEL)
 
-.PHONY: help build run model model-source test test-386 test-arm test-deps wasm wasm-check bench cross fixtures fuzz reliability loadtest clean
+.PHONY: help build run model model-source test test-386 test-arm test-deps wasm wasm-check bench cross container-bins container fixtures fuzz reliability loadtest clean
 
 help:
 	@echo "make run        fetch the model if missing, build, serve on $(ADDR)"
@@ -23,11 +23,12 @@ help:
 	@echo "make build      build $(BIN)"
 	@echo "make model      download (or convert) the default model into $(CACHE)"
 	@echo "make wasm       rebuild guest/edgesearch.wasm with clang"
-	@echo "make bench      benchmarks, peers included; writes bench/RESULTS.md"
+	@echo "make bench      benchmarks, peers included; writes bench/RESULTS.md and bench/chart-*.svg"
 	@echo "make fuzz       every fuzz target for FUZZTIME (30s) each"
 	@echo "make reliability  bad inputs, hostile files, kill -9 rounds against a real server"
 	@echo "make loadtest   mixed load of 64 clients against a real server on 127.0.0.1"
 	@echo "make cross      static linux/arm64 and linux/arm (GOARM=7) binaries in bin/"
+	@echo "make container  multi-arch image (amd64, arm64, arm/v7) from docs/container/Dockerfile with podman or buildah"
 	@echo "make test-arm   arm64 package tests and an armv7 end-to-end check under qemu-user"
 	@echo "make fixtures   regenerate testdata/fixtures from the reference Python packages"
 
@@ -121,7 +122,7 @@ loadtest: build model
 	$(GO) run ./bench/loadtest -bin $(BIN) -model '$(MODEL)' -out bench/out/loadtest.md
 
 bench: build model
-	@echo "==> benchmarks (this takes several minutes); writing bench/RESULTS.md"
+	@echo "==> benchmarks (this takes several minutes); writing bench/RESULTS.md and bench/chart-*.svg"
 	bash bench/run.sh
 
 cross:
@@ -129,6 +130,27 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edgesearch-linux-arm64 $(PKG)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edgesearch-linux-armv7 $(PKG)
 	@ls -l bin/edgesearch-linux-*
+
+# container-bins builds one static binary per container platform, named by
+# Docker's TARGETARCH (arm is GOARM=7), and the empty directory the image's
+# volumes start from: bin/container is the whole build context of
+# docs/container/Dockerfile.
+CONTAINER_ARCHS := amd64 arm64 arm
+CONTAINER_IMAGE ?= edgesearch:$(VERSION)
+container-bins:
+	@echo "==> static binaries for the container image: bin/container/ARCH/edgesearch for $(CONTAINER_ARCHS)"
+	@mkdir -p bin/container/empty
+	@for a in $(CONTAINER_ARCHS); do \
+		echo "    GOARCH=$$a"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$a GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/container/$$a/edgesearch $(PKG) || exit 1; \
+	done
+
+# container builds the multi-arch image as a manifest list with podman (or
+# buildah); no RUN step, so no emulation is needed for the other platforms.
+container: container-bins
+	@echo "==> image $(CONTAINER_IMAGE) for linux/amd64, linux/arm64, linux/arm/v7 (docs/container/Dockerfile)"
+	@tool=$$(command -v podman || command -v buildah) || { echo "podman or buildah is needed (apt-get install podman)" >&2; exit 1; }; \
+	$$tool build --platform linux/amd64,linux/arm64,linux/arm/v7 --manifest '$(CONTAINER_IMAGE)' -f docs/container/Dockerfile bin/container
 
 fixtures:
 	@echo "==> regenerating testdata/fixtures (installs the reference packages)"

@@ -70,6 +70,8 @@ def main():
         embedding(p, out, es, ll, st, binary)
     if es8 and ll8:
         embedding_q8(p, es8, ll8, st)
+    if es and ll and st:
+        charts(p)
     search_sections(p, sf, sb)
     if ui:
         ui_section(p, ui)
@@ -157,6 +159,15 @@ def embedding(p, out, es, ll, st, binary):
     for name, measured, met in targets:
         p(f"| {name} | {measured} | {'yes' if met else 'no'} |")
     p("")
+
+
+def charts(p):
+    """The tables above drawn by bench/charts (bench/run.sh runs it after this report)."""
+    p("The embedding tables as charts (bench/charts draws them from the same outputs):\n")
+    p("![throughput](chart-throughput.svg)")
+    p("![one short query](chart-query-latency.svg)")
+    p("![start to first vector](chart-start.svg)")
+    p("![peak memory](chart-memory.svg)\n")
 
 
 def embedding_q8(p, es, ll, st):

@@ -2,7 +2,8 @@
 # make bench: measures edgesearch's embedder beside llama.cpp (llama-cpp-python,
 # built from its sdist, on the same GGUF and threads) and sentence-transformers
 # (PyTorch CPU), plus the search and store benchmarks, and writes
-# bench/RESULTS.md. Raw outputs go to bench/out/ (not committed).
+# bench/RESULTS.md and the charts bench/chart-*.svg (bench/charts). Raw
+# outputs go to bench/out/ (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,4 +71,7 @@ bash bench/fuzz.sh > "$OUT/fuzz.md"
 
 echo "==> writing bench/RESULTS.md"
 python3 bench/report.py "$OUT" "$MODEL" > bench/RESULTS.md
+
+echo "==> drawing the comparisons with the peers: bench/chart-*.svg"
+go run ./bench/charts -in "$OUT" -out bench
 cat bench/RESULTS.md

@@ -60,6 +60,13 @@ type reindexGroup struct {
 	failed []error
 }
 
+// HoldsModel reports whether st holds vectors of the model info describes:
+// the same name, dims and weights, as store.Open compares them (a store
+// that never recorded its weights holds any of its model's).
+func HoldsModel(st *store.Store, info embedder.ModelInfo) bool {
+	return st.Model() == info.Name && st.Dims() == info.Dims && (st.Weights() == "" || st.Weights() == info.WeightType)
+}
+
 // Reindex re-chunks and re-embeds the stored documents that have no chunks
 // (all of them after the store was opened with Reembed for a new model), or
 // every document with opts.All, and writes them back in transactions of up
@@ -79,9 +86,9 @@ func Reindex(ctx context.Context, opts ReindexOptions) (ReindexSummary, error) {
 		return sum, errors.New("reindex: give a store and an embedder")
 	}
 	st, emb := opts.Store, opts.Embedder
-	if info := emb.Info(); st.Model() != info.Name || st.Dims() != info.Dims {
-		return sum, fmt.Errorf("reindex %s: it holds model %q (%d dims) but the embedder runs %q (%d dims); open it for that model with re-embedding: %w",
-			st.Path(), st.Model(), st.Dims(), info.Name, info.Dims, store.ErrModelMismatch)
+	if info := emb.Info(); !HoldsModel(st, info) {
+		return sum, fmt.Errorf("reindex %s: it holds %s but the embedder runs %s; open it for that model with re-embedding: %w",
+			st.Path(), store.DescribeModel(st.Model(), st.Weights(), st.Dims()), store.DescribeModel(info.Name, info.WeightType, info.Dims), store.ErrModelMismatch)
 	}
 	var ids []string
 	var err error

@@ -147,12 +147,21 @@ func (w *writer) write(ctx context.Context, files []*fileJob) error {
 		if err != nil {
 			return fmt.Errorf("send %d documents: %w", len(raw), err)
 		}
-		// The server says how many it already held as they are, not per
-		// file: count them as stored documents' files would be, once.
+		// The server says how many it already held as they are, not which.
+		// When it held them all, every file of the batch is unchanged, as a
+		// local import finds them (a rerun's usual case); otherwise the
+		// files count as imported and the documents as the server says.
 		w.sum.Documents += len(raw) - sent.Unchanged
-		w.sum.UnchangedDocuments += sent.Unchanged
 		w.sum.Chunks += sent.Chunks
 		w.prog.filesDone(0, sent.Chunks)
+		if len(raw) > 0 && sent.Unchanged == len(raw) {
+			for _, j := range files {
+				j.unchanged += len(j.raw) // done counts them in the summary
+				w.done(j, 0, 0)
+			}
+			return nil
+		}
+		w.sum.UnchangedDocuments += sent.Unchanged
 		for _, j := range files {
 			w.done(j, len(j.raw), 0)
 		}

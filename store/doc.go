@@ -9,7 +9,8 @@
 //   - Every chunk has a uint64 id that is never reused, not even after
 //     Open with Options.Reembed drops all vectors.
 //   - Every chunk vector has the length recorded in the store's meta
-//     (Dims), and came from the model recorded there (Model).
+//     (Dims), and came from the model recorded there (Model, with its
+//     Weights once a store has recorded them).
 //   - The generation number grows by at least one with every committed write
 //     to the documents.
 //
@@ -23,5 +24,5 @@
 // writes to documents leave the collections' alone.
 //
 // The store knows bytes on disk only: it is handed vectors and told the model
-// name and dimension; it never runs a model and knows nothing of HTTP.
+// name, weights and dimension; it never runs a model and knows nothing of HTTP.
 package store

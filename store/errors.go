@@ -17,8 +17,9 @@ var (
 	// an empty id or text, a vector of the wrong length, a bad span, and so on.
 	ErrInvalid = errors.New("invalid input")
 
-	// ErrModelMismatch means the store holds vectors from another model or
-	// with another dimension than the one asked for in Options.
+	// ErrModelMismatch means the store holds vectors from another model,
+	// the same model with other weights (F16, Q8_0), or with another
+	// dimension than the one asked for in Options.
 	ErrModelMismatch = errors.New("model mismatch")
 
 	// ErrSchemaVersion means the file was written by an edgesearch with a

@@ -36,6 +36,7 @@ var (
 
 	metaSchema     = []byte("schema")
 	metaModel      = []byte("model")
+	metaWeights    = []byte("weights")
 	metaDims       = []byte("dims")
 	metaGeneration = []byte("generation")
 	metaNextChunk  = []byte("nextchunk")
@@ -46,7 +47,7 @@ var (
 // Options configure Open.
 type Options struct {
 	// Model names the embedding model whose vectors are stored, e.g.
-	// "all-MiniLM-L6-v2-f16". Required to create a store. When opening an
+	// "all-MiniLM-L6-v2". Required to create a store. When opening an
 	// existing store it must match what is stored unless Reembed is set;
 	// leave Model and Dims both empty to accept whatever is stored.
 	Model string
@@ -54,12 +55,21 @@ type Options struct {
 	// Dims is the length of every vector; it goes with Model.
 	Dims int
 
+	// Weights names the kind of weights the model ran with, e.g. "F16" or
+	// "Q8_0": one model name quantized two ways makes different vectors,
+	// so Weights is part of the model's identity. Empty means any: it is
+	// not compared. A store written before weights were recorded (its
+	// Weights() is empty) matches any weights of its model, and Open with
+	// Model and Weights records them in it.
+	Weights string
+
 	// Float16 stores vectors written through this handle as IEEE half
 	// precision: half the disk and page cache for about three significant
 	// digits. Reads always return float32, and a store may hold both kinds.
 	Float16 bool
 
-	// Reembed, when the stored model or dims differ from Model and Dims,
+	// Reembed, when the stored model, weights or dims differ from Model,
+	// Weights and Dims,
 	// drops every chunk and vector, records the new model and keeps the
 	// documents, instead of failing with ErrModelMismatch. The caller then
 	// re-chunks and re-embeds each document with Put.
@@ -73,12 +83,13 @@ type Options struct {
 // Store is an open edgesearch store. Its methods are safe for concurrent
 // use; bbolt serialises writers and lets readers run beside them.
 type Store struct {
-	db    *bolt.DB
-	path  string
-	model string // fixed at Open: a model change needs a reopen with Reembed
-	dims  int
-	half  bool
-	reads atomic.Int64 // point reads since open; see afterRead
+	db      *bolt.DB
+	path    string
+	model   string // fixed at Open: a model change needs a reopen with Reembed
+	weights string
+	dims    int
+	half    bool
+	reads   atomic.Int64 // point reads since open; see afterRead
 }
 
 // Open opens the store at path, creating it if it does not exist and
@@ -92,9 +103,10 @@ type Store struct {
 // ErrTooLarge when the file is larger than this build can map (2 GiB on a
 // 32-bit platform).
 func Open(path string, opts Options) (*Store, error) {
-	if (opts.Model == "") != (opts.Dims == 0) || opts.Dims < 0 || opts.Dims > maxDims || len(opts.Model) > maxModelLen {
-		return nil, fmt.Errorf("open store %s: model %q with %d dims: give both a model name (up to %d bytes) and dims (1 to %d), or neither: %w",
-			path, opts.Model, opts.Dims, maxModelLen, maxDims, ErrInvalid)
+	if (opts.Model == "") != (opts.Dims == 0) || opts.Dims < 0 || opts.Dims > maxDims || len(opts.Model) > maxModelLen ||
+		len(opts.Weights) > maxModelLen || (opts.Weights != "" && opts.Model == "") {
+		return nil, fmt.Errorf("open store %s: model %q (weights %q) with %d dims: give both a model name (up to %d bytes) and dims (1 to %d), or neither, and weights only with a model: %w",
+			path, opts.Model, opts.Weights, opts.Dims, maxModelLen, maxDims, ErrInvalid)
 	}
 	fi, err := os.Stat(path)
 	if opts.Model == "" && errors.Is(err, fs.ErrNotExist) {
@@ -131,6 +143,7 @@ func Open(path string, opts Options) (*Store, error) {
 type storedMeta struct {
 	schema     uint64
 	model      string
+	weights    string // "" in a store written before weights were recorded
 	dims       int
 	generation uint64
 	nextChunk  uint64
@@ -171,8 +184,8 @@ func (s *Store) init(opts Options) error {
 		if opts.Model == "" {
 			return fmt.Errorf("open store %s: the file is empty and no model was given to create a store: %w", s.path, ErrInvalid)
 		}
-		s.model, s.dims = opts.Model, opts.Dims
-		if err := s.update(func(tx *bolt.Tx) error { return create(tx, opts.Model, opts.Dims) }); err != nil {
+		s.model, s.weights, s.dims = opts.Model, opts.Weights, opts.Dims
+		if err := s.update(func(tx *bolt.Tx) error { return create(tx, opts.Model, opts.Weights, opts.Dims) }); err != nil {
 			return fmt.Errorf("create store %s: %w", s.path, err)
 		}
 		return nil
@@ -193,23 +206,44 @@ func (s *Store) init(opts Options) error {
 		return fmt.Errorf("open store %s: it has schema version %d, this edgesearch reads version %d; use the edgesearch that wrote it to export the documents and import them here: %w",
 			s.path, m.schema, SchemaVersion, ErrSchemaVersion)
 	}
-	if opts.Model == "" || (m.model == opts.Model && m.dims == opts.Dims) {
-		s.model, s.dims = m.model, m.dims
+	sameWeights := opts.Weights == "" || m.weights == "" || m.weights == opts.Weights
+	if opts.Model == "" || (m.model == opts.Model && m.dims == opts.Dims && sameWeights) {
+		s.model, s.weights, s.dims = m.model, m.weights, m.dims
+		if opts.Model == "" || m.weights != "" || opts.Weights == "" {
+			return nil
+		}
+		// Written before weights were recorded: which ones made its vectors
+		// is not known, and until now any of this model's were accepted.
+		// The ones it is opened with from now on are recorded, so that a
+		// later change of weights is noticed.
+		if err := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaWeights, []byte(opts.Weights)) }); err != nil {
+			return fmt.Errorf("open store %s: record weights %q: %w", s.path, opts.Weights, err)
+		}
+		s.weights = opts.Weights
 		return nil
 	}
 	if !opts.Reembed {
-		return fmt.Errorf("open store %s: it holds vectors from model %q (%d dims) but model %q (%d dims) was asked for; "+
+		return fmt.Errorf("open store %s: it holds vectors from %s but %s was asked for; "+
 			"use the model that built it, or re-embed the documents (Options.Reembed; `edgesearch reindex`): %w",
-			s.path, m.model, m.dims, opts.Model, opts.Dims, ErrModelMismatch)
+			s.path, DescribeModel(m.model, m.weights, m.dims), DescribeModel(opts.Model, opts.Weights, opts.Dims), ErrModelMismatch)
 	}
-	s.model, s.dims = opts.Model, opts.Dims
-	if err := s.update(func(tx *bolt.Tx) error { return resetVectors(tx, opts.Model, opts.Dims) }); err != nil {
+	s.model, s.weights, s.dims = opts.Model, opts.Weights, opts.Dims
+	if err := s.update(func(tx *bolt.Tx) error { return resetVectors(tx, opts.Model, opts.Weights, opts.Dims) }); err != nil {
 		return fmt.Errorf("re-embed store %s for model %q: %w", s.path, opts.Model, err)
 	}
 	return nil
 }
 
-func create(tx *bolt.Tx, model string, dims int) error {
+// DescribeModel names a model's identity for a person: `model "NAME" (384
+// dims)`, or `model "NAME" (F16 weights, 384 dims)` when weights are known.
+func DescribeModel(model, weights string, dims int) string {
+	if weights == "" {
+		return fmt.Sprintf("model %q (%d dims)", model, dims)
+	}
+	return fmt.Sprintf("model %q (%s weights, %d dims)", model, weights, dims)
+}
+
+func create(tx *bolt.Tx, model, weights string, dims int) error {
 	for _, name := range [][]byte{bucketDocuments, bucketDocChunks, bucketHashes, bucketMeta, bucketCollections} {
 		if _, err := tx.CreateBucket(name); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)
@@ -222,7 +256,7 @@ func create(tx *bolt.Tx, model string, dims int) error {
 	if err := putU64(m, metaSchema, SchemaVersion); err != nil {
 		return err
 	}
-	if err := m.Put(metaModel, []byte(model)); err != nil {
+	if err := putModel(m, model, weights); err != nil {
 		return err
 	}
 	if err := putU64(m, metaDims, uint64(dims)); err != nil {
@@ -242,7 +276,7 @@ func create(tx *bolt.Tx, model string, dims int) error {
 // resetVectors drops all chunks and records a new model. The chunk id
 // counter carries on, so a derived index can never confuse an old id with
 // a new one.
-func resetVectors(tx *bolt.Tx, model string, dims int) error {
+func resetVectors(tx *bolt.Tx, model, weights string, dims int) error {
 	if err := tx.DeleteBucket(bucketDocChunks); err != nil {
 		return fmt.Errorf("drop bucket %s: %w", bucketDocChunks, err)
 	}
@@ -253,7 +287,7 @@ func resetVectors(tx *bolt.Tx, model string, dims int) error {
 		return err
 	}
 	m := tx.Bucket(bucketMeta)
-	if err := m.Put(metaModel, []byte(model)); err != nil {
+	if err := putModel(m, model, weights); err != nil {
 		return err
 	}
 	if err := putU64(m, metaDims, uint64(dims)); err != nil {
@@ -263,6 +297,21 @@ func resetVectors(tx *bolt.Tx, model string, dims int) error {
 		return err
 	}
 	return bumpGeneration(m)
+}
+
+// putModel records the model's identity; no weights leaves the key out, as
+// a store written before weights were recorded has it.
+func putModel(m *bolt.Bucket, model, weights string) error {
+	if err := m.Put(metaModel, []byte(model)); err != nil {
+		return fmt.Errorf("meta %s: %w", metaModel, err)
+	}
+	if weights == "" {
+		return m.Delete(metaWeights)
+	}
+	if err := m.Put(metaWeights, []byte(weights)); err != nil {
+		return fmt.Errorf("meta %s: %w", metaWeights, err)
+	}
+	return nil
 }
 
 // randGeneration is where a generation counter starts: a random number,
@@ -282,6 +331,7 @@ func readMeta(b *bolt.Bucket) (storedMeta, error) {
 		return m, nil
 	}
 	m.model = string(b.Get(metaModel))
+	m.weights = string(b.Get(metaWeights))
 	dims, err := getU64(b, metaDims)
 	if err != nil {
 		return m, err
@@ -363,6 +413,10 @@ func (s *Store) Path() string { return s.path }
 
 // Model returns the name of the model whose vectors the store holds.
 func (s *Store) Model() string { return s.model }
+
+// Weights returns the kind of weights the model ran with (see
+// Options.Weights), or "" for a store written before they were recorded.
+func (s *Store) Weights() string { return s.weights }
 
 // Dims returns the length of every stored vector.
 func (s *Store) Dims() int { return s.dims }

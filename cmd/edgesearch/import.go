@@ -120,13 +120,15 @@ func openForImport(ctx context.Context, cfg config) (*store.Store, *embedder.Poo
 		return nil, nil, fmt.Errorf("couldn't load the model: %w", perr)
 	}
 	info := pool.Info()
-	if st != nil && (st.Model() != info.Name || st.Dims() != info.Dims) {
+	// A store that has not recorded the weights is reopened too, so that
+	// it records these.
+	if st != nil && (!indexer.HoldsModel(st, info) || st.Weights() != info.WeightType) {
 		st.Close()
 		st = nil
 	}
 	if st == nil {
-		// Reopening with the model's name checks it against the store.
-		if st, err = store.Open(path, store.Options{Model: info.Name, Dims: info.Dims, LockTimeout: time.Second, Float16: cfg.StoreFloat16}); err != nil {
+		// Reopening with the model's identity checks it against the store.
+		if st, err = store.Open(path, storeOptions(info, store.Options{LockTimeout: time.Second, Float16: cfg.StoreFloat16})); err != nil {
 			pool.Close()
 			if errors.Is(err, store.ErrLocked) {
 				return nil, nil, fmt.Errorf("a server is using %s; stop it or use --server URL", cfg.DataDir)

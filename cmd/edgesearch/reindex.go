@@ -50,15 +50,14 @@ The store must not be in use by a server: stop it first.`,
 			// it got; a harder kill loses at most the batch in flight.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			st, pool, from, err := openForReindex(ctx, cfg)
+			st, pool, note, err := openForReindex(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 			defer pool.Close()
-			if from != "" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "reindex: the store held vectors of %s; dropped them to re-embed every document with %q\n",
-					from, st.Model())
+			if note != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "reindex: "+note)
 			}
 			sum, err := indexer.Reindex(ctx, indexer.ReindexOptions{Store: st, Embedder: pool, All: all, Progress: cmd.ErrOrStderr()})
 			sum.Write(cmd.OutOrStdout())
@@ -85,9 +84,11 @@ The store must not be in use by a server: stop it first.`,
 
 // openForReindex opens the store in the data directory and loads the
 // model, then reopens the store for that model, dropping the vectors of
-// another model (store.Options.Reembed). It returns which model that was,
-// or "" when the store already held this one. The store stays open while
-// the model loads so that no server can take it in between.
+// another model or of other weights (store.Options.Reembed). It returns a
+// note for the user saying what was dropped, or that the store had not
+// recorded its weights (they are recorded now), or "" when the store
+// already held this model. The store stays open while the model loads so
+// that no server can take it in between.
 func openForReindex(ctx context.Context, cfg config) (*store.Store, *embedder.Pool, string, error) {
 	if err := checkModel(cfg.ModelPath); err != nil {
 		return nil, nil, "", err
@@ -111,12 +112,21 @@ func openForReindex(ctx context.Context, cfg config) (*store.Store, *embedder.Po
 		return nil, nil, "", fmt.Errorf("couldn't load the model: %w", err)
 	}
 	info := pool.Info()
-	if st.Model() == info.Name && st.Dims() == info.Dims {
+	if st.Weights() == info.WeightType && indexer.HoldsModel(st, info) {
 		return st, pool, "", nil
 	}
-	from := fmt.Sprintf("model %q (%d dims)", st.Model(), st.Dims())
+	note := fmt.Sprintf("the store held vectors of %s; dropped them to re-embed every document with %s",
+		store.DescribeModel(st.Model(), st.Weights(), st.Dims()), store.DescribeModel(info.Name, info.WeightType, info.Dims))
+	if indexer.HoldsModel(st, info) {
+		// A store written before the weights were recorded: which ones
+		// made its vectors is unknown, so these are recorded (reopening
+		// does) and nothing is dropped.
+		note = fmt.Sprintf("the store did not record which weights of %q made its vectors (an older edgesearch wrote it); recorded %s. "+
+			"If they were made with other weights, run %s with --all to re-embed every document",
+			info.Name, info.WeightType, reindexCommand(cfg))
+	}
 	st.Close()
-	st, err = store.Open(path, store.Options{Model: info.Name, Dims: info.Dims, Reembed: true, LockTimeout: time.Second})
+	st, err = store.Open(path, storeOptions(info, store.Options{Reembed: true, LockTimeout: time.Second}))
 	if err != nil {
 		pool.Close()
 		if errors.Is(err, store.ErrLocked) {
@@ -124,7 +134,7 @@ func openForReindex(ctx context.Context, cfg config) (*store.Store, *embedder.Po
 		}
 		return nil, nil, "", err
 	}
-	return st, pool, from, nil
+	return st, pool, note, nil
 }
 
 // reindexAdvice turns the store's model mismatch into a message that names
@@ -137,12 +147,19 @@ func reindexAdvice(err error, cfg config, want embedder.ModelInfo) error {
 	held := "another model"
 	// The store was closed when Open failed; a second look names the model.
 	if st, oerr := store.Open(indexer.StorePath(cfg.DataDir), store.Options{LockTimeout: 200 * time.Millisecond}); oerr == nil {
-		held = fmt.Sprintf("model %q (%d dims)", st.Model(), st.Dims())
+		held = store.DescribeModel(st.Model(), st.Weights(), st.Dims())
 		st.Close()
 	}
-	return fmt.Errorf("the documents in %s were embedded with %s, not with %q (%d dims) from %s: %w; "+
+	return fmt.Errorf("the documents in %s were embedded with %s, not with %s from %s: %w; "+
 		"re-embed them with this model by running %s, or use the model that built them",
-		cfg.DataDir, held, want.Name, want.Dims, cfg.ModelPath, store.ErrModelMismatch, reindexCommand(cfg))
+		cfg.DataDir, held, store.DescribeModel(want.Name, want.WeightType, want.Dims), cfg.ModelPath, store.ErrModelMismatch, reindexCommand(cfg))
+}
+
+// storeOptions is opts for a store of the loaded model's vectors: its
+// name, weights and dims are the identity the store records and checks.
+func storeOptions(info embedder.ModelInfo, opts store.Options) store.Options {
+	opts.Model, opts.Weights, opts.Dims = info.Name, info.WeightType, info.Dims
+	return opts
 }
 
 // reindexCommand is the command line that re-embeds cfg's data directory

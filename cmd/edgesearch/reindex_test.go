@@ -89,7 +89,7 @@ func TestReindexMovesAStoreToAnotherModel(t *testing.T) {
 
 	r := runBinary(t, "", nil, "reindex", "--data", data, "--model", q8, "--threads", "2")
 	if r.code != 0 || !strings.Contains(r.stdout, "reindexed 3 of 3 documents (3 chunks)") ||
-		!strings.Contains(r.stderr, `dropped them to re-embed every document with "minilm-q8"`) {
+		!strings.Contains(r.stderr, `dropped them to re-embed every document with model "minilm-q8"`) {
 		t.Fatalf("reindex: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	if after := topIDs(t, data, q8, "how often should I water tomato plants"); len(after) == 0 || len(before) == 0 || after[0] != before[0] {

@@ -123,7 +123,7 @@ func searchLocal(ctx context.Context, cfg config, query string, k int, mode sear
 		}
 		defer pool.Close()
 		info := pool.Info()
-		opts = store.Options{Model: info.Name, Dims: info.Dims}
+		opts = storeOptions(info, store.Options{})
 	}
 	opts.LockTimeout = 500 * time.Millisecond
 	st, err := store.Open(path, opts)

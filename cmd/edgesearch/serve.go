@@ -241,7 +241,7 @@ type library struct {
 // progress if it must. A store held by another process fails with advice.
 func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, params search.Params, half bool, progress io.Writer) (*library, error) {
 	path := indexer.StorePath(dataDir)
-	st, err := store.Open(path, store.Options{Model: info.Name, Dims: info.Dims, Float16: half})
+	st, err := store.Open(path, storeOptions(info, store.Options{Float16: half}))
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("another edgesearch process (a server or an import) is using %s; stop it, or talk to it with --server URL: %w", dataDir, err)
 	}
