@@ -10,7 +10,7 @@ MODEL     ?= $(if $(EDGESEARCH_MODEL),$(EDGESEARCH_MODEL),$(CACHE)/all-MiniLM-L6
 # make run listens on ADDR, else EDGESEARCH_ADDR (as `serve` reads it), else 127.0.0.1:PORT.
 PORT      ?= 8080
 ADDR      ?= $(if $(EDGESEARCH_ADDR),$(EDGESEARCH_ADDR),127.0.0.1:$(PORT))
-APT_PKGS  := clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 curl chromium
+APT_PKGS  := clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 curl chromium buildah
 PIP_PKGS  := openai==3.57.0 wasmtime==50.0.1
 
 export EDGESEARCH_MODEL := $(MODEL)
