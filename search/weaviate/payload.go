@@ -36,13 +36,13 @@ type flat struct {
 
 // pathValues gathers what one path reaches in one payload.
 type pathValues struct {
-	path                  []string
-	strs                  []string
-	ints                  []int64
-	nums                  []float64
-	bools                 []bool
-	present, null         bool
-	numbers               int
+	path          []string
+	strs          []string
+	ints          []int64
+	nums          []float64
+	bools         []bool
+	present, null bool
+	numbers       int
 }
 
 // flatten reads a payload (a JSON object or nothing) into Weaviate

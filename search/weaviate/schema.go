@@ -342,7 +342,10 @@ func (c *Client) class(ctx context.Context, collection string, refresh bool) (*c
 }
 
 // props returns a copy of the class's property set.
-func (ci *classInfo) propSet(mu interface{ Lock(); Unlock() }) map[string]bool {
+func (ci *classInfo) propSet(mu interface {
+	Lock()
+	Unlock()
+}) map[string]bool {
 	mu.Lock()
 	defer mu.Unlock()
 	m := make(map[string]bool, len(ci.props))
