@@ -15,7 +15,7 @@ PIP_PKGS  := openai==3.57.0 wasmtime==50.0.1
 
 export EDGESEARCH_MODEL := $(MODEL)
 
-.PHONY: help build run model model-source test test-386 test-arm test-deps wasm wasm-check bench cross fixtures fuzz reliability loadtest clean
+.PHONY: help build run model model-source test test-386 test-arm test-deps wasm wasm-check bench cross fixtures fuzz reliability loadtest weaviate clean
 
 help:
 	@echo "make run        fetch the model if missing, build, serve on $(ADDR)"
@@ -30,6 +30,7 @@ help:
 	@echo "make cross      static linux/arm64 and linux/arm (GOARM=7) binaries in bin/"
 	@echo "make test-arm   arm64 package tests and an armv7 end-to-end check under qemu-user"
 	@echo "make fixtures   regenerate testdata/fixtures from the reference Python packages"
+	@echo "make weaviate   build weaviate-server once into $(CACHE) for the search/weaviate tests"
 
 build:
 	@echo "==> building $(BIN)"
@@ -133,6 +134,11 @@ fixtures:
 	@echo "==> regenerating testdata/fixtures (installs the reference packages)"
 	python3 -m pip install -q -r testdata/oracle/requirements.txt
 	python3 testdata/oracle/make_fixtures.py
+
+# weaviate builds the server the search/weaviate tests start (once: minutes).
+weaviate:
+	@echo "==> weaviate-server for the search/weaviate tests, into $(CACHE)"
+	@GO='$(GO)' EDGESEARCH_CACHE='$(CACHE)' sh search/weaviate/weaviatetest/install.sh
 
 clean:
 	rm -rf bin

@@ -5,7 +5,7 @@
 # static binary, as for edgesearch itself.
 set -eu
 version=${WEAVIATE_VERSION:-v1.35.2}
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/edgesearch
+cache=${EDGESEARCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/edgesearch}
 dir=$cache/weaviate-$version
 if [ -x "$dir/weaviate-server" ]; then
 	echo "    $dir/weaviate-server is there"
