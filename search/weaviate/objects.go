@@ -391,7 +391,8 @@ func (c *Client) get(ctx context.Context, collection string, ci *classInfo, a ge
 		writeJSON(&q, []string{a.target})
 		q.WriteString("}")
 	}
-	if c.consis != "" && !a.cursor {
+	// Weaviate's GraphQL has the argument only for replicated classes.
+	if c.consis != "" && !a.cursor && ci.replicas > 1 {
 		q.WriteString(",consistencyLevel:")
 		q.WriteString(string(c.consis))
 	}

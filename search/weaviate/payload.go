@@ -36,13 +36,13 @@ type flat struct {
 
 // pathValues gathers what one path reaches in one payload.
 type pathValues struct {
-	path          []string
-	strs          []string
-	ints          []int64
-	nums          []float64
-	bools         []bool
-	present, null bool
-	numbers       int
+	path               []string
+	strs               []string
+	ints               []int64
+	nums               []float64
+	bools              []bool
+	present, null, big bool
+	numbers            int
 }
 
 // flatten reads a payload (a JSON object or nothing) into Weaviate
@@ -142,13 +142,25 @@ func (pv *pathValues) scalar(v any) {
 		pv.bools = append(pv.bools, x)
 	case json.Number:
 		pv.numbers++
-		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil && n >= -maxExactInt && n <= maxExactInt {
 			pv.ints = append(pv.ints, n)
+		} else if isIntLiteral(string(x)) {
+			// Weaviate reads JSON numbers as float64, which cannot hold
+			// it: filters on the path are refused (see Translate).
+			pv.big = true
 		} else if fl, err := strconv.ParseFloat(string(x), 64); err == nil {
 			pv.nums = append(pv.nums, fl)
 		}
 	}
 }
+
+// maxExactInt is the largest integer a float64 holds exactly with all
+// smaller ones: 2^53.
+const maxExactInt = 1 << 53
+
+// isIntLiteral reports whether a JSON number literal has no fraction or
+// exponent.
+func isIntLiteral(s string) bool { return !strings.ContainsAny(s, ".eE") }
 
 // wrapString is how a string is stored and compared: Weaviate's field
 // tokenization trims white space, which would make "red " equal "red".
@@ -185,6 +197,9 @@ func (pv *pathValues) emit(f *flat) {
 	}
 	if pv.numbers > 1 {
 		add(kindMulti, "boolean", true)
+	}
+	if pv.big {
+		add(kindBig, "boolean", true)
 	}
 }
 

@@ -121,6 +121,7 @@ const (
 	kindPresent = "p" // boolean: some value reached is neither null nor []
 	kindNull    = "n" // boolean: some value reached is null
 	kindMulti   = "m" // boolean: more than one number reached
+	kindBig     = "x" // boolean: an integer beyond ±2^53 reached
 )
 
 // propName names the property of one kind of a payload path: "p_", up to
@@ -148,6 +149,7 @@ type classInfo struct {
 	vectors    map[string]store.VectorParams
 	props      map[string]bool
 	created    time.Time
+	replicas   int // the replication factor
 }
 
 // classDesc is the JSON kept in a class's description: what Weaviate's
@@ -225,7 +227,7 @@ func (c *Client) Create(ctx context.Context, collection string, vectors map[stri
 	if err := c.do(ctx, "create class "+cl.Class, http.MethodPost, "/v1/schema", nil, cl, nil); err != nil {
 		return store.CollectionInfo{}, err
 	}
-	info := &classInfo{collection: collection, vectors: vectors, created: created, props: map[string]bool{propPayload: true, propText: true}}
+	info := &classInfo{collection: collection, vectors: vectors, created: created, props: map[string]bool{propPayload: true, propText: true}, replicas: max(1, c.opts.ReplicationFactor)}
 	c.cache.mu.Lock()
 	c.cache.classes[cl.Class] = info
 	c.cache.mu.Unlock()
@@ -294,6 +296,9 @@ func decodeClass(raw []byte) (*classInfo, error) {
 		Properties  []struct {
 			Name string `json:"name"`
 		} `json:"properties"`
+		ReplicationConfig struct {
+			Factor int `json:"factor"`
+		} `json:"replicationConfig"`
 	}
 	if err := json.Unmarshal(raw, &cl); err != nil {
 		return nil, err
@@ -306,7 +311,7 @@ func decodeClass(raw []byte) (*classInfo, error) {
 	if err := json.Unmarshal([]byte(d), &desc); err != nil {
 		return nil, fmt.Errorf("class %s: description: %w", cl.Class, err)
 	}
-	ci := &classInfo{collection: desc.Collection, vectors: desc.Vectors, created: desc.Created, props: map[string]bool{}}
+	ci := &classInfo{collection: desc.Collection, vectors: desc.Vectors, created: desc.Created, props: map[string]bool{}, replicas: cl.ReplicationConfig.Factor}
 	for _, p := range cl.Properties {
 		ci.props[p.Name] = true
 	}

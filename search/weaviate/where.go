@@ -269,10 +269,14 @@ func (t *translator) field(c map[string]any, at string) (node, error) {
 		name := propName(path, kind)
 		return name, t.props[name]
 	}
+	_, big := prop(kindBig)
 	if c["values_count"] != nil {
 		return node{}, unsupported(at, "values_count on %q has no Weaviate equivalent", key)
 	}
 	if r, ok := c["range"].(map[string]any); ok {
+		if big {
+			return node{}, unsupported(at, "range on %q, where some point holds an integer beyond ±2^53 (Weaviate keeps numbers as float64)", key)
+		}
 		return t.rangeCond(r, key, at, prop)
 	}
 	m, _ := c["match"].(map[string]any)
@@ -294,8 +298,8 @@ func (t *translator) field(c map[string]any, at string) (node, error) {
 				return leaf(Where{Operator: "Equal", Path: []string{name}, ValueBoolean: ptr(x)}), nil
 			case json.Number:
 				n, err := strconv.ParseInt(string(x), 10, 64)
-				if err != nil {
-					return node{}, unsupported(at, "match value %s", x)
+				if err != nil || big || n < -maxExactInt || n > maxExactInt {
+					return node{}, unsupported(at, "match value %s on %q: integers beyond ±2^53 do not map (Weaviate keeps numbers as float64)", x, key)
 				}
 				name, ok := prop(kindInts)
 				if !ok {
@@ -328,8 +332,8 @@ func (t *translator) field(c map[string]any, at string) (node, error) {
 			for i, e := range list {
 				num, _ := e.(json.Number)
 				n, err := strconv.ParseInt(string(num), 10, 64)
-				if err != nil {
-					return node{}, unsupported(at, "match any %s", num)
+				if err != nil || big || n < -maxExactInt || n > maxExactInt {
+					return node{}, unsupported(at, "match any %s on %q: integers beyond ±2^53 do not map (Weaviate keeps numbers as float64)", num, key)
 				}
 				ints[i] = n
 			}
@@ -379,7 +383,11 @@ func (t *translator) rangeCond(r map[string]any, key, at string, prop func(strin
 	if name, ok := prop(kindInts); ok {
 		var conds []node
 		for _, b := range bounds {
-			conds = append(conds, intBound(name, b.op, b.lit))
+			n, err := intBound(name, b.op, b.lit)
+			if err != nil {
+				return node{}, unsupported(at, "range on %q: %v", key, err)
+			}
+			conds = append(conds, n)
 		}
 		alts = append(alts, and(conds))
 	}
@@ -398,14 +406,38 @@ func (t *translator) rangeCond(r map[string]any, key, at string, prop func(strin
 }
 
 // intBound compares integers with a bound that may have a fraction or lie
-// beyond int64: x > 2.5 is x >= 3, x < 1e30 holds for every integer.
-func intBound(name, op, lit string) node {
-	if n, err := strconv.ParseInt(lit, 10, 64); err == nil {
-		return leaf(Where{Operator: op, Path: []string{name}, ValueInt: ptr(n)})
-	}
-	x, _ := strconv.ParseFloat(lit, 64)
+// beyond ±2^53, which no stored integer does (see flatten): x > 2.5 is
+// x >= 3, x < 1e30 holds for every integer. A fractional bound of 2^52 or
+// more, where float64 cannot tell neighbouring integers apart, does not
+// map.
+func intBound(name, op, lit string) (node, error) {
 	lower := op == "GreaterThan" || op == "GreaterThanEqual"
-	// The least integer above (or at) the bound, or the greatest below.
+	beyond := func(high bool) node {
+		if high == lower {
+			return none
+		}
+		return all
+	}
+	if n, err := strconv.ParseInt(lit, 10, 64); err == nil {
+		switch {
+		case n > maxExactInt:
+			return beyond(true), nil
+		case n < -maxExactInt:
+			return beyond(false), nil
+		}
+		return leaf(Where{Operator: op, Path: []string{name}, ValueInt: ptr(n)}), nil
+	}
+	x, err := strconv.ParseFloat(lit, 64)
+	switch {
+	case err != nil && !math.IsInf(x, 0):
+		return node{}, err
+	case x >= maxExactInt*2 || isIntLiteral(lit) && x > 0:
+		return beyond(true), nil
+	case x <= -maxExactInt*2 || isIntLiteral(lit):
+		return beyond(false), nil
+	case math.Abs(x) >= maxExactInt/2:
+		return node{}, fmt.Errorf("bound %s: float64 cannot tell the integers near it apart", lit)
+	}
 	var b float64
 	switch op {
 	case "GreaterThan":
@@ -417,23 +449,11 @@ func intBound(name, op, lit string) node {
 	default:
 		b = math.Floor(x)
 	}
-	switch {
-	case b > math.MaxInt64 || math.IsNaN(b):
-		if lower {
-			return none
-		}
-		return all
-	case b < math.MinInt64:
-		if lower {
-			return all
-		}
-		return none
-	}
 	cmp := "GreaterThanEqual"
 	if !lower {
 		cmp = "LessThanEqual"
 	}
-	return leaf(Where{Operator: cmp, Path: []string{name}, ValueInt: ptr(int64(b))})
+	return leaf(Where{Operator: cmp, Path: []string{name}, ValueInt: ptr(int64(b))}), nil
 }
 
 func ptr[T any](v T) *T { return &v }
