@@ -59,7 +59,8 @@ type Options struct {
 	// see Client.WithConsistency for one request.
 	Consistency Consistency
 	// ReplicationFactor is the number of replicas of each class Create
-	// makes; 0 leaves it to the server (1 unless configured).
+	// makes; 0 leaves it to the server (1 unless configured). Above 1,
+	// Create turns on Weaviate's async replication too.
 	ReplicationFactor int
 	// MaxResponseBytes bounds every answer read; a longer one fails with
 	// ErrResponseTooLarge. 0 takes DefaultMaxResponseBytes.

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/edgesearch/edgesearch/search"
 	"github.com/edgesearch/edgesearch/store"
@@ -61,24 +63,62 @@ func (c *Client) Upsert(ctx context.Context, collection string, pts []store.Poin
 	}
 	for start := 0; start < len(objs); start += c.opts.BatchSize {
 		batch := objs[start:min(start+c.opts.BatchSize, len(objs))]
-		var results []struct {
-			ID     string `json:"id"`
-			Result struct {
-				Errors *struct {
-					Error []struct {
-						Message string `json:"message"`
-					} `json:"error"`
-				} `json:"errors"`
-			} `json:"result"`
-		}
 		op := fmt.Sprintf("batch upsert of %d objects into %s", len(batch), class)
-		if err := c.do(ctx, op, http.MethodPost, "/v1/batch/objects", c.consistencyQuery(), map[string]any{"objects": batch}, &results); err != nil {
-			return err
-		}
-		for _, r := range results {
-			if r.Result.Errors != nil && len(r.Result.Errors.Error) > 0 {
-				return &Error{Op: op + ": object " + r.ID, Message: r.Result.Errors.Error[0].Message}
+		// A class or property just made is committed by the schema's Raft
+		// leader before every node has applied it; a replica that has not
+		// yet refuses the write. Writing again is idempotent, so such a
+		// batch is retried a bounded number of times.
+		for attempt := 0; ; attempt++ {
+			err := c.upsertBatch(ctx, op, batch)
+			if err == nil {
+				break
 			}
+			if attempt >= schemaRetries || !schemaLag(err) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%w (waiting for the schema to reach every node: %w)", err, ctx.Err())
+			case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// schemaRetries bounds the retries of a batch that met a node without the
+// class or property yet: about 10 s in all.
+const schemaRetries = 12
+
+// schemaLag reports whether an object error says a node has not applied
+// the schema yet.
+func schemaLag(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return strings.Contains(e.Message, "could not find index") || strings.Contains(e.Message, "no such prop") ||
+		strings.Contains(e.Message, "no bucket for prop")
+}
+
+// upsertBatch sends one batch and returns the first object's error.
+func (c *Client) upsertBatch(ctx context.Context, op string, batch []map[string]any) error {
+	var results []struct {
+		ID     string `json:"id"`
+		Result struct {
+			Errors *struct {
+				Error []struct {
+					Message string `json:"message"`
+				} `json:"error"`
+			} `json:"errors"`
+		} `json:"result"`
+	}
+	if err := c.do(ctx, op, http.MethodPost, "/v1/batch/objects", c.consistencyQuery(), map[string]any{"objects": batch}, &results); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.Result.Errors != nil && len(r.Result.Errors.Error) > 0 {
+			return &Error{Op: op + ": object " + r.ID, Message: r.Result.Errors.Error[0].Message}
 		}
 	}
 	return nil
@@ -192,7 +232,11 @@ func (c *Client) deleteWhere(ctx context.Context, collection string, w *Where) (
 }
 
 // Get returns the points with these ids that exist, in no particular
-// order.
+// order. A GraphQL search reads one replica of each shard, which may lack
+// a point (a node that was down when it was written); so at a consistency
+// level, the ids it does not find are read again one by one through
+// Weaviate's object API, whose coordinator asks the replicas the level
+// requires and repairs the stale ones.
 func (c *Client) Get(ctx context.Context, collection string, ids []store.PointID, withPayload, withVectors bool) ([]store.Point, error) {
 	ci, err := c.class(ctx, collection, false)
 	if err != nil {
@@ -214,11 +258,74 @@ func (c *Client) Get(ctx context.Context, collection string, ids []store.PointID
 		if err != nil {
 			return nil, err
 		}
+		found := make(map[store.PointID]bool, len(hits))
 		for _, h := range hits {
 			out = append(out, h.point)
+			found[h.point.ID] = true
+		}
+		if c.consis == "" || ci.replicas < 2 {
+			continue
+		}
+		for _, u := range uuids {
+			id, _ := PointID(u)
+			if found[id] {
+				continue
+			}
+			p, ok, err := c.getObject(ctx, collection, ci, u, withPayload, withVectors)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, p)
+			}
 		}
 	}
 	return out, nil
+}
+
+// getObject reads one object through the REST object API at the client's
+// consistency level; false when no replica has it.
+func (c *Client) getObject(ctx context.Context, collection string, ci *classInfo, uuid string, withPayload, withVectors bool) (store.Point, bool, error) {
+	class := ClassName(collection)
+	q := c.consistencyQuery()
+	if withVectors {
+		q.Set("include", "vector")
+	}
+	var obj struct {
+		ID         string `json:"id"`
+		Properties struct {
+			Payload *string `json:"es_payload"`
+		} `json:"properties"`
+		Vectors map[string]json.RawMessage `json:"vectors"`
+	}
+	err := c.do(ctx, "get object "+uuid+" from "+class, http.MethodGet, "/v1/objects/"+url.PathEscape(class)+"/"+uuid, q, nil, &obj)
+	if errors.Is(err, ErrNotFound) {
+		return store.Point{}, false, nil
+	}
+	if err != nil {
+		return store.Point{}, false, err
+	}
+	id, err := PointID(obj.ID)
+	if err != nil {
+		return store.Point{}, false, fmt.Errorf("weaviate get object from %s: %w", class, err)
+	}
+	p := store.Point{ID: id}
+	if withPayload && obj.Properties.Payload != nil && *obj.Properties.Payload != "" {
+		p.Payload = []byte(*obj.Properties.Payload)
+	}
+	if withVectors {
+		p.Vectors = make(map[string][]float32, len(ci.vectors))
+		for name := range ci.vectors {
+			var v []float32
+			if raw := obj.Vectors[vectorName(name)]; len(raw) > 0 {
+				if err := json.Unmarshal(raw, &v); err != nil {
+					return store.Point{}, false, fmt.Errorf("weaviate get object from %s: vector %q: %w", class, name, err)
+				}
+			}
+			p.Vectors[name] = v
+		}
+	}
+	return p, true, nil
 }
 
 // Scroll returns up to limit points (1 to MaxPage; 0 takes

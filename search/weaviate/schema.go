@@ -222,7 +222,10 @@ func (c *Client) Create(ctx context.Context, collection string, vectors map[stri
 		},
 	}
 	if c.opts.ReplicationFactor > 0 {
-		cl.ReplicationConfig = map[string]any{"factor": c.opts.ReplicationFactor}
+		// Async replication compares the replicas in the background and
+		// copies what one lacks, so a node that was down catches up
+		// without waiting for reads to repair it.
+		cl.ReplicationConfig = map[string]any{"factor": c.opts.ReplicationFactor, "asyncEnabled": c.opts.ReplicationFactor > 1}
 	}
 	if err := c.do(ctx, "create class "+cl.Class, http.MethodPost, "/v1/schema", nil, cl, nil); err != nil {
 		return store.CollectionInfo{}, err

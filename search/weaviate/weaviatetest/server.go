@@ -145,7 +145,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	for _, n := range c.Nodes {
 		raftJoin = append(raftJoin, fmt.Sprintf("%s:%d", n.Name, n.Raft))
 	}
-	for i, n := range c.Nodes {
+	for _, n := range c.Nodes {
 		env := []string{
 			"PATH=" + os.Getenv("PATH"),
 			"HOME=" + cfg.Dir,
@@ -172,19 +172,25 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 			"RAFT_JOIN=" + strings.Join(raftJoin, ","),
 			"RAFT_BOOTSTRAP_EXPECT=" + strconv.Itoa(len(c.Nodes)),
 		}
-		if i > 0 {
-			env = append(env, fmt.Sprintf("CLUSTER_JOIN=127.0.0.1:%d", c.Nodes[0].Gossip))
-		}
 		c.env = append(c.env, append(env, cfg.Env...))
-	}
-	for i := range c.Nodes {
-		if err := c.start(i); err != nil {
-			c.Close()
-			return nil, err
-		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
+	// A node exits when none of the gossip addresses it is told to join
+	// answers, so the first starts alone and the others once its gossip
+	// port is open.
+	for i := range c.Nodes {
+		if err := c.start(i, i > 0); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if i == 0 && len(c.Nodes) > 1 {
+			if err := c.waitGossip(ctx, 0); err != nil {
+				c.Close()
+				return nil, err
+			}
+		}
+	}
 	for i := range c.Nodes {
 		if err := c.waitReady(ctx, i); err != nil {
 			c.Close()
@@ -203,14 +209,26 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 // URL is node i's REST address.
 func (c *Cluster) URL(i int) string { return c.Nodes[i].URL() }
 
-func (c *Cluster) start(i int) error {
+// start starts node i; with join, it is told to join every other node's
+// gossip port (memberlist needs one of them to answer).
+func (c *Cluster) start(i int, join bool) error {
 	n := c.Nodes[i]
+	env := c.env[i]
+	if join {
+		var addrs []string
+		for j, m := range c.Nodes {
+			if j != i {
+				addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(m.Gossip))
+			}
+		}
+		env = append(env[:len(env):len(env)], "CLUSTER_JOIN="+strings.Join(addrs, ","))
+	}
 	logf, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	cmd := exec.Command(c.bin, "--host", "127.0.0.1", "--port", strconv.Itoa(n.HTTP), "--scheme", "http")
-	cmd.Env = c.env[i]
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = filepath.Dir(n.DataDir)
 	if err := cmd.Start(); err != nil {
@@ -251,6 +269,29 @@ func (c *Cluster) waitReady(ctx context.Context, i int) error {
 		case <-ctx.Done():
 			return fmt.Errorf("weaviatetest: %s not ready at %s: %w; its log ends:\n%s", n.Name, n.URL(), ctx.Err(), tail(n.LogPath))
 		case <-tick.C:
+		}
+	}
+}
+
+// waitGossip waits until node i's gossip port accepts connections.
+func (c *Cluster) waitGossip(ctx context.Context, i int) error {
+	n := c.Nodes[i]
+	n.mu.Lock()
+	exited := n.exited
+	n.mu.Unlock()
+	addr := "127.0.0.1:" + strconv.Itoa(n.Gossip)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("weaviatetest: %s exited before its gossip port opened; its log ends:\n%s", n.Name, tail(n.LogPath))
+		case <-ctx.Done():
+			return fmt.Errorf("weaviatetest: %s gossip port %s not open: %w; its log ends:\n%s", n.Name, addr, ctx.Err(), tail(n.LogPath))
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
@@ -332,10 +373,11 @@ func (c *Cluster) Stop(i int, sig syscall.Signal) error {
 	return fmt.Errorf("weaviatetest: %s did not exit within %v of %v; killed", n.Name, StopTimeout, sig)
 }
 
-// Restart starts a stopped node i again on the same ports and data and
-// waits until it is ready.
+// Restart starts a stopped node i again on the same ports and data, joining
+// the others (one of them must be up when there are several), and waits
+// until it is ready.
 func (c *Cluster) Restart(ctx context.Context, i int) error {
-	if err := c.start(i); err != nil {
+	if err := c.start(i, len(c.Nodes) > 1); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
