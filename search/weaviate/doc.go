@@ -3,8 +3,7 @@
 // encoding/json, no client library), so that a collection can outgrow one
 // device while edgesearch keeps embedding on it.
 //
-// How a collection maps onto Weaviate (see /work/notes/weaviate.md for the
-// reasoning):
+// How a collection maps onto Weaviate:
 //
 //   - A collection is a class named "Es_" followed by its name escaped
 //     (ClassName): Weaviate class names are GraphQL names and compare

@@ -181,6 +181,12 @@ func TestLivePointsRoundTrip(t *testing.T) {
 	if n, err := c.Count(ctx, "round-trip.A", nil); err != nil || n != 1 {
 		t.Fatalf("count: %d, %v", n, err)
 	}
+	if n, err := c.DeleteWhere(ctx, "round-trip.A", mustFilter(t, `{}`)); err != nil || n != 1 {
+		t.Fatalf("delete where {}: %d, %v", n, err)
+	}
+	if n, err := c.Count(ctx, "round-trip.A", nil); err != nil || n != 0 {
+		t.Fatalf("count after deleting all: %d, %v", n, err)
+	}
 	if dropped, err := c.Drop(ctx, "round-trip.A"); !dropped || err != nil {
 		t.Fatalf("drop: %v, %v", dropped, err)
 	}
