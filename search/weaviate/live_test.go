@@ -299,8 +299,8 @@ func TestLiveFiltersSelectWhatMatchSelects(t *testing.T) {
 	ctx := ctxFor(t)
 	collection(t, c, "filters", store.Dot)
 	payloads := []string{
-		`{"color":"red","n":1,"m":1,"ok":true,"tags":["a","b"],"meta":{"lang":"en"}}`,
-		`{"color":"red ","n":2,"m":2,"ok":false,"tags":[],"meta":{"lang":"de"}}`,
+		`{"t":1700000000000,"color":"red","n":1,"m":1,"ok":true,"tags":["a","b"],"meta":{"lang":"en"}}`,
+		`{"t":1700000000001,"color":"red ","n":2,"m":2,"ok":false,"tags":[],"meta":{"lang":"de"}}`,
 		`{"color":"blue","n":2.5,"m":2.5,"tags":["b"],"gone":null,"items":[{"k":1},{"k":2}]}`,
 		`{"color":["red","green"],"n":[3],"m":[3],"tags":null,"items":[{"k":3}]}`,
 		`{"color":"Red","n":"1","m":"1","ok":"true","meta":{"lang":["en","fr"]},"gone":[null]}`,
@@ -339,6 +339,9 @@ func TestLiveFiltersSelectWhatMatchSelects(t *testing.T) {
 		`{"must":[{"key":"m","range":{"gte":1,"lte":2.5}}]}`,
 		`{"must":[{"key":"m","range":{"gt":1.5,"lt":1e300}}]}`,
 		`{"must":[{"key":"m","range":{"lt":0}}]}`,
+		`{"must":[{"key":"t","match":{"value":1700000000001}}]}`,
+		`{"must":[{"key":"t","range":{"gte":1700000000000.5}}]}`,
+		`{"must":[{"key":"t","match":{"any":[1700000000000,5]}}]}`,
 		`{"must":[{"key":"m","range":{"lte":-9007199254740993}}]}`,
 		`{"must":[{"key":"ok","match":{"value":true}}]}`,
 		`{"must":[{"key":"ok","match":{"value":false}}]}`,
