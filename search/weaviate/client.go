@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -257,5 +256,3 @@ type schemaCache struct {
 	mu      sync.Mutex
 	classes map[string]*classInfo
 }
-
-var errNoClass = errors.New("no class")

@@ -396,3 +396,26 @@ func TestLiveFiltersSelectWhatMatchSelects(t *testing.T) {
 		}
 	}
 }
+
+// A client whose cached schema predates another client's writes still
+// filters on the keys those writes brought (two appliances, one cluster).
+func TestLiveFilterSeesPropertiesAnotherClientAdded(t *testing.T) {
+	a := client(t, weaviate.Options{})
+	b := client(t, weaviate.Options{})
+	ctx := ctxFor(t)
+	collection(t, a, "two-clients", store.Cosine)
+	if n, err := a.Count(ctx, "two-clients", mustFilter(t, `{"must":[{"key":"color","match":{"value":"red"}}]}`)); err != nil || n != 0 {
+		t.Fatalf("count before: %d, %v", n, err)
+	}
+	if err := b.Upsert(ctx, "two-clients", []store.Point{pt(store.NumPointID(1), []float32{1, 0, 0, 0}, `{"color":"red"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, fs := range []string{
+		`{"must":[{"key":"color","match":{"value":"red"}}]}`,
+		`{"must_not":[{"is_empty":{"key":"color"}}]}`,
+	} {
+		if n, err := a.Count(ctx, "two-clients", mustFilter(t, fs)); err != nil || n != 1 {
+			t.Errorf("%s through the other client: count %d, %v; want 1", fs, n, err)
+		}
+	}
+}

@@ -173,7 +173,7 @@ func (c *Client) DeleteWhere(ctx context.Context, collection string, f *search.F
 	if err != nil {
 		return 0, err
 	}
-	tr, err := Translate(f, ci.propSet(&c.cache.mu))
+	tr, err := c.translate(ctx, collection, ci, f)
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("delete from %q: %w", collection, err)
@@ -344,7 +344,7 @@ func (c *Client) Scroll(ctx context.Context, collection string, f *search.Filter
 	if err != nil {
 		return nil, nil, err
 	}
-	tr, err := Translate(f, ci.propSet(&c.cache.mu))
+	tr, err := c.translate(ctx, collection, ci, f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("scroll %q: %w", collection, err)
 	}
@@ -391,7 +391,7 @@ func (c *Client) Count(ctx context.Context, collection string, f *search.Filter)
 	if err != nil {
 		return 0, err
 	}
-	tr, err := Translate(f, ci.propSet(&c.cache.mu))
+	tr, err := c.translate(ctx, collection, ci, f)
 	if err != nil {
 		return 0, fmt.Errorf("count %q: %w", collection, err)
 	}
@@ -583,5 +583,3 @@ func parseScore(raw json.RawMessage) (float64, bool) {
 	}
 	return x, true
 }
-
-var errNoQuery = errors.New("a query needs a vector or text")

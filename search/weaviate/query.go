@@ -2,6 +2,7 @@ package weaviate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
@@ -29,7 +30,7 @@ func (c *Client) Query(ctx context.Context, collection string, q search.PointQue
 	if err != nil {
 		return nil, err
 	}
-	tr, err := Translate(q.Filter, ci.propSet(&c.cache.mu))
+	tr, err := c.translate(ctx, collection, ci, q.Filter)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", collection, err)
 	}
@@ -84,6 +85,8 @@ hits:
 	}
 	return out, nil
 }
+
+var errNoQuery = errors.New("a query needs a vector or text")
 
 func passes(d store.Distance, score, t float32) bool {
 	if d == store.Euclid {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgesearch/edgesearch/search"
 	"github.com/edgesearch/edgesearch/store"
 )
 
@@ -170,13 +171,11 @@ type wProperty struct {
 }
 
 type wClass struct {
-	Class             string          `json:"class"`
-	Description       string          `json:"description,omitempty"`
-	Properties        []wProperty     `json:"properties,omitempty"`
-	VectorConfig      map[string]any  `json:"vectorConfig,omitempty"`
-	ReplicationConfig map[string]any  `json:"replicationConfig,omitempty"`
-	InvertedIndex     map[string]any  `json:"invertedIndexConfig,omitempty"`
-	Raw               json.RawMessage `json:"-"`
+	Class             string         `json:"class"`
+	Description       string         `json:"description,omitempty"`
+	Properties        []wProperty    `json:"properties,omitempty"`
+	VectorConfig      map[string]any `json:"vectorConfig,omitempty"`
+	ReplicationConfig map[string]any `json:"replicationConfig,omitempty"`
 }
 
 func boolp(b bool) *bool { return &b }
@@ -349,13 +348,27 @@ func (c *Client) class(ctx context.Context, collection string, refresh bool) (*c
 	return ci, nil
 }
 
-// props returns a copy of the class's property set.
-func (ci *classInfo) propSet(mu interface {
-	Lock()
-	Unlock()
-}) map[string]bool {
-	mu.Lock()
-	defer mu.Unlock()
+// translate translates a filter over the class's properties. When some
+// condition was decided by a property the cache lacks, another client may
+// have added it since: the class is read again and the filter translated
+// once more.
+func (c *Client) translate(ctx context.Context, collection string, ci *classInfo, f *search.Filter) (Translation, error) {
+	tr, missed, err := translate(f, c.propSet(ci))
+	if !missed {
+		return tr, err
+	}
+	fresh, ferr := c.class(ctx, collection, true)
+	if ferr != nil {
+		return Translation{}, ferr
+	}
+	tr, _, err = translate(f, c.propSet(fresh))
+	return tr, err
+}
+
+// propSet returns a copy of the class's property set.
+func (c *Client) propSet(ci *classInfo) map[string]bool {
+	c.cache.mu.Lock()
+	defer c.cache.mu.Unlock()
 	m := make(map[string]bool, len(ci.props))
 	for k := range ci.props {
 		m[k] = true

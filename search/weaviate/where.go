@@ -61,31 +61,39 @@ type Translation struct {
 // values_count, nested, min_should and keys with an array index [N].
 // A nil filter is All.
 func Translate(f *search.Filter, props map[string]bool) (Translation, error) {
+	tr, _, err := translate(f, props)
+	return tr, err
+}
+
+// translate is Translate, also reporting whether some condition was decided
+// by a property missing from props: a client whose view of the schema may
+// be older than another client's writes asks again before it trusts that.
+func translate(f *search.Filter, props map[string]bool) (Translation, bool, error) {
 	if f == nil {
-		return Translation{All: true}, nil
+		return Translation{All: true}, false, nil
 	}
 	raw, err := f.MarshalJSON()
 	if err != nil {
-		return Translation{}, err
+		return Translation{}, false, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var tree map[string]any
 	if err := dec.Decode(&tree); err != nil {
-		return Translation{}, err
+		return Translation{}, false, err
 	}
 	t := translator{props: props}
 	n, err := t.filter(tree, "")
 	if err != nil {
-		return Translation{}, err
+		return Translation{}, t.missed, err
 	}
 	switch n.c {
 	case constAll:
-		return Translation{All: true}, nil
+		return Translation{All: true}, t.missed, nil
 	case constNone:
-		return Translation{None: true}, nil
+		return Translation{None: true}, t.missed, nil
 	}
-	return Translation{Where: n.w}, nil
+	return Translation{Where: n.w}, t.missed, nil
 }
 
 type constKind uint8
@@ -158,7 +166,17 @@ func not(n node) node {
 }
 
 type translator struct {
-	props map[string]bool
+	props  map[string]bool
+	missed bool // a property looked up was not in props
+}
+
+// has reports whether the class has the property, noting when not.
+func (t *translator) has(name string) bool {
+	if t.props[name] {
+		return true
+	}
+	t.missed = true
+	return false
 }
 
 func unsupported(where, format string, args ...any) error {
@@ -241,7 +259,7 @@ func (t *translator) cond(c map[string]any, at string) (node, error) {
 			return node{}, unsupported(at, "key %q: %v", key, err)
 		}
 		name := propName(path, kind)
-		has := t.props[name]
+		has := t.has(name)
 		if kind == kindPresent {
 			if !has {
 				return all, nil
@@ -267,7 +285,7 @@ func (t *translator) field(c map[string]any, at string) (node, error) {
 	}
 	prop := func(kind string) (string, bool) {
 		name := propName(path, kind)
-		return name, t.props[name]
+		return name, t.has(name)
 	}
 	_, big := prop(kindBig)
 	if c["values_count"] != nil {
