@@ -15,7 +15,7 @@ PIP_PKGS  := openai==3.57.0 wasmtime==50.0.1
 
 export EDGESEARCH_MODEL := $(MODEL)
 
-.PHONY: help build run model model-source test test-386 test-arm test-deps wasm wasm-check bench cross container-bins container fixtures fuzz reliability loadtest clean
+.PHONY: help build run model model-source test test-386 test-arm test-deps wasm wasm-check bench cross container-bins container fixtures fuzz reliability loadtest weaviate clean
 
 help:
 	@echo "make run        fetch the model if missing, build, serve on $(ADDR)"
@@ -31,6 +31,7 @@ help:
 	@echo "make container  multi-arch image (amd64, arm64, arm/v7) from docs/container/Dockerfile with podman or buildah"
 	@echo "make test-arm   arm64 package tests and an armv7 end-to-end check under qemu-user"
 	@echo "make fixtures   regenerate testdata/fixtures from the reference Python packages"
+	@echo "make weaviate   build weaviate-server once into $(CACHE) for the search/weaviate tests"
 
 build:
 	@echo "==> building $(BIN)"
@@ -77,7 +78,7 @@ wasm-check:
 	if cmp -s $$tmp/edgesearch.wasm guest/edgesearch.wasm; then echo "    identical"; rm -rf $$tmp; \
 	else echo "guest/edgesearch.wasm differs from a rebuild: run 'make wasm' and commit it" >&2; rm -rf $$tmp; exit 1; fi
 
-test: test-deps wasm-check model-source test-arm
+test: test-deps wasm-check model-source weaviate test-arm
 	@echo "==> go vet"
 	$(GO) vet ./...
 	@echo "==> go test (fuzz targets run their seed corpora)"
@@ -156,6 +157,11 @@ fixtures:
 	@echo "==> regenerating testdata/fixtures (installs the reference packages)"
 	python3 -m pip install -q -r testdata/oracle/requirements.txt
 	python3 testdata/oracle/make_fixtures.py
+
+# weaviate builds the server the search/weaviate tests start (once: minutes).
+weaviate:
+	@echo "==> weaviate-server for the search/weaviate tests, into $(CACHE)"
+	@GO='$(GO)' EDGESEARCH_CACHE='$(CACHE)' sh search/weaviate/weaviatetest/install.sh
 
 clean:
 	rm -rf bin
