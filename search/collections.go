@@ -192,6 +192,9 @@ type pointIndex struct {
 	slots []pointSlot  // internal id → point
 	byID  map[store.PointID]uint64
 
+	declared map[string]string // payload indexes asked for: field → schema (guarded by mu)
+	fields   fieldIndexes      // the indexes built of them (guarded by mu)
+
 	// Guarded by Collections.writeMu:
 	payloads payloadTable // the slots' payloads, shared when equal
 	free     []uint64     // internal ids free for reuse
@@ -406,6 +409,8 @@ func (c *Collections) walk(ctx context.Context, col *pointIndex, info store.Coll
 		fmt.Fprintf(c.opts.Progress, "  %d points indexed\n", n)
 	}
 	col.gen = gen
+	col.declared = info.PayloadIndexes
+	col.fields.build(col.declared, col.slots)
 	return nil
 }
 
@@ -612,9 +617,11 @@ func (c *Collections) Upsert(ctx context.Context, name string, pts []store.Point
 			old = append(old, o)
 			col.payloads.release(col.slots[o].payload)
 			col.slots[o] = pointSlot{}
+			col.fields.dropped(col.declared, col.slots, len(col.byID))
 		}
 		col.slots[nids[i]] = pointSlot{id: pts[i].ID, payload: col.payloads.intern(pts[i].Payload, payloads[i]), live: true}
 		col.byID[pts[i].ID] = nids[i]
+		col.fields.add(nids[i], payloads[i])
 	}
 	col.mu.Unlock()
 	c.release(col, old)
@@ -692,6 +699,7 @@ func (c *Collections) deleteLocked(ctx context.Context, col *pointIndex, ids []s
 			delete(col.byID, id)
 			col.payloads.release(col.slots[nid].payload)
 			col.slots[nid] = pointSlot{}
+			col.fields.dropped(col.declared, col.slots, len(col.byID))
 			gone = append(gone, nid)
 		}
 	}
@@ -714,6 +722,17 @@ func (col *pointIndex) matching(f *Filter) []store.PointID {
 		for _, id := range ids {
 			if nid, ok := col.byID[id]; ok && f.Match(id, col.slots[nid].payload.obj()) {
 				out = append(out, id)
+			}
+		}
+		return out
+	}
+	if cands, ok := col.fields.candidates(f); ok {
+		for _, nid := range cands {
+			if int(nid) >= len(col.slots) {
+				continue
+			}
+			if s := &col.slots[nid]; s.live && f.Match(s.id, s.payload.obj()) {
+				out = append(out, s.id)
 			}
 		}
 		return out
@@ -777,6 +796,8 @@ func (c *Collections) UpdatePayload(ctx context.Context, name string, ids []stor
 		if nid, ok := col.byID[pts[i].ID]; ok {
 			col.payloads.release(col.slots[nid].payload)
 			col.slots[nid].payload = col.payloads.intern(pts[i].Payload, payloads[i])
+			col.fields.dropped(col.declared, col.slots, len(col.byID))
+			col.fields.add(nid, payloads[i])
 			if err = col.indexText(nid, payloads[i]); err != nil {
 				break
 			}
@@ -987,6 +1008,20 @@ func (col *pointIndex) search(name string, vec []float32, k int, f *Filter, exac
 // internal ids are returned with it. Called with col.mu held.
 func (col *pointIndex) plan(f *Filter, ef int) (plan, []uint64) {
 	n := len(col.byID)
+	if cands, ok := col.fields.candidates(f); ok && (n == 0 ||
+		exactCheaper(float64(n), float64(len(cands)), ef, scanCost*float64(len(cands))/float64(n))) {
+		// A payload index names every point that can match, and even if
+		// all of them do, comparing them beats a walk (the walk only gets
+		// dearer as fewer match): test the filter on those alone. With
+		// more candidates the sample below decides.
+		nids := []uint64{}
+		for _, s := range cands {
+			if int(s) < len(col.slots) && col.slots[s].live && f.Match(col.slots[s].id, col.slots[s].payload.obj()) {
+				nids = append(nids, uint64(s))
+			}
+		}
+		return planExact, nids
+	}
 	memo := idFree(f)
 	scan := scanCost
 	if n > 2*sampleSize {

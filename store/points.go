@@ -117,6 +117,9 @@ type CollectionInfo struct {
 	// index can tell it is stale, also after the collection was deleted
 	// and created again under the same name.
 	Generation uint64
+	// PayloadIndexes are the payload fields a client asked to have indexed,
+	// with their schema (SetPayloadIndex); nil for none.
+	PayloadIndexes map[string]string
 }
 
 // Point is one point of a collection.
@@ -757,7 +760,11 @@ func (col collection) info() (CollectionInfo, error) {
 	if err != nil {
 		return CollectionInfo{}, fmt.Errorf("collection %q: %w", col.name, err)
 	}
-	return CollectionInfo{Name: col.name, Vectors: col.cfg.vectors, Created: col.cfg.created, Points: int(n), Generation: g}, nil
+	idx, err := readIndexes(col.b)
+	if err != nil {
+		return CollectionInfo{}, fmt.Errorf("collection %q: %w", col.name, err)
+	}
+	return CollectionInfo{Name: col.name, Vectors: col.cfg.vectors, Created: col.cfg.created, Points: int(n), Generation: g, PayloadIndexes: idx}, nil
 }
 
 // changed records a committed change of the points: delta more of them and

@@ -67,6 +67,12 @@ type vectorStore interface {
 	Query(ctx context.Context, name string, q search.PointQuery) ([]search.ScoredPoint, error)
 	Scroll(ctx context.Context, name string, f *search.Filter, from *store.PointID, limit int, withPayload, withVectors bool) ([]store.Point, *store.PointID, error)
 	Count(ctx context.Context, name string, f *search.Filter) (int, error)
+	// CreatePayloadIndex and DeletePayloadIndex declare and drop a payload
+	// field index (Qdrant's create_payload_index); PayloadIndexCounts
+	// describes the declared ones.
+	CreatePayloadIndex(ctx context.Context, name, field, schema string) error
+	DeletePayloadIndex(ctx context.Context, name, field string) error
+	PayloadIndexCounts(name string) (map[string]search.IndexedField, error)
 	// List describes every collection, by name; Info describes one, or
 	// fails with store.ErrNotFound.
 	List() ([]store.CollectionInfo, error)
@@ -121,6 +127,7 @@ func (s *Server) qdrantRoutes() *gin.Engine {
 	e.PATCH("/collections/:collection", s.handleQdrantUpdateCollection)
 	e.DELETE("/collections/:collection", s.handleQdrantDeleteCollection)
 	e.PUT("/collections/:collection/index", s.handleQdrantCreateIndex)
+	e.DELETE("/collections/:collection/index/:field", s.handleQdrantDeleteIndex)
 
 	e.PUT("/collections/:collection/points", s.handleQdrantUpsert)
 	e.POST("/collections/:collection/points", s.handleQdrantRetrieve)

@@ -317,7 +317,24 @@ func (s *Server) handleQdrantGetCollection(c *gin.Context) {
 		s.qdrantAbort(c, qdrantCollectionError(vs, c.Param("collection"), err))
 		return
 	}
-	qdrantOK(c, newQdrantCollectionInfo(ci))
+	info := newQdrantCollectionInfo(ci)
+	counts, err := vs.PayloadIndexCounts(ci.Name)
+	if err != nil {
+		s.qdrantAbort(c, qdrantCollectionError(vs, c.Param("collection"), err))
+		return
+	}
+	for field, f := range counts {
+		info.PayloadSchema[field] = qdrantPayloadIndexInfo{DataType: f.Schema, Points: max(f.Points, 0)}
+	}
+	qdrantOK(c, info)
+}
+
+// qdrantPayloadIndexInfo is one entry of payload_schema. Points is how many
+// points hold the field; 0 for a schema that is recorded but not indexed
+// (float, datetime, text, geo), whose filters scan.
+type qdrantPayloadIndexInfo struct {
+	DataType string `json:"data_type"`
+	Points   int    `json:"points"`
 }
 
 func newQdrantCollectionInfo(ci store.CollectionInfo) qdrantCollectionInfo {
@@ -350,9 +367,11 @@ func newQdrantCollectionInfo(ci store.CollectionInfo) qdrantCollectionInfo {
 	}
 }
 
-// qdrantCreateIndex is PUT /collections/{name}/index. Filters here match
-// inside the vector index walk without payload indexes, so creating one is
-// accepted and changes nothing.
+// qdrantCreateIndex is PUT /collections/{name}/index. Every filter works
+// without an index; a keyword, integer, bool or uuid index makes a filter
+// that matches values of the field start from the points holding them (see
+// search/collections_index.go). field_schema is a schema name or an object
+// with its "type", as in Qdrant; the other schemas are recorded only.
 type qdrantCreateIndex struct {
 	FieldName   *string         `json:"field_name"`
 	FieldSchema json.RawMessage `json:"field_schema"`
@@ -373,7 +392,46 @@ func (s *Server) handleQdrantCreateIndex(c *gin.Context) {
 		s.qdrantAbort(c, badRequest(`"field_name" is missing`))
 		return
 	}
-	if _, err := vs.Info(c.Param("collection")); err != nil {
+	schema, err := fieldSchemaName(req.FieldSchema)
+	if err != nil {
+		s.qdrantAbort(c, err)
+		return
+	}
+	if err := vs.CreatePayloadIndex(c.Request.Context(), c.Param("collection"), *req.FieldName, schema); err != nil {
+		s.qdrantAbort(c, qdrantCollectionError(vs, c.Param("collection"), err))
+		return
+	}
+	qdrantUpdated(c)
+}
+
+// fieldSchemaName reads create_payload_index's field_schema: "keyword" or
+// {"type": "keyword", ...}; absent, Qdrant infers it from the data, which
+// we take as keyword (the index then holds the field's strings).
+func fieldSchemaName(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "keyword", nil
+	}
+	var name string
+	if err := json.Unmarshal(raw, &name); err == nil {
+		return name, nil
+	}
+	var obj struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil || obj.Type == "" {
+		return "", badRequest(`"field_schema": want a schema name such as "keyword", or an object with its "type"`)
+	}
+	return obj.Type, nil
+}
+
+// handleQdrantDeleteIndex is DELETE /collections/{name}/index/{field}.
+func (s *Server) handleQdrantDeleteIndex(c *gin.Context) {
+	vs, err := s.collectionsOrErr()
+	if err != nil {
+		s.qdrantAbort(c, err)
+		return
+	}
+	if err := vs.DeletePayloadIndex(c.Request.Context(), c.Param("collection"), c.Param("field")); err != nil {
 		s.qdrantAbort(c, qdrantCollectionError(vs, c.Param("collection"), err))
 		return
 	}

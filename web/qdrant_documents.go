@@ -49,6 +49,27 @@ func (w withDocuments) Create(ctx context.Context, name string, vectors map[stri
 	return w.vectorStore.Create(ctx, name, vectors)
 }
 
+func (w withDocuments) CreatePayloadIndex(ctx context.Context, name, field, schema string) error {
+	if name == search.DocumentsCollection {
+		return errDocumentsReadOnly
+	}
+	return w.vectorStore.CreatePayloadIndex(ctx, name, field, schema)
+}
+
+func (w withDocuments) DeletePayloadIndex(ctx context.Context, name, field string) error {
+	if name == search.DocumentsCollection {
+		return errDocumentsReadOnly
+	}
+	return w.vectorStore.DeletePayloadIndex(ctx, name, field)
+}
+
+func (w withDocuments) PayloadIndexCounts(name string) (map[string]search.IndexedField, error) {
+	if name == search.DocumentsCollection {
+		return nil, nil
+	}
+	return w.vectorStore.PayloadIndexCounts(name)
+}
+
 func (w withDocuments) Drop(ctx context.Context, name string) (bool, error) {
 	if name == search.DocumentsCollection {
 		return false, errDocumentsReadOnly

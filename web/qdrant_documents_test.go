@@ -123,6 +123,7 @@ func TestQdrantDocumentsCollection(t *testing.T) {
 		400, "POST /documents")
 	qerr(t, call(t, "POST", col+"/points/delete", map[string]any{"points": []any{1}}, nil), 400, "POST /documents")
 	qerr(t, call(t, "DELETE", col, nil, nil), 400, "POST /documents")
+	qerr(t, call(t, "PUT", col+"/index", map[string]any{"field_name": "title", "field_schema": "keyword"}, nil), 400, "POST /documents")
 	qerr(t, call(t, "PUT", col, map[string]any{"vectors": map[string]any{"size": 4, "distance": "Dot"}}, nil), 409, "already exists")
 
 	// A document deleted on the main port leaves the collection.

@@ -291,7 +291,27 @@ func TestQdrantCollections(t *testing.T) {
 	qok(t, call(t, "PATCH", base+"/collections/docs", map[string]any{"optimizers_config": map[string]any{"indexing_threshold": 10000}}, nil), nil)
 	qerr(t, call(t, "PATCH", base+"/collections/nope", map[string]any{}, nil), 404, "Collection `nope` doesn't exist!")
 	updated(t, call(t, "PUT", base+"/collections/docs/index?wait=true", map[string]any{"field_name": "city", "field_schema": "keyword"}, nil))
+	updated(t, call(t, "PUT", base+"/collections/docs/index", map[string]any{"field_name": "year", "field_schema": map[string]any{"type": "integer", "lookup": true}}, nil))
+	updated(t, call(t, "PUT", base+"/collections/docs/index", map[string]any{"field_name": "rating", "field_schema": "float"}, nil))
 	qerr(t, call(t, "PUT", base+"/collections/nope/index", map[string]any{"field_name": "city"}, nil), 404, "doesn't exist")
+	qerr(t, call(t, "PUT", base+"/collections/docs/index", map[string]any{"field_name": "city", "field_schema": "fancy"}, nil), 400, "field schema")
+	qerr(t, call(t, "PUT", base+"/collections/docs/index", map[string]any{"field_name": "city", "field_schema": 7}, nil), 400, "field_schema")
+	var described struct {
+		PayloadSchema map[string]struct {
+			DataType string `json:"data_type"`
+			Points   int    `json:"points"`
+		} `json:"payload_schema"`
+	}
+	qok(t, call(t, "GET", base+"/collections/docs", nil, nil), &described)
+	if ps := described.PayloadSchema; len(ps) != 3 || ps["city"].DataType != "keyword" || ps["year"].DataType != "integer" || ps["rating"].DataType != "float" {
+		t.Fatalf("payload_schema after three create_payload_index: %+v", ps)
+	}
+	updated(t, call(t, "DELETE", base+"/collections/docs/index/rating", nil, nil))
+	qok(t, call(t, "GET", base+"/collections/docs", nil, nil), &described)
+	if _, ok := described.PayloadSchema["rating"]; ok || len(described.PayloadSchema) != 2 {
+		t.Fatalf("payload_schema after deleting rating's index: %+v", described.PayloadSchema)
+	}
+	qerr(t, call(t, "DELETE", base+"/collections/nope/index/city", nil, nil), 404, "doesn't exist")
 
 	var dropped bool
 	qok(t, call(t, "DELETE", base+"/collections/docs", nil, nil), &dropped)
