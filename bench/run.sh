@@ -56,7 +56,7 @@ if ! python3 -c 'import hnswlib, faiss' 2>/dev/null; then
   python3 -m pip install -q -r bench/peers/vectors_requirements.txt
 fi
 for n in 100000 1000000; do
-  go run ./bench/vectorbench -n "$n" -threads "$THREADS" -clients "$THREADS" -peers -memlimit 900MiB \
+  go run ./bench/vectorbench -n "$n" -threads "$THREADS" -clients "$THREADS" -peers -scan-row \
     -md "$OUT/vectors-$n.md" > "$OUT/vectors-$n.json"
 done
 

@@ -726,7 +726,7 @@ func (col *pointIndex) matching(f *Filter) []store.PointID {
 		}
 		return out
 	}
-	if cands, ok := col.fields.candidates(f); ok {
+	if cands, _, ok := col.fields.candidates(f, -1); ok {
 		for _, nid := range cands {
 			if int(nid) >= len(col.slots) {
 				continue
@@ -1008,15 +1008,16 @@ func (col *pointIndex) search(name string, vec []float32, k int, f *Filter, exac
 // internal ids are returned with it. Called with col.mu held.
 func (col *pointIndex) plan(f *Filter, ef int) (plan, []uint64) {
 	n := len(col.byID)
-	if cands, ok := col.fields.candidates(f); ok && (n == 0 ||
-		exactCheaper(float64(n), float64(len(cands)), ef, scanCost*float64(len(cands))/float64(n))) {
-		// A payload index names every point that can match, and even if
-		// all of them do, comparing them beats a walk (the walk only gets
-		// dearer as fewer match): test the filter on those alone. With
-		// more candidates the sample below decides.
-		nids := []uint64{}
+	// A payload index names every point that can match. When comparing
+	// them all beats a walk even if all of them match (the walk only gets
+	// dearer as fewer do), test the filter on those alone; with more
+	// candidates than that the sample below decides. With m candidates
+	// exactCheaper holds while scanCost·m + m < walkCost·ef·n/m.
+	most := int(math.Sqrt(walkCost * float64(ef) * float64(n) / (scanCost + 1)))
+	if cands, exact, ok := col.fields.candidates(f, most); ok {
+		nids := make([]uint64, 0, len(cands))
 		for _, s := range cands {
-			if int(s) < len(col.slots) && col.slots[s].live && f.Match(col.slots[s].id, col.slots[s].payload.obj()) {
+			if int(s) < len(col.slots) && col.slots[s].live && (exact || f.Match(col.slots[s].id, col.slots[s].payload.obj())) {
 				nids = append(nids, uint64(s))
 			}
 		}

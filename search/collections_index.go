@@ -144,10 +144,13 @@ func (fx *fieldIndexes) dropped(declared map[string]string, slots []pointSlot, l
 // candidates returns the internal ids that can match f, sorted and
 // distinct, from the smallest posting set among f's must conditions that
 // match a value (or any of several) on an indexed field; ok is false when
-// f has no such condition. The caller tests f on each.
-func (fx *fieldIndexes) candidates(f *Filter) (ids []uint32, ok bool) {
+// f has no such condition, or when that set holds more than most entries
+// (the caller's bound, beyond which it would not use them; < 0 for none).
+// The caller tests f on each, unless exact: f is that one condition and
+// the index has no stale entries, so every live candidate matches.
+func (fx *fieldIndexes) candidates(f *Filter, most int) (ids []uint32, exact, ok bool) {
 	if f == nil || fx.fields == nil {
-		return nil, false
+		return nil, false, false
 	}
 	best := -1
 	var lists [][]uint32
@@ -189,15 +192,16 @@ func (fx *fieldIndexes) candidates(f *Filter) (ids []uint32, ok bool) {
 			best, lists = size, ls
 		}
 	}
-	if best < 0 {
-		return nil, false
+	if best < 0 || (most >= 0 && best > most) {
+		return nil, false, false
 	}
 	ids = make([]uint32, 0, best)
 	for _, l := range lists {
 		ids = append(ids, l...)
 	}
 	slices.Sort(ids)
-	return slices.Compact(ids), true
+	exact = fx.stale == 0 && len(f.must) == 1 && f.should == nil && f.mustNot == nil && f.minShould == nil
+	return slices.Compact(ids), exact, true
 }
 
 // CreatePayloadIndex records that field of the collection is indexed with

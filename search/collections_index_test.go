@@ -95,7 +95,7 @@ func TestPayloadIndexAnswersAsTheScan(t *testing.T) {
 		// as many as match, not the n points a scan tests.
 		col, _ := c.get("indexed")
 		col.mu.RLock()
-		cands, ok := col.fields.candidates(mustFilter(t, filters[0]))
+		cands, _, ok := col.fields.candidates(mustFilter(t, filters[0]), -1)
 		p, nids := col.plan(mustFilter(t, filters[0]), 64)
 		col.mu.RUnlock()
 		matches, _ := c.Count(ctx, "plain", mustFilter(t, filters[0]))
@@ -137,7 +137,7 @@ func TestPayloadIndexAnswersAsTheScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	col, _ := c.get("indexed")
-	if _, ok := col.fields.candidates(mustFilter(t, filters[0])); ok {
+	if _, _, ok := col.fields.candidates(mustFilter(t, filters[0]), -1); ok {
 		t.Error("group's index is still used after DeletePayloadIndex")
 	}
 	check2 := mustFilter(t, filters[0])

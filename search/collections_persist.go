@@ -271,12 +271,13 @@ func (col *pointIndex) adoptGraph(name string, g *HNSW, vp store.VectorParams, w
 			return err
 		}
 	}
-	for nid := range g.slots { // not shared yet: no lock needed
-		if nid >= uint64(len(col.slots)) || !col.slots[nid].live {
-			return corrupt("vector %q indexes internal id %d, which holds no point", name, nid)
+	var bad error
+	g.slots.each(func(nid uint64, _ uint32) { // not shared yet: no lock needed
+		if bad == nil && (nid >= uint64(len(col.slots)) || !col.slots[nid].live) {
+			bad = corrupt("vector %q indexes internal id %d, which holds no point", name, nid)
 		}
-	}
-	return nil
+	})
+	return bad
 }
 
 // sizedSection tells HNSW.ReadFrom how many bytes its section holds, so

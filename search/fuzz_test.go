@@ -135,7 +135,7 @@ func checkGraph(t *testing.T, g *HNSW) {
 	for s := range uint32(n) {
 		if g.dead[s] {
 			dead++
-		} else if got, ok := g.slots[g.ids[s]]; !ok || got != s {
+		} else if got, ok := g.slots.get(g.ids[s]); !ok || got != s {
 			t.Fatalf("live slot %d (id %d) not in the id map", s, g.ids[s])
 		}
 		l := int(g.levels[s])
@@ -154,8 +154,8 @@ func checkGraph(t *testing.T, g *HNSW) {
 			}
 		}
 	}
-	if dead != g.nDead || n-dead != len(g.slots) {
-		t.Fatalf("%d slots, %d tombstones counted %d, %d ids mapped", n, dead, g.nDead, len(g.slots))
+	if dead != g.nDead || n-dead != g.slots.len() {
+		t.Fatalf("%d slots, %d tombstones counted %d, %d ids mapped", n, dead, g.nDead, g.slots.len())
 	}
 	if n == 0 {
 		if g.top != -1 {
@@ -190,10 +190,7 @@ func useGraph(t *testing.T, g *HNSW) {
 	}
 	g.mu.RLock()
 	var live uint64
-	for id := range g.slots {
-		live = id
-		break
-	}
+	g.slots.each(func(id uint64, _ uint32) { live = id })
 	g.mu.RUnlock()
 	g.Delete(live)
 	if _, err := g.Search(q, 5); err != nil {

@@ -120,7 +120,7 @@ type HNSW struct {
 	dead   []bool     // slot → tombstone
 	links0 []uint32   // slot*(m0+1): count, then up to m0 slots
 	upper  [][]uint32 // slot → layers 1..level, each count + up to M slots
-	slots  map[uint64]uint32
+	slots  idSlots
 	nDead  int
 	entry  uint32
 	top    int // entry's level; -1 when the graph has no nodes
@@ -151,7 +151,7 @@ func (h *HNSW) init(p Params) {
 	h.m0 = 2 * p.M
 	h.ml = 1 / math.Log(float64(p.M))
 	h.rng = rand.New(rand.NewPCG(p.Seed, p.Seed^0x9e3779b97f4a7c15))
-	h.slots = make(map[uint64]uint32)
+	h.slots = idSlots{}
 	h.top = -1
 	h.pool.New = func() any { return new(searchScratch) }
 }
@@ -185,7 +185,7 @@ func (h *HNSW) SetEfSearch(ef int) error {
 func (h *HNSW) Len() int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return len(h.slots)
+	return h.slots.len()
 }
 
 // Dims returns the vector length, fixed by the first Add (0 before it).
@@ -215,7 +215,7 @@ func (h *HNSW) SetGeneration(g uint64) {
 func (h *HNSW) Contains(id uint64) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	_, ok := h.slots[id]
+	_, ok := h.slots.get(id)
 	return ok
 }
 
@@ -405,7 +405,7 @@ func (h *HNSW) Add(id uint64, vec []float32) error {
 	if h.dims == 0 {
 		h.dims = len(vec)
 	}
-	if old, ok := h.slots[id]; ok {
+	if old, ok := h.slots.get(id); ok {
 		h.deleteSlot(old)
 	}
 	s := uint32(len(h.ids))
@@ -430,7 +430,7 @@ func (h *HNSW) Add(id uint64, vec []float32) error {
 		up = make([]uint32, level*(h.p.M+1))
 	}
 	h.upper = append(h.upper, up)
-	h.slots[id] = s
+	h.slots.set(id, s)
 	h.insert(s, level, q)
 	h.maybeCompact()
 	return nil
@@ -652,7 +652,7 @@ func (h *HNSW) link(n, s uint32, d float32, lc int) {
 func (h *HNSW) Delete(id uint64) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s, ok := h.slots[id]
+	s, ok := h.slots.get(id)
 	if !ok {
 		return false
 	}
@@ -665,7 +665,7 @@ func (h *HNSW) Delete(id uint64) bool {
 // that link and gains, in its place, the nearest of s's other neighbours:
 // that keeps the neighbourhood connected without waiting for compaction.
 func (h *HNSW) deleteSlot(s uint32) {
-	delete(h.slots, h.ids[s])
+	h.slots.del(h.ids[s])
 	h.dead[s] = true
 	h.nDead++
 	for lc := 0; lc <= int(h.levels[s]); lc++ {
@@ -811,7 +811,7 @@ func (h *HNSW) compact() {
 				b[i] = remap[b[i]]
 			}
 		}
-		h.slots[h.ids[ns]] = ns
+		h.slots.set(h.ids[ns], ns)
 		if int(h.levels[ns]) > h.top {
 			h.entry, h.top = ns, int(h.levels[ns])
 		}
@@ -858,7 +858,7 @@ func (h *HNSW) search(vec []float32, k, ef int, keep func(id uint64) bool) ([]Hi
 	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.top < 0 || len(h.slots) == 0 {
+	if h.top < 0 || h.slots.len() == 0 {
 		return nil, nil
 	}
 	sc := h.pool.Get().(*searchScratch)
@@ -918,7 +918,7 @@ func (h *HNSW) SearchExact(vec []float32, k int, ids []uint64, keep func(id uint
 	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if len(h.slots) == 0 {
+	if h.slots.len() == 0 {
 		return nil, nil
 	}
 	sc := h.pool.Get().(*searchScratch)
@@ -948,7 +948,7 @@ func (h *HNSW) SearchExact(vec []float32, k int, ids []uint64, keep func(id uint
 	} else {
 		sc.vis.reset(len(h.ids))
 		for _, id := range ids {
-			if s, ok := h.slots[id]; ok && !sc.vis.visit(s) && (keep == nil || keep(id)) {
+			if s, ok := h.slots.get(id); ok && !sc.vis.visit(s) && (keep == nil || keep(id)) {
 				consider(s)
 			}
 		}

@@ -359,10 +359,10 @@ func (g *HNSW) adopt(deadBytes []byte, upperWords []uint32, entry uint32, top in
 	for s := range n {
 		switch deadBytes[s] {
 		case 0:
-			if _, dup := g.slots[g.ids[s]]; dup {
+			if _, dup := g.slots.get(g.ids[s]); dup {
 				return corrupt("id %d appears twice", g.ids[s])
 			}
-			g.slots[g.ids[s]] = uint32(s)
+			g.slots.set(g.ids[s], uint32(s))
 		case 1:
 			g.dead[s] = true
 			g.nDead++

@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,10 @@ type config struct {
 	Seed                               uint64
 	Dir                                string
 	Batch                              int
+	// PayloadIndex declares payload indexes on group (integer) and tag
+	// (keyword) before serving, as a Qdrant client would with
+	// create_payload_index; without, every filter scans the payloads.
+	PayloadIndex bool
 }
 
 func main() {
@@ -64,13 +69,26 @@ func main() {
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "data set seed")
 	flag.IntVar(&cfg.Batch, "batch", 1000, "points per Upsert call")
 	flag.StringVar(&cfg.Dir, "dir", "bench/out/vectors", "where the data set, the store and the outputs go")
+	flag.BoolVar(&cfg.PayloadIndex, "payload-index", true, "declare payload indexes on group and tag before serving (create_payload_index)")
+	scanRow := flag.Bool("scan-row", false, "also serve once more without payload indexes, a second edgesearch row")
 	peers := flag.Bool("peers", false, "also run the hnswlib and faiss-cpu peers (python3 with both installed)")
 	python := flag.String("python", "python3", "the Python that runs the peers")
 	rebuild := flag.Int("rebuild-max", 200000, "also time a rebuild of the index from the store when n is at most this")
 	md := flag.String("md", "", "write the markdown table here too (default: DIR/n<N>.md)")
 	memLimit := flag.String("memlimit", "", "also serve once more with this GOMEMLIMIT (e.g. 900MiB), a second edgesearch row")
 	phase := flag.String("phase", "", "internal: run one phase in this process (upsert, serve, rebuild)")
+	cpuProfile := flag.String("cpuprofile", "", "with -phase: write the phase's CPU profile here")
 	flag.Parse()
+	if *phase != "" && *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	log.SetFlags(0)
 	log.SetPrefix("vectorbench: ")
 	files := filesFor(cfg.Dir, cfg.N, cfg.Queries, cfg.Seed)
@@ -111,6 +129,15 @@ func main() {
 	}
 	report["edgesearch"] = ours
 	rows = append(rows, ourRow("edgesearch", ours))
+	if *scanRow && cfg.PayloadIndex {
+		log.Printf("edgesearch: serve without payload indexes")
+		res, err := child(os.Args[0], append(os.Args[1:], "-phase", "serve", "-payload-index=false"), nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		report["edgesearch_scan"] = res
+		rows = append(rows, ourRow("edgesearch, no payload index", map[string]any{"upsert": ours["upsert"], "serve": res}))
+	}
 	if *memLimit != "" {
 		log.Printf("edgesearch: serve with GOMEMLIMIT=%s", *memLimit)
 		res, err := child(os.Args[0], append(os.Args[1:], "-phase", "serve"), []string{"GOMEMLIMIT=" + *memLimit})
@@ -314,8 +341,21 @@ func serve(ctx context.Context, cfg config, files dataFiles, dbDir string, param
 	}
 	open := time.Since(t)
 	loaded := !strings.Contains(progress.String(), "rebuilding")
+	t = time.Now()
+	for _, f := range []struct{ key, schema string }{{"group", "integer"}, {"tag", "keyword"}} {
+		if cfg.PayloadIndex {
+			err = c.CreatePayloadIndex(ctx, collection, f.key, f.schema)
+		} else {
+			err = c.DeletePayloadIndex(ctx, collection, f.key)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	indexed := time.Since(t)
 	runtime.GC()
-	out := map[string]any{"open_s": open.Seconds(), "index_loaded": loaded, "mem_after_open": memory()}
+	out := map[string]any{"open_s": open.Seconds(), "index_loaded": loaded, "payload_index": cfg.PayloadIndex,
+		"payload_index_s": indexed.Seconds(), "mem_after_open": memory()}
 
 	filters := make([]*search.Filter, len(filterNames))
 	filterFor := func(fi, q int) *search.Filter {

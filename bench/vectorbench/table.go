@@ -34,6 +34,9 @@ func ourRow(name string, ours map[string]any) row {
 	}
 	r.mem, _ = sv["mem"].(map[string]any)
 	r.note = "upsert through Collections (store + graph, one writer); filter inside the walk or exact over the matches (planner)"
+	if sv["payload_index"] == true {
+		r.note += fmt.Sprintf("; payload indexes on group and tag (built in %.2f s)", num(sv["payload_index_s"]))
+	}
 	return r
 }
 
