@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -133,26 +132,6 @@ func TestOpenAPIServedOnBothPorts(t *testing.T) {
 			t.Errorf("%s/openapi.json is not web/%s", tc.url, tc.file)
 		}
 	}
-}
-
-// serveMain serves srv's main port on 127.0.0.1 until the test ends and
-// returns its base URL.
-func serveMain(t *testing.T, srv *web.Server) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve returned %v after shutdown, want nil", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
 }
 
 // TestOpenAPISchemathesis runs web/openapitest/check.py against a live

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,20 +26,7 @@ func startBothPorts(t *testing.T, cfg web.Config) (mainURL, qdrantURL string) {
 	t.Helper()
 	srv := newQdrantServer(t, cfg, pool(t))
 	setLibraryAndCollections(t, srv, t.TempDir())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve returned %v after shutdown, want nil", err)
-		}
-	})
-	return "http://" + ln.Addr().String(), serveQdrant(t, srv)
+	return serveMain(t, srv), serveQdrant(t, srv)
 }
 
 // requirePinned fails the test unless python3 has every package pinned in

@@ -73,7 +73,23 @@ func openCollections(t *testing.T, dir string) *search.Collections {
 	return cols
 }
 
+// serveQdrant serves srv's Qdrant-compatible port on 127.0.0.1 until the
+// test ends and returns its base URL.
 func serveQdrant(t *testing.T, srv *web.Server) string {
+	t.Helper()
+	return servePort(t, "ServeQdrant", srv.ServeQdrant)
+}
+
+// serveMain serves srv's main port on 127.0.0.1 until the test ends and
+// returns its base URL.
+func serveMain(t *testing.T, srv *web.Server) string {
+	t.Helper()
+	return servePort(t, "Serve", srv.Serve)
+}
+
+// servePort runs serve (named for messages) on a fresh loopback listener
+// until the test ends, when it must return nil.
+func servePort(t *testing.T, name string, serve func(context.Context, net.Listener) error) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -81,11 +97,11 @@ func serveQdrant(t *testing.T, srv *web.Server) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeQdrant(ctx, ln) }()
+	go func() { done <- serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("ServeQdrant returned %v after shutdown, want nil", err)
+			t.Errorf("%s returned %v after shutdown, want nil", name, err)
 		}
 	})
 	return "http://" + ln.Addr().String()
