@@ -27,12 +27,19 @@ import (
 // model whose vectors a store built with the f16 one cannot hold.
 func q8Model(t *testing.T) string {
 	t.Helper()
+	return convertQ8(t, "minilm-q8")
+}
+
+// convertQ8 converts the Hugging Face folder of all-MiniLM-L6-v2 to Q8_0
+// under the model name given, into a temp dir, and returns the file.
+func convertQ8(t *testing.T, name string) string {
+	t.Helper()
 	hf := filepath.Join(model.CacheDir(), "hf", model.DefaultModelName)
 	if _, err := os.Stat(filepath.Join(hf, "model.safetensors")); err != nil {
-		t.Fatalf("need the Hugging Face files of all-MiniLM-L6-v2 (run `make model`): %v", err)
+		t.Fatalf("need the Hugging Face files of all-MiniLM-L6-v2 (run `make model-source`): %v", err)
 	}
-	out := filepath.Join(t.TempDir(), "minilm-q8.gguf")
-	if r := runBinary(t, "", nil, "model", "convert", hf, out, "--type", "q8_0", "--name", "minilm-q8"); r.code != 0 {
+	out := filepath.Join(t.TempDir(), name+"-q8_0.gguf")
+	if r := runBinary(t, "", nil, "model", "convert", hf, out, "--type", "q8_0", "--name", name); r.code != 0 {
 		t.Fatalf("model convert: exit %d: %s", r.code, r.stderr)
 	}
 	return out

@@ -18,15 +18,7 @@ import (
 // weights.
 func q8SameName(t *testing.T) string {
 	t.Helper()
-	hf := filepath.Join(model.CacheDir(), "hf", model.DefaultModelName)
-	if _, err := os.Stat(filepath.Join(hf, "model.safetensors")); err != nil {
-		t.Fatalf("need the Hugging Face files of all-MiniLM-L6-v2 (run `make model-source`): %v", err)
-	}
-	out := filepath.Join(t.TempDir(), "all-MiniLM-L6-v2-q8_0.gguf")
-	if r := runBinary(t, "", nil, "model", "convert", hf, out, "--type", "q8_0", "--name", model.DefaultModelName); r.code != 0 {
-		t.Fatalf("model convert: exit %d: %s", r.code, r.stderr)
-	}
-	return out
+	return convertQ8(t, model.DefaultModelName)
 }
 
 // tourDocs writes the three documents of the reindex tests to a new folder.
