@@ -1,7 +1,9 @@
 // Command charts draws make bench's comparisons with the peers as SVG bar
 // charts: embedding throughput, one query's latency, process start to first
 // vector and peak memory, edgesearch beside llama.cpp and
-// sentence-transformers, for the f16 and the q8_0 model.
+// sentence-transformers, for the f16 and the q8_0 model; and, when
+// bench/vectorbench's 1M-point report is there, vector search latency and
+// memory beside hnswlib and faiss.
 //
 //	go run ./bench/charts -in bench/out -out bench
 //
@@ -52,8 +54,20 @@ func main() {
 	out := flag.String("out", "bench", "folder the SVG files are written to")
 	flag.Parse()
 	runs, err := readRuns(*in)
+	var vc map[string]Chart
 	if err == nil {
+		vc, err = vectorCharts(filepath.Join(*in, vectorReport))
+	}
+	switch {
+	case err != nil:
+	case len(runs) == 0 && vc == nil:
+		err = fmt.Errorf("no benchmark outputs in %s", *in)
+	case len(runs) > 0:
+		// Embedding runs present: every chart must have a bar.
 		err = writeCharts(*out, charts(runs))
+	}
+	if err == nil {
+		err = writeCharts(*out, vc)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "charts:", err)
@@ -129,4 +143,74 @@ func writeCharts(dir string, cs map[string]Chart) error {
 		fmt.Println("wrote", path)
 	}
 	return nil
+}
+
+// vectorReport is bench/vectorbench's JSON report at 1M points, as
+// bench/run.sh names it.
+const vectorReport = "vectors-1000000.json"
+
+// vectorRun is one engine's part of that report.
+type vectorRun struct {
+	Search map[string]struct {
+		P50Ms float64 `json:"p50_ms"`
+	} `json:"search"`
+	Mem map[string]float64 `json:"mem"`
+}
+
+// vectorCharts reads the 1M-point vector report at path (none there: no
+// charts) and lays out search p50 by filter and the serving process's
+// anonymous memory (heap and stacks: the peers' RSS also holds the mapped
+// vector file), edgesearch beside hnswlib and faiss.
+func vectorCharts(path string) (map[string]Chart, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rep struct {
+		Edgesearch struct {
+			Serve vectorRun `json:"serve"`
+		} `json:"edgesearch"`
+		Scan    *vectorRun `json:"edgesearch_scan"`
+		Hnswlib *vectorRun `json:"hnswlib"`
+		Faiss   *vectorRun `json:"faiss"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	engines := []struct {
+		name string
+		r    *vectorRun
+	}{
+		{"edgesearch", &rep.Edgesearch.Serve},
+		{"edgesearch, no index", rep.Scan},
+		{"hnswlib", rep.Hnswlib},
+		{"faiss", rep.Faiss},
+	}
+	p50 := Chart{Title: "Vector search at 1M points, p50", Better: "lower is better", Unit: "ms"}
+	for _, f := range []struct{ key, label string }{{"none", "no filter"}, {"50%", "filter matching 50%"}, {"1%", "filter matching 1%"}} {
+		g := Group{Label: f.label}
+		for _, e := range engines {
+			if e.r != nil && e.r.Search[f.key].P50Ms > 0 {
+				g.Bars = append(g.Bars, Bar{Engine: e.name, Value: e.r.Search[f.key].P50Ms})
+			}
+		}
+		if len(g.Bars) > 0 {
+			p50.Groups = append(p50.Groups, g)
+		}
+	}
+	mem := Chart{Title: "Serving 1M 384-d points, anonymous RSS", Better: "lower is better", Unit: "MiB"}
+	g := Group{Label: "after 1,500 searches"}
+	for _, e := range engines {
+		if e.r != nil && e.r.Mem["RssAnon_mib"] > 0 && e.r != rep.Scan {
+			g.Bars = append(g.Bars, Bar{Engine: e.name, Value: e.r.Mem["RssAnon_mib"]})
+		}
+	}
+	mem.Groups = append(mem.Groups, g)
+	if len(p50.Groups) == 0 || len(g.Bars) == 0 {
+		return nil, fmt.Errorf("%s: no search or memory measurements", path)
+	}
+	return map[string]Chart{"chart-vectors-p50.svg": p50, "chart-vectors-memory.svg": mem}, nil
 }
