@@ -179,3 +179,30 @@ func TestChartsFromTheBenchmarkOutputs(t *testing.T) {
 		t.Error("charts of no runs were written")
 	}
 }
+
+// TestVectorChartsFromTheReport draws the vector charts from the committed
+// 1M-point report: three filter groups of four engines, three memory bars
+// (the unindexed run is the same process's memory), values as reported;
+// no report, no charts.
+func TestVectorChartsFromTheReport(t *testing.T) {
+	cs, err := vectorCharts("results-2026-11-29/" + vectorReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p50, mem := cs["chart-vectors-p50.svg"], cs["chart-vectors-memory.svg"]
+	if len(p50.Groups) != 3 || len(mem.Groups) != 1 || len(mem.Groups[0].Bars) != 3 {
+		t.Fatalf("p50 groups %d, memory %+v", len(p50.Groups), mem.Groups)
+	}
+	for _, g := range p50.Groups {
+		if len(g.Bars) != 4 || g.Bars[0].Engine != "edgesearch" || g.Bars[2].Engine != "hnswlib" {
+			t.Errorf("group %q: %+v", g.Label, g.Bars)
+		}
+	}
+	if v := p50.Groups[2].Bars[2].Value; v < 41 || v > 42 {
+		t.Errorf("hnswlib at 1%%: %v ms, want the report's 41.8", v)
+	}
+	none, err := vectorCharts("no-such-dir/" + vectorReport)
+	if err != nil || none != nil {
+		t.Errorf("no report: %v, %v", none, err)
+	}
+}
