@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -218,4 +219,30 @@ func TestBackendsBoundedWhenRemoteHangs(t *testing.T) {
 		t.Fatalf("503 does not name the cluster %s: %s", url, r.body)
 	}
 	t.Logf("create against a silent cluster answered 503 after %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestBackendsRetrieveMoreThanAWeaviatePage: the Qdrant routes take up to
+// QdrantMaxPoints ids, more than Weaviate answers in one page; the
+// backend pages.
+func TestBackendsRetrieveMoreThanAWeaviatePage(t *testing.T) {
+	w := startOnWeaviate(t, 2*time.Minute, nil)
+	col := w.base + "/collections/c"
+	qok(t, call(t, "PUT", col, map[string]any{"vectors": map[string]any{"size": 1, "distance": "Dot"}}, nil), nil)
+	n := web.QdrantMaxPoints
+	pts := make([]map[string]any, n)
+	ids := make([]int, n)
+	for i := range pts {
+		pts[i] = map[string]any{"id": i + 1, "vector": []float32{1}}
+		ids[i] = n - i // asked in reverse, answered in the order asked
+	}
+	start := time.Now()
+	updated(t, call(t, "PUT", col+"/points", map[string]any{"points": pts}, nil))
+	t.Logf("upserted %d points in %v", n, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	var got []qpoint
+	qok(t, call(t, "POST", col+"/points", map[string]any{"ids": ids}, nil), &got)
+	t.Logf("retrieved %d points in %v", len(got), time.Since(start).Round(time.Millisecond))
+	if len(got) != n || fmt.Sprint(got[0].ID) != fmt.Sprint(n) || fmt.Sprint(got[n-1].ID) != "1" {
+		t.Fatalf("retrieved %d points, want %d in the order asked", len(got), n)
+	}
 }
