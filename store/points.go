@@ -993,6 +993,34 @@ func checkPayload(p []byte) ([]byte, error) {
 	return p, nil
 }
 
+// Apply returns the payload old becomes under op, exactly as UpdatePayload
+// stores it: nil when it is empty, old itself when nothing changes. It is
+// for backends that keep payloads elsewhere (search/weaviate) and must
+// apply Qdrant's payload updates the way this store does. It fails with
+// ErrInvalid for an op that is not one of PayloadOp's four, a Set value
+// that is not JSON or a result longer than MaxPayloadBytes, and with
+// ErrCorrupt when old is neither empty nor a JSON object.
+func (op PayloadOp) Apply(old []byte) ([]byte, error) {
+	if err := op.check(); err != nil {
+		return nil, err
+	}
+	var payload []byte
+	switch {
+	case op.Clear:
+	case op.Overwrite:
+		payload = encodeObject(setMembers(op.Set))
+	default:
+		var err error
+		if payload, err = mergePayload(old, op); err != nil {
+			return nil, err
+		}
+	}
+	if len(payload) > MaxPayloadBytes {
+		return nil, fmt.Errorf("payload would be %d bytes, more than %d: %w", len(payload), MaxPayloadBytes, ErrInvalid)
+	}
+	return payload, nil
+}
+
 // check reports whether op is one of the four payload updates and its Set
 // values are JSON.
 func (op PayloadOp) check() error {

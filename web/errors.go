@@ -25,6 +25,9 @@ var (
 	ErrUnauthorized = errors.New("missing or wrong API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
 	// ErrStarting: the model is still loading (HTTP 503).
 	ErrStarting = errors.New("the model is still loading; retry shortly")
+	// ErrUnavailable: the backend holding a collection (a Weaviate
+	// cluster) does not answer (HTTP 503).
+	ErrUnavailable = errors.New("the backend holding the collection is unreachable")
 )
 
 // errorBody is the one shape of every error answer.
@@ -58,7 +61,7 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, store.ErrNoSpace):
 		return http.StatusInsufficientStorage
-	case errors.Is(err, embedder.ErrOverloaded), errors.Is(err, ErrStarting),
+	case errors.Is(err, embedder.ErrOverloaded), errors.Is(err, ErrStarting), errors.Is(err, ErrUnavailable),
 		errors.Is(err, embedder.ErrClosed), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable

@@ -365,7 +365,12 @@ func TestQdrantCollections(t *testing.T) {
 }
 
 func TestQdrantPoints(t *testing.T) {
-	base := startQdrant(t, web.Config{}, nil)
+	testQdrantPoints(t, startQdrant(t, web.Config{}, nil))
+}
+
+// testQdrantPoints runs the points routes against the server at base, over
+// whichever backend it stores new collections in (see backends_test.go).
+func testQdrantPoints(t *testing.T, base string) {
 	seed(t, base, "Dot")
 	col := base + "/collections/c"
 
@@ -544,7 +549,12 @@ func TestQdrantPointLimits(t *testing.T) {
 }
 
 func TestQdrantSearchAndQuery(t *testing.T) {
-	base := startQdrant(t, web.Config{}, nil)
+	testQdrantSearchAndQuery(t, startQdrant(t, web.Config{}, nil))
+}
+
+// testQdrantSearchAndQuery runs the search routes against the server at
+// base (see testQdrantPoints).
+func testQdrantSearchAndQuery(t *testing.T, base string) {
 	seed(t, base, "Dot")
 	col := base + "/collections/c"
 	q := []float32{0, 1, 0, 0} // dot product = i/10: the best is 10, then 9, …

@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgesearch/edgesearch/indexer"
 	"github.com/edgesearch/edgesearch/search"
+	"github.com/edgesearch/edgesearch/search/weaviate"
 	"github.com/edgesearch/edgesearch/web"
 )
 
@@ -63,6 +64,9 @@ type config struct {
 	// AllowedHosts are the extra Host names serve answers to
 	// (web.Config.AllowedHosts).
 	AllowedHosts []string
+	// Weaviate is serve's --backend: the cluster new collections are made
+	// in; a zero URL keeps them all local (parseBackend).
+	Weaviate weaviate.Options
 	// Warnings are things resolving noticed and fixed (a key with spaces
 	// around it) that the command logs once it has a logger; none holds
 	// the key.
@@ -83,6 +87,7 @@ var settings = map[string]setting{
 	"addr":          {flag: "addr", env: []string{"EDGESEARCH_ADDR"}, def: defaultAddr},
 	"profile":       {flag: "profile", env: []string{"EDGESEARCH_PROFILE"}, def: profileAuto},
 	"qdrant-addr":   {flag: "qdrant-addr", env: []string{"EDGESEARCH_QDRANT_ADDR"}},
+	"backend":       {flag: "backend", env: []string{"EDGESEARCH_BACKEND"}, def: "local"},
 	"data":          {flag: "data", env: []string{"EDGESEARCH_DATA"}},
 	"model":         {flag: "model", env: []string{"EDGESEARCH_MODEL", "MODEL_PATH"}},
 	"threads":       {flag: "threads", env: []string{"EDGESEARCH_THREADS", "threads"}, def: "0"},
@@ -164,6 +169,7 @@ func showSharedFlags(root, cmd *cobra.Command) {
 func addServeFlags(fs *pflag.FlagSet) {
 	fs.String("addr", defaultAddr, "listen address, HOST:PORT; the default answers this machine only, :8080 or 0.0.0.0:8080 the whole network (the seed's PORT=N means 127.0.0.1:N)")
 	fs.String("qdrant-addr", "", "also serve the Qdrant-compatible vector store API here, HOST:PORT (e.g. 127.0.0.1:6333, where Qdrant's clients look); same key, limits and checks as --addr (default: off)")
+	fs.String("backend", "local", "where new collections of points live: local, or weaviate://HOST:PORT[?consistency=QUORUM&replication=3] for a Weaviate cluster (collections already here stay here; writes to the cluster's are answered once it accepted them)")
 	fs.String("api-key", "", "require this key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'; a key given here shows in ps, so prefer --api-key-file")
 	fs.String("api-key-file", "", "read the API key from `FILE`, which holds it on one line (keep it chmod 600)")
 	fs.String("cors-origins", "", "comma-separated origins (scheme://host:port) whose pages may call the API and change data; * for any, which turns the cross-origin check off (default: none)")
@@ -280,6 +286,9 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 		if *d, err = time.ParseDuration(strings.TrimSpace(raw[name])); err != nil || *d <= 0 {
 			return config{}, usageError{fmt.Errorf("%s=%q: want a positive duration such as 30s or 2m", from[name], raw[name])}
 		}
+	}
+	if cfg.Weaviate, err = parseBackend(raw["backend"]); err != nil {
+		return config{}, usageError{fmt.Errorf("%s=%w", from["backend"], err)}
 	}
 	cfg.CORSOrigins = splitList(raw["cors-origins"])
 	cfg.AllowedHosts = splitList(raw["allowed-hosts"])

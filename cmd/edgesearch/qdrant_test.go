@@ -16,11 +16,12 @@ import (
 	"testing"
 )
 
-// startQdrantServe runs serve with --qdrant-addr on loopback and returns the
-// main and the Qdrant-compatible base URLs.
-func startQdrantServe(t *testing.T, dataDir string) (*exec.Cmd, string, string) {
+// startQdrantServe runs serve with --qdrant-addr on loopback (and extra
+// arguments) and returns the main and the Qdrant-compatible base URLs.
+func startQdrantServe(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, string, string) {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--qdrant-addr", "127.0.0.1:0", "--log-format", "json", "--data", dataDir)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--qdrant-addr", "127.0.0.1:0", "--log-format", "json", "--data", dataDir}, extra...)
+	cmd := exec.Command(binary, args...)
 	cmd.Env = []string{"HOME=" + t.TempDir(), "MODEL_PATH=" + modelPath(t)}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

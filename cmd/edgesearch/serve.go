@@ -20,6 +20,7 @@ import (
 	"github.com/edgesearch/edgesearch/embedder"
 	"github.com/edgesearch/edgesearch/indexer"
 	"github.com/edgesearch/edgesearch/search"
+	"github.com/edgesearch/edgesearch/search/weaviate"
 	"github.com/edgesearch/edgesearch/store"
 	"github.com/edgesearch/edgesearch/web"
 )
@@ -136,7 +137,13 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 			return
 		}
 		srv.SetEngine(lib.engine)
-		srv.SetCollections(lib.collections)
+		if err := setCollections(ctx, srv, lib.collections, cfg.Weaviate, log); err != nil {
+			cancel(err)
+			lib.close()
+			pool.Close()
+			loaded <- nil
+			return
+		}
 		d, c := lib.engine.Len()
 		log.Info("documents loaded", "data", cfg.DataDir, "documents", d, "chunks", c)
 		go search.HeapGovernor(ctx, 2*time.Second, func(live uint64, percent int) {
@@ -182,6 +189,31 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		log.Info("stopped")
 	}
 	return serveErr
+}
+
+// setCollections makes srv serve the local collections, and a Weaviate's
+// too when opts names one (--backend): new collections are then made
+// there. A cluster that does not answer yet is logged, not fatal: its
+// collections answer 503 until it does.
+func setCollections(ctx context.Context, srv *web.Server, local *search.Collections, opts weaviate.Options, log *slog.Logger) error {
+	if opts.URL == "" {
+		srv.SetCollections(local)
+		return nil
+	}
+	client, err := weaviate.New(opts)
+	if err != nil {
+		return fmt.Errorf("--backend: %w", err)
+	}
+	srv.SetCollections(web.NewBackends(local, client, opts.URL, 0))
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.Ready(rctx); err != nil {
+		log.Warn("the Weaviate backend does not answer yet; its collections answer 503 until it does", "url", opts.URL, "err", err)
+	} else {
+		log.Info("new collections are made in Weaviate", "url", opts.URL, "consistency", string(opts.Consistency),
+			"replication", opts.ReplicationFactor)
+	}
+	return nil
 }
 
 // exposureWarnings says what listening on addr exposes when it is not

@@ -44,7 +44,10 @@ func (c *Client) Query(ctx context.Context, collection string, q search.PointQue
 			return nil, fmt.Errorf("query %q: no vector %q: %w", collection, q.Using, store.ErrInvalid)
 		}
 		if len(q.Vector) != vp.Size {
-			return nil, fmt.Errorf("query %q: vector has %d dimensions, want %d: %w", collection, len(q.Vector), vp.Size, store.ErrInvalid)
+			// search.ErrDims as the local engine says it, so the routes
+			// answer both backends alike.
+			return nil, fmt.Errorf("query %q: vector %q has %d dims, the collection's has %d: %w: %w",
+				collection, q.Using, len(q.Vector), vp.Size, search.ErrDims, store.ErrInvalid)
 		}
 	}
 	switch {
