@@ -4,30 +4,35 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgesearch/edgesearch/search/weaviate"
 )
 
 func TestParseBackend(t *testing.T) {
+	type O = weaviate.Options
+	d := defaultBackendTimeout
 	for _, tt := range []struct {
 		raw  string
-		want weaviate.Options
+		want backendConfig
 		err  string
 	}{
-		{"", weaviate.Options{}, ""},
-		{"local", weaviate.Options{}, ""},
-		{"weaviate://10.0.0.5:8080", weaviate.Options{URL: "http://10.0.0.5:8080"}, ""},
+		{"", backendConfig{}, ""},
+		{"local", backendConfig{}, ""},
+		{"weaviate://10.0.0.5:8080", backendConfig{O{URL: "http://10.0.0.5:8080"}, d}, ""},
 		{"weaviate://wv.lan:8080/?consistency=quorum&replication=3",
-			weaviate.Options{URL: "http://wv.lan:8080", Consistency: weaviate.Quorum, ReplicationFactor: 3}, ""},
-		{"weaviate://[::1]:8080?consistency=ALL", weaviate.Options{URL: "http://[::1]:8080", Consistency: weaviate.All}, ""},
-		{"http://wv:8080", weaviate.Options{}, "want local or weaviate://HOST:PORT"},
-		{"weaviate://wv", weaviate.Options{}, "want local or weaviate://HOST:PORT"},
-		{"weaviate://wv:8080/v1", weaviate.Options{}, "want local or weaviate://HOST:PORT"},
-		{"weaviate://u:p@wv:8080", weaviate.Options{}, "want local or weaviate://HOST:PORT"},
-		{"weaviate://wv:8080?consistency=SOME", weaviate.Options{}, "want ONE, QUORUM or ALL"},
-		{"weaviate://wv:8080?replication=0", weaviate.Options{}, "replication=0"},
-		{"weaviate://wv:8080?shards=2", weaviate.Options{}, `unknown parameter "shards"`},
-		{"qdrant", weaviate.Options{}, "want local or weaviate://HOST:PORT"},
+			backendConfig{O{URL: "http://wv.lan:8080", Consistency: weaviate.Quorum, ReplicationFactor: 3}, d}, ""},
+		{"weaviate://[::1]:8080?consistency=ALL&timeout=2s", backendConfig{O{URL: "http://[::1]:8080", Consistency: weaviate.All}, 2 * time.Second}, ""},
+		{"http://wv:8080", backendConfig{}, "want local or weaviate://HOST:PORT"},
+		{"weaviate://wv", backendConfig{}, "want local or weaviate://HOST:PORT"},
+		{"weaviate://wv:8080/v1", backendConfig{}, "want local or weaviate://HOST:PORT"},
+		{"weaviate://u:p@wv:8080", backendConfig{}, "want local or weaviate://HOST:PORT"},
+		{"weaviate://wv:8080?consistency=SOME", backendConfig{}, "want ONE, QUORUM or ALL"},
+		{"weaviate://wv:8080?replication=0", backendConfig{}, "replication=0"},
+		{"weaviate://wv:8080?timeout=0s", backendConfig{}, "timeout=0s"},
+		{"weaviate://wv:8080?timeout=1h", backendConfig{}, "at most 10m"},
+		{"weaviate://wv:8080?shards=2", backendConfig{}, `unknown parameter "shards"`},
+		{"qdrant", backendConfig{}, "want local or weaviate://HOST:PORT"},
 	} {
 		got, err := parseBackend(tt.raw)
 		switch {
@@ -43,12 +48,12 @@ func TestParseBackend(t *testing.T) {
 
 func TestBackendSettingIsFlagThenEnv(t *testing.T) {
 	cfg, err := resolveConfig(serveFlags(t), envOf(map[string]string{"EDGESEARCH_BACKEND": "weaviate://wv:8080", "EDGESEARCH_MODEL": "/m.gguf", "EDGESEARCH_DATA": "/d"}))
-	if err != nil || cfg.Weaviate.URL != "http://wv:8080" {
-		t.Fatalf("from the environment: %+v, %v", cfg.Weaviate, err)
+	if err != nil || cfg.Backend.Weaviate.URL != "http://wv:8080" {
+		t.Fatalf("from the environment: %+v, %v", cfg.Backend.Weaviate, err)
 	}
 	cfg, err = resolveConfig(serveFlags(t, "--backend", "local"), envOf(map[string]string{"EDGESEARCH_BACKEND": "weaviate://wv:8080", "EDGESEARCH_MODEL": "/m.gguf", "EDGESEARCH_DATA": "/d"}))
-	if err != nil || cfg.Weaviate.URL != "" {
-		t.Fatalf("--backend local over the environment: %+v, %v", cfg.Weaviate, err)
+	if err != nil || cfg.Backend.Weaviate.URL != "" {
+		t.Fatalf("--backend local over the environment: %+v, %v", cfg.Backend.Weaviate, err)
 	}
 	err = resolveBad(t, nil, map[string]string{"EDGESEARCH_BACKEND": "weaviate:/wv"})
 	if !strings.Contains(err.Error(), "EDGESEARCH_BACKEND") {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/edgesearch/edgesearch/indexer"
 	"github.com/edgesearch/edgesearch/search"
-	"github.com/edgesearch/edgesearch/search/weaviate"
 	"github.com/edgesearch/edgesearch/web"
 )
 
@@ -64,9 +63,10 @@ type config struct {
 	// AllowedHosts are the extra Host names serve answers to
 	// (web.Config.AllowedHosts).
 	AllowedHosts []string
-	// Weaviate is serve's --backend: the cluster new collections are made
-	// in; a zero URL keeps them all local (parseBackend).
-	Weaviate weaviate.Options
+	// Backend is serve's --backend: the cluster new collections are made
+	// in (a zero URL keeps them all local) and the bound on a call to it
+	// (parseBackend).
+	Backend backendConfig
 	// Warnings are things resolving noticed and fixed (a key with spaces
 	// around it) that the command logs once it has a logger; none holds
 	// the key.
@@ -169,7 +169,7 @@ func showSharedFlags(root, cmd *cobra.Command) {
 func addServeFlags(fs *pflag.FlagSet) {
 	fs.String("addr", defaultAddr, "listen address, HOST:PORT; the default answers this machine only, :8080 or 0.0.0.0:8080 the whole network (the seed's PORT=N means 127.0.0.1:N)")
 	fs.String("qdrant-addr", "", "also serve the Qdrant-compatible vector store API here, HOST:PORT (e.g. 127.0.0.1:6333, where Qdrant's clients look); same key, limits and checks as --addr (default: off)")
-	fs.String("backend", "local", "where new collections of points live: local, or weaviate://HOST:PORT[?consistency=QUORUM&replication=3] for a Weaviate cluster (collections already here stay here; writes to the cluster's are answered once it accepted them)")
+	fs.String("backend", "local", "where new collections of points live: local, or weaviate://HOST:PORT[?consistency=QUORUM&replication=3&timeout=10s] for a Weaviate cluster (collections already here stay here; writes to the cluster's are answered once it accepted them)")
 	fs.String("api-key", "", "require this key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'; a key given here shows in ps, so prefer --api-key-file")
 	fs.String("api-key-file", "", "read the API key from `FILE`, which holds it on one line (keep it chmod 600)")
 	fs.String("cors-origins", "", "comma-separated origins (scheme://host:port) whose pages may call the API and change data; * for any, which turns the cross-origin check off (default: none)")
@@ -287,7 +287,7 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 			return config{}, usageError{fmt.Errorf("%s=%q: want a positive duration such as 30s or 2m", from[name], raw[name])}
 		}
 	}
-	if cfg.Weaviate, err = parseBackend(raw["backend"]); err != nil {
+	if cfg.Backend, err = parseBackend(raw["backend"]); err != nil {
 		return config{}, usageError{fmt.Errorf("%s=%w", from["backend"], err)}
 	}
 	cfg.CORSOrigins = splitList(raw["cors-origins"])

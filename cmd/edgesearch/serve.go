@@ -137,7 +137,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 			return
 		}
 		srv.SetEngine(lib.engine)
-		if err := setCollections(ctx, srv, lib.collections, cfg.Weaviate, log); err != nil {
+		if err := setCollections(ctx, srv, lib.collections, cfg.Backend, log); err != nil {
 			cancel(err)
 			lib.close()
 			pool.Close()
@@ -195,7 +195,8 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 // too when opts names one (--backend): new collections are then made
 // there. A cluster that does not answer yet is logged, not fatal: its
 // collections answer 503 until it does.
-func setCollections(ctx context.Context, srv *web.Server, local *search.Collections, opts weaviate.Options, log *slog.Logger) error {
+func setCollections(ctx context.Context, srv *web.Server, local *search.Collections, bc backendConfig, log *slog.Logger) error {
+	opts := bc.Weaviate
 	if opts.URL == "" {
 		srv.SetCollections(local)
 		return nil
@@ -204,7 +205,7 @@ func setCollections(ctx context.Context, srv *web.Server, local *search.Collecti
 	if err != nil {
 		return fmt.Errorf("--backend: %w", err)
 	}
-	srv.SetCollections(web.NewBackends(local, client, opts.URL, 0))
+	srv.SetCollections(web.NewBackends(local, client, opts.URL, bc.Timeout))
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := client.Ready(rctx); err != nil {
