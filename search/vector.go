@@ -6,6 +6,51 @@ import (
 	"github.com/edgesearch/edgesearch/store"
 )
 
+// kernelMin is the shortest vector worth a kernel call, and the kernels'
+// round: below it, and for the tail past the last multiple of it, the Go
+// loops run.
+const kernelMin = 32
+
+// dot is a·b over len(a) elements; b must be at least as long.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	if !simd || len(a) < kernelMin {
+		return dotGeneric(a, b)
+	}
+	k := len(a) &^ (kernelMin - 1)
+	return dotKernel(&a[0], &b[0], k) + dotGeneric(a[k:], b[k:])
+}
+
+// l2sq is the squared Euclidean distance between a and b[:len(a)].
+func l2sq(a, b []float32) float32 {
+	b = b[:len(a)]
+	if !simd || len(a) < kernelMin {
+		return l2sqGeneric(a, b)
+	}
+	k := len(a) &^ (kernelMin - 1)
+	return l2sqKernel(&a[0], &b[0], k) + l2sqGeneric(a[k:], b[k:])
+}
+
+// dotHalf is dot with b in binary16.
+func dotHalf(a []float32, b []uint16) float32 {
+	b = b[:len(a)]
+	if !simd || len(a) < kernelMin {
+		return dotHalfGeneric(a, b)
+	}
+	k := len(a) &^ (kernelMin - 1)
+	return dotHalfKernel(&a[0], &b[0], k) + dotHalfGeneric(a[k:], b[k:])
+}
+
+// dotInt8 is dot with b as int8 codes, unscaled: multiply by b's scale.
+func dotInt8(a []float32, b []int8) float32 {
+	b = b[:len(a)]
+	if !simd || len(a) < kernelMin {
+		return dotInt8Generic(a, b)
+	}
+	k := len(a) &^ (kernelMin - 1)
+	return dotInt8Kernel(&a[0], &b[0], k) + dotInt8Generic(a[k:], b[k:])
+}
+
 // dot, l2sq, dotHalf and dotInt8 are the inner loops of every vector
 // search. Where the CPU has them they run as SIMD kernels in assembly
 // (vector_amd64.s: AVX2 with FMA and F16C; vector_arm64.s: NEON, ARMv8.0); the Go versions here are the

@@ -21,8 +21,8 @@
 	VXORPS Y2, Y2, Y2 \
 	VXORPS Y3, Y3, Y3
 
-// func dotAVX2(a, b *float32, n int) float32
-TEXT ·dotAVX2(SB), NOSPLIT, $0-28
+// func dotKernel(a, b *float32, n int) float32
+TEXT ·dotKernel(SB), NOSPLIT, $0-28
 	MOVQ a+0(FP), AX
 	MOVQ b+8(FP), BX
 	MOVQ n+16(FP), CX
@@ -44,8 +44,8 @@ loop:
 	MOVSS X0, ret+24(FP)
 	RET
 
-// func l2sqAVX2(a, b *float32, n int) float32
-TEXT ·l2sqAVX2(SB), NOSPLIT, $0-28
+// func l2sqKernel(a, b *float32, n int) float32
+TEXT ·l2sqKernel(SB), NOSPLIT, $0-28
 	MOVQ a+0(FP), AX
 	MOVQ b+8(FP), BX
 	MOVQ n+16(FP), CX
@@ -71,9 +71,9 @@ loop:
 	MOVSS X0, ret+24(FP)
 	RET
 
-// func dotHalfAVX2(a *float32, b *uint16, n int) float32
+// func dotHalfKernel(a *float32, b *uint16, n int) float32
 // b's binary16 values widen to float32 with F16C's VCVTPH2PS.
-TEXT ·dotHalfAVX2(SB), NOSPLIT, $0-28
+TEXT ·dotHalfKernel(SB), NOSPLIT, $0-28
 	MOVQ a+0(FP), AX
 	MOVQ b+8(FP), BX
 	MOVQ n+16(FP), CX
@@ -95,9 +95,9 @@ loop:
 	MOVSS X0, ret+24(FP)
 	RET
 
-// func dotInt8AVX2(a *float32, b *int8, n int) float32
+// func dotInt8Kernel(a *float32, b *int8, n int) float32
 // b's codes widen to int32 (VPMOVSXBD), then to float32, exactly.
-TEXT ·dotInt8AVX2(SB), NOSPLIT, $0-28
+TEXT ·dotInt8Kernel(SB), NOSPLIT, $0-28
 	MOVQ a+0(FP), AX
 	MOVQ b+8(FP), BX
 	MOVQ n+16(FP), CX

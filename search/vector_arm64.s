@@ -56,8 +56,8 @@
 	VFMLA V14.S4, V22.S4, V6.S4 \
 	VFMLA V15.S4, V23.S4, V7.S4
 
-// func dotNEON(a, b *float32, n int) float32
-TEXT ·dotNEON(SB), NOSPLIT, $0-28
+// func dotKernel(a, b *float32, n int) float32
+TEXT ·dotKernel(SB), NOSPLIT, $0-28
 	MOVD a+0(FP), R0
 	MOVD b+8(FP), R1
 	MOVD n+16(FP), R2
@@ -80,8 +80,8 @@ loop:
 	FMOVS F0, ret+24(FP)
 	RET
 
-// func l2sqNEON(a, b *float32, n int) float32
-TEXT ·l2sqNEON(SB), NOSPLIT, $0-28
+// func l2sqKernel(a, b *float32, n int) float32
+TEXT ·l2sqKernel(SB), NOSPLIT, $0-28
 	MOVD a+0(FP), R0
 	MOVD b+8(FP), R1
 	MOVD n+16(FP), R2
@@ -112,10 +112,10 @@ loop:
 	FMOVS F0, ret+24(FP)
 	RET
 
-// func dotHalfNEON(a *float32, b *uint16, n int) float32
+// func dotHalfKernel(a *float32, b *uint16, n int) float32
 // b's binary16 values widen to float32 with FCVTL/FCVTL2 (ARMv8.0, exact:
 // every binary16 is a float32).
-TEXT ·dotHalfNEON(SB), NOSPLIT, $0-28
+TEXT ·dotHalfKernel(SB), NOSPLIT, $0-28
 	MOVD a+0(FP), R0
 	MOVD b+8(FP), R1
 	MOVD n+16(FP), R2
@@ -138,10 +138,10 @@ loop:
 	FMOVS F0, ret+24(FP)
 	RET
 
-// func dotInt8NEON(a *float32, b *int8, n int) float32
+// func dotInt8Kernel(a *float32, b *int8, n int) float32
 // b's codes widen to int16, then int32 (SXTL/SXTL2), then convert to
 // float32 (SCVTF), exactly.
-TEXT ·dotInt8NEON(SB), NOSPLIT, $0-28
+TEXT ·dotInt8Kernel(SB), NOSPLIT, $0-28
 	MOVD a+0(FP), R0
 	MOVD b+8(FP), R1
 	MOVD n+16(FP), R2

@@ -72,7 +72,7 @@ func TestKernelsMatchGo(t *testing.T) {
 // halfTable's float32 and the code's value exactly, subnormals, infinities
 // and -128 included (a NaN must stay a NaN).
 func TestKernelsWidenEveryValueExactly(t *testing.T) {
-	const n = 32 // one kernel round (kernelMin, which only the kernel builds define)
+	const n = kernelMin // one kernel round
 	a := make([]float32, n)
 	for i := range a {
 		a[i] = 1

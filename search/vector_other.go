@@ -2,10 +2,11 @@
 
 package search
 
-// simd is false where there are no kernels (see vector_amd64.go and vector_arm64.go).
+// simd is false where there are no kernels (vector_amd64.s and
+// vector_arm64.s): the wrappers in vector.go run the Go loops.
 var simd = false
 
-func dot(a, b []float32) float32              { return dotGeneric(a, b) }
-func l2sq(a, b []float32) float32             { return l2sqGeneric(a, b) }
-func dotHalf(a []float32, b []uint16) float32 { return dotHalfGeneric(a, b) }
-func dotInt8(a []float32, b []int8) float32   { return dotInt8Generic(a, b) }
+func dotKernel(a, b *float32, n int) float32             { panic("search: no SIMD kernels here") }
+func l2sqKernel(a, b *float32, n int) float32            { panic("search: no SIMD kernels here") }
+func dotHalfKernel(a *float32, b *uint16, n int) float32 { panic("search: no SIMD kernels here") }
+func dotInt8Kernel(a *float32, b *int8, n int) float32   { panic("search: no SIMD kernels here") }
