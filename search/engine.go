@@ -46,6 +46,10 @@ type EngineOptions struct {
 	// SaveAfter is how many chunk changes trigger a background save of
 	// the graph; default DefaultSaveAfter, negative never (Close still saves).
 	SaveAfter int
+	// FacetScan is how many documents (semantic and hybrid search) or
+	// keyword postings (keyword search) one Facets call visits at most;
+	// 0 takes MaxFacetScan. Past it the counts are partial.
+	FacetScan int
 }
 
 // Engine answers document queries over a store: the vector graph and the

@@ -14,7 +14,8 @@ import (
 // with is capped.
 const (
 	// MaxFacetScan is how many documents (semantic and hybrid search) or
-	// keyword postings (keyword search) one Facets call visits at most;
+	// keyword postings (keyword search) one Facets call visits at most
+	// unless EngineOptions.FacetScan says otherwise (serve --facet-scan);
 	// past it the counts are partial and Facets.Complete is false.
 	MaxFacetScan = 100_000
 	// MaxFacetKeys is how many metadata keys are reported, the most
@@ -35,8 +36,13 @@ const (
 	MaxFacetValueBytes = 256
 )
 
-// facetScan is MaxFacetScan, lowered by tests.
-var facetScan = MaxFacetScan
+// facetScan is the engine's bound on one facet count (EngineOptions.FacetScan).
+func (e *Engine) facetScan() int {
+	if e.opts.FacetScan > 0 {
+		return e.opts.FacetScan
+	}
+	return MaxFacetScan
+}
 
 // Facets count the documents that match a query, after its filters, by
 // source and by metadata value, so a client can offer filters with counts
@@ -235,7 +241,7 @@ func (e *Engine) Facets(ctx context.Context, q Query) (Facets, error) {
 	}
 	if keyword {
 		seen := map[*docEntry]bool{}
-		f.Complete = e.index.Keywords.Matching(terms, facetScan, func(id uint64) bool {
+		f.Complete = e.index.Keywords.Matching(terms, e.facetScan(), func(id uint64) bool {
 			ref, ok := e.chunks[id]
 			if !ok || seen[ref.doc] {
 				return true
@@ -248,7 +254,7 @@ func (e *Engine) Facets(ctx context.Context, q Query) (Facets, error) {
 			if len(d.chunks) == 0 {
 				continue
 			}
-			if visited >= facetScan {
+			if visited >= e.facetScan() {
 				f.Complete = false
 				break
 			}

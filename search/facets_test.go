@@ -191,8 +191,7 @@ func TestFacetsAreBounded(t *testing.T) {
 	}
 
 	// Past the scan bound the count stops and says so.
-	defer func(old int) { facetScan = old }(facetScan)
-	facetScan = 500
+	e.opts.FacetScan = 500
 	for _, q := range []Query{{Text: "bees", Mode: Keyword}, {Vector: make([]float32, 8), Mode: Semantic}} {
 		f, err = e.Facets(context.Background(), q)
 		if err != nil || f.Complete || f.Documents > 500 {

@@ -33,6 +33,7 @@ type config struct {
 	CORSOrigins []string
 	MaxBody     int64 // bytes
 	MaxTexts    int
+	FacetScan   int // search.EngineOptions.FacetScan
 	MaxTokens   int // 0 = the model's own limit
 	MaxBatch    int // 0 = the embedder's default
 	Queue       int // 0 = the embedder's default
@@ -97,6 +98,7 @@ var settings = map[string]setting{
 	"cors-origins":  {flag: "cors-origins", env: []string{"EDGESEARCH_CORS_ORIGINS"}},
 	"max-body":      {flag: "max-body", env: []string{"EDGESEARCH_MAX_BODY"}, def: "8MiB"},
 	"max-texts":     {flag: "max-texts", env: []string{"EDGESEARCH_MAX_TEXTS"}, def: "2048"},
+	"facet-scan":    {flag: "facet-scan", env: []string{"EDGESEARCH_FACET_SCAN"}, def: "100000"},
 	"max-tokens":    {flag: "max-tokens", env: []string{"EDGESEARCH_MAX_TOKENS", "ctx_size"}, def: "0"},
 	"max-batch":     {flag: "max-batch", env: []string{"EDGESEARCH_MAX_BATCH", "batch_size"}, def: "0"},
 	"queue":         {flag: "queue", env: []string{"EDGESEARCH_QUEUE"}, def: "0"},
@@ -176,6 +178,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	fs.String("allowed-hosts", "", "comma-separated extra host names clients may use to reach the server, .example.com for a domain, * for any (IP addresses, localhost and this machine's name are always allowed)")
 	fs.String("max-body", "8MiB", "largest request body, in bytes or with a K/M/G/KiB/MiB/GiB suffix")
 	fs.Int("max-texts", 2048, "most texts in one embedding request (OpenAI's limit)")
+	fs.Int("facet-scan", search.MaxFacetScan, "most documents or keyword postings one search's facet counts visit; past it they are partial (complete: false)")
 	fs.Int("queue", 0, "query and embedding texts that may wait for a worker before requests get 503 (default 1024)")
 	fs.Int("bulk-queue", 0, "document chunks that may wait for a worker before writes get 503 (default 256); queries always go first")
 	fs.Duration("bulk-wait", 2*time.Second, "new writes get 503 while the oldest waiting document chunk has waited longer than this")
@@ -248,6 +251,7 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 	cfg.ModelPath = raw["model"]
 	cfg.Threads = intOf("threads", 0)
 	cfg.MaxTexts = intOf("max-texts", 1)
+	cfg.FacetScan = intOf("facet-scan", 1)
 	cfg.MaxTokens = intOf("max-tokens", 0)
 	cfg.MaxBatch = intOf("max-batch", 0)
 	cfg.Queue = intOf("queue", 0)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/edgesearch/edgesearch/indexer"
+	"github.com/edgesearch/edgesearch/search"
 	"github.com/edgesearch/edgesearch/web"
 )
 
@@ -43,7 +44,7 @@ func TestConfigPrecedenceIsFlagsThenOurEnvThenSeedEnvThenDefaults(t *testing.T) 
 		check func(config) bool
 	}{
 		{"defaults", nil, nil, func(c config) bool {
-			return c.Addr == "127.0.0.1:8080" && c.MaxBody == 8<<20 && c.MaxTexts == 2048 && c.Threads == 0 &&
+			return c.Addr == "127.0.0.1:8080" && c.MaxBody == 8<<20 && c.MaxTexts == 2048 && c.FacetScan == search.MaxFacetScan && c.Threads == 0 &&
 				c.LogLevel == "info" && c.LogFormat == "text" && c.CORSOrigins == nil
 		}},
 		{"seed PORT stays on loopback", nil, map[string]string{"PORT": "9000"}, func(c config) bool { return c.Addr == "127.0.0.1:9000" }},
@@ -56,6 +57,8 @@ func TestConfigPrecedenceIsFlagsThenOurEnvThenSeedEnvThenDefaults(t *testing.T) 
 			func(c config) bool { return c.ModelPath == "/seed.gguf" }},
 		{"our MODEL beats MODEL_PATH", nil, map[string]string{"MODEL_PATH": "/seed.gguf"},
 			func(c config) bool { return c.ModelPath == "/m.gguf" }},
+		{"facet scan from the environment", nil, map[string]string{"EDGESEARCH_FACET_SCAN": "5000"},
+			func(c config) bool { return c.FacetScan == 5000 }},
 		{"queues", []string{"--bulk-queue", "64"}, map[string]string{"EDGESEARCH_QUEUE": "32", "EDGESEARCH_BULK_WAIT": "500ms"},
 			func(c config) bool { return c.Queue == 32 && c.BulkQueue == 64 && c.BulkWait == 500*time.Millisecond }},
 		{"seed threads, ctx_size, batch_size", nil, map[string]string{"threads": "3", "ctx_size": "128", "batch_size": "8"},
@@ -140,6 +143,7 @@ func TestBadConfigValuesAreUsageErrorsNamingTheSource(t *testing.T) {
 		{"max body", []string{"--max-body", "lots"}, nil, "--max-body"},
 		{"max body zero", nil, map[string]string{"EDGESEARCH_MAX_BODY": "0"}, "EDGESEARCH_MAX_BODY"},
 		{"max texts zero", []string{"--max-texts", "0"}, nil, "--max-texts"},
+		{"facet scan zero", []string{"--facet-scan", "0"}, nil, "--facet-scan"},
 		{"log level", []string{"--log-level", "loud"}, nil, "--log-level"},
 		{"log format", nil, map[string]string{"EDGESEARCH_LOG_FORMAT": "xml"}, "EDGESEARCH_LOG_FORMAT"},
 		{"parse timeout", []string{"--parse-timeout", "0s"}, nil, "--parse-timeout"},
