@@ -50,6 +50,11 @@ type EngineOptions struct {
 	// keyword postings (keyword search) one Facets call visits at most;
 	// 0 takes MaxFacetScan. Past it the counts are partial.
 	FacetScan int
+	// Backend, when set, indexes and searches the chunks instead of the
+	// engine's own graph and keyword index, which are then not built (see
+	// ChunkBackend); the store stays the record. Progress receives its
+	// sender's failures.
+	Backend ChunkBackend
 }
 
 // Engine answers document queries over a store: the vector graph and the
@@ -85,6 +90,8 @@ type Engine struct {
 	facets facetCache // cleared with newest
 
 	stats openStats
+
+	sync *chunkSync // the sender to opts.Backend; nil without one
 }
 
 // docEntry is what results and filters need of a document. An entry is
@@ -143,8 +150,16 @@ func Open(ctx context.Context, st *store.Store, opts EngineOptions) (*Engine, er
 		chunks: map[uint64]chunkRef{},
 	}
 	start := time.Now()
-	if err := e.load(ctx); err != nil {
+	load := e.load
+	if opts.Backend != nil {
+		load = e.loadTable
+	}
+	if err := load(ctx); err != nil {
 		return nil, err
+	}
+	if opts.Backend != nil {
+		e.sync = newChunkSync(e, opts.Backend)
+		go e.sync.run()
 	}
 	// The load read every chunk; searches will read few of them again.
 	if err := st.ReleasePages(); err != nil {
@@ -200,6 +215,24 @@ func (e *Engine) load(ctx context.Context) error {
 		fmt.Fprintf(e.opts.Progress, "couldn't save the rebuilt vector index: %v\n", err)
 	}
 	return nil
+}
+
+// loadTable fills the table alone from the store, for an engine whose
+// chunks a backend indexes.
+func (e *Engine) loadTable(ctx context.Context) error {
+	var cur *docEntry // a placeholder per document, replaced by loadDocs
+	gen, err := e.st.ForEachChunk(ctx, func(c store.Chunk) error {
+		if cur == nil || cur.id != c.DocID {
+			cur = &docEntry{id: c.DocID}
+		}
+		e.chunks[c.ID] = chunkRef{doc: cur, ordinal: c.Ordinal}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("open search engine: %w", err)
+	}
+	e.stats.generation = gen
+	return e.loadDocs()
 }
 
 // readGraph loads the graph file if it is usable at generation gen; else it
@@ -432,6 +465,10 @@ func (e *Engine) indexLocked(docs []store.Document) error {
 			if c.ID == 0 {
 				return fmt.Errorf("index document %q chunk %d: no chunk id: %w", d.ID, j, ErrBadParams)
 			}
+			entry.chunks[j] = c.ID
+			if e.sync != nil {
+				continue // queued for the backend below, once in the table
+			}
 			if err := e.index.Vectors.Add(c.ID, c.Vector); err != nil {
 				return fmt.Errorf("index document %q chunk %d: %w", d.ID, j, err)
 			}
@@ -442,7 +479,6 @@ func (e *Engine) indexLocked(docs []store.Document) error {
 			if err := e.index.Keywords.Add(c.ID, text); err != nil {
 				return fmt.Errorf("index document %q chunk %d: %w", d.ID, j, err)
 			}
-			entry.chunks[j] = c.ID
 		}
 		e.mu.Lock()
 		old := e.docs[d.ID]
@@ -460,6 +496,9 @@ func (e *Engine) indexLocked(docs []store.Document) error {
 		e.mu.Unlock()
 		if old != nil {
 			e.dropChunks(old.chunks)
+		}
+		if e.sync != nil {
+			e.sync.queue(entry.chunks, nil)
 		}
 		e.changed += len(entry.chunks)
 	}
@@ -487,6 +526,10 @@ func (e *Engine) removeLocked(id string) {
 
 // dropChunks removes ids the table no longer maps from both indexes.
 func (e *Engine) dropChunks(ids []uint64) {
+	if e.sync != nil {
+		e.sync.queue(nil, ids)
+		return
+	}
 	for _, id := range ids {
 		e.index.Vectors.Delete(id)
 		e.index.Keywords.Delete(id)
@@ -496,7 +539,7 @@ func (e *Engine) dropChunks(ids []uint64) {
 // maybeSave starts a background save once enough has changed, unless one
 // is running. Called with writeMu held.
 func (e *Engine) maybeSave() {
-	if e.opts.SaveAfter < 0 || e.changed < e.opts.SaveAfter || e.closed {
+	if e.sync != nil || e.opts.SaveAfter < 0 || e.changed < e.opts.SaveAfter || e.closed {
 		return
 	}
 	select {
@@ -526,6 +569,9 @@ func (e *Engine) Save() error {
 }
 
 func (e *Engine) saveLocked() error {
+	if e.sync != nil {
+		return nil // the backend holds the chunks; there is no graph
+	}
 	g := e.index.Vectors
 	gen, err := e.st.Generation()
 	if err != nil {
@@ -594,12 +640,17 @@ func writeFileAtomic(path string, w io.WriterTo) error {
 }
 
 // Close waits for a background save, saves the graph and stops background
-// work. It does not close the store, which the caller owns. ErrBehind is
-// returned if the store holds writes the engine never indexed.
+// work, the backend's sender too (what it had not sent is found and sent
+// by the next Open). It does not close the store, which the caller owns.
+// ErrBehind is returned if the store holds writes the engine never indexed.
 func (e *Engine) Close() error {
 	e.writeMu.Lock()
+	closed := e.closed
 	e.closed = true
 	e.writeMu.Unlock()
 	e.saving.Wait()
+	if e.sync != nil && !closed {
+		e.sync.close()
+	}
 	return e.Save()
 }

@@ -154,10 +154,44 @@ func (e *Engine) QueryPoints(ctx context.Context, q PointQuery) ([]ScoredPoint, 
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	k := limit + q.Offset
+	var hits []Hit
+	if e.sync != nil {
+		hits, err = e.queryBackend(ctx, q, k, byText)
+	} else {
+		hits, err = e.queryIndex(q, k, byText)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if t := q.ScoreThreshold; t != nil && !byText {
+		hits = slices.DeleteFunc(hits, func(h Hit) bool { return h.Score < *t })
+	}
+	hits = hits[min(q.Offset, len(hits)):]
+	out := make([]ScoredPoint, 0, len(hits))
+	for _, h := range hits {
+		sp := ScoredPoint{ID: store.NumPointID(h.ID), Score: h.Score}
+		if q.WithPayload || q.WithVectors {
+			p, ok, err := e.chunkPoint(h.ID, q.WithPayload, q.WithVectors)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", what, err)
+			}
+			if !ok {
+				continue // replaced or deleted since the search
+			}
+			sp.Payload, sp.Vectors = p.Payload, p.Vectors
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}
+
+// queryIndex ranks the chunks for QueryPoints in the engine's own indexes.
+func (e *Engine) queryIndex(q PointQuery, k int, byText bool) ([]Hit, error) {
 	g := e.index.Vectors
 	e.mu.RLock()
 	keep := e.keepChunk(q.Filter)
 	var hits []Hit
+	var err error
 	switch ids := chunkIDs(q.Filter); {
 	case byText:
 		// The chunks' texts are in the keyword index: fuse, as /search does.
@@ -198,29 +232,28 @@ func (e *Engine) QueryPoints(ctx context.Context, q PointQuery) ([]ScoredPoint, 
 		}
 	}
 	e.mu.RUnlock()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if t := q.ScoreThreshold; t != nil && !byText {
-		hits = slices.DeleteFunc(hits, func(h Hit) bool { return h.Score < *t })
-	}
-	hits = hits[min(q.Offset, len(hits)):]
-	out := make([]ScoredPoint, 0, len(hits))
-	for _, h := range hits {
-		sp := ScoredPoint{ID: store.NumPointID(h.ID), Score: h.Score}
-		if q.WithPayload || q.WithVectors {
-			p, ok, err := e.chunkPoint(h.ID, q.WithPayload, q.WithVectors)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", what, err)
-			}
-			if !ok {
-				continue // replaced or deleted since the search
-			}
-			sp.Payload, sp.Vectors = p.Payload, p.Vectors
+	return hits, err
+}
+
+// queryBackend ranks the chunks for QueryPoints in the backend: it has no
+// exact search (the filter is applied inside its own graph walk), and the
+// table has the last word on every hit, as in Search.
+func (e *Engine) queryBackend(ctx context.Context, q PointQuery, k int, byText bool) ([]Hit, error) {
+	mode := Semantic
+	if byText {
+		mode = Hybrid
+		if len(q.Vector) == 0 {
+			mode = Keyword
 		}
-		out = append(out, sp)
 	}
-	return out, nil
+	hits, err := e.sync.b.Search(ctx, mode, q.Vector, q.Text, q.Filter, min(k, backendMaxDepth))
+	if err != nil {
+		return nil, err
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	keep := e.keepChunk(q.Filter)
+	return slices.DeleteFunc(hits, func(h Hit) bool { return !keep(h.ID) }), nil
 }
 
 // chunkPoint reads chunk id from the store as a point, with its payload and

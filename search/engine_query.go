@@ -122,17 +122,42 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 		ref chunkRef
 	}
 	var picked []best
-	e.mu.RLock()
 	keep := func(id uint64) bool {
 		ref, ok := e.chunks[id]
 		return ok && matches(ref.doc, q.Filter) &&
 			(q.Where == nil || q.Where.Match(PointID{}, ref.doc.payload()))
 	}
+	// rank returns the best depth chunks; it is called with e.mu held for
+	// reading, which a backend's search (a network call) must not hold:
+	// it lets go for the call and takes it again for the hits.
+	rank := func(depth int) ([]Hit, error) {
+		return e.index.Search(q.Mode, q.Vector, q.Text, depth, keep)
+	}
+	if e.sync != nil {
+		mode, err := backendMode(q.Mode, q.Vector, q.Text)
+		if err != nil {
+			return nil, err
+		}
+		where, err := whereOf(q)
+		if err != nil {
+			return nil, fmt.Errorf("search filter: %w", err)
+		}
+		rank = func(depth int) ([]Hit, error) {
+			e.mu.RUnlock()
+			hits, err := e.sync.b.Search(ctx, mode, q.Vector, q.Text, where, depth)
+			e.mu.RLock()
+			return hits, err
+		}
+	}
+	e.mu.RLock()
 	total := len(e.chunks)
+	if e.sync != nil {
+		total = min(total, backendMaxDepth)
+	}
 	// Several chunks of one document may rank together; ask for more
 	// chunks until k distinct documents are found or the index runs dry.
 	for depth := min(max(3*k, 30), max(total, 1)); ; depth = min(4*depth, total) {
-		hits, err := e.index.Search(q.Mode, q.Vector, q.Text, depth, keep)
+		hits, err := rank(depth)
 		if err != nil {
 			e.mu.RUnlock()
 			return nil, err
@@ -142,6 +167,11 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 		for _, h := range hits {
 			ref := e.chunks[h.ID]
 			if ref.doc == nil || seen[ref.doc] {
+				continue
+			}
+			// A backend may hold chunks the table has dropped since, or an
+			// older payload of a document: the table has the last word.
+			if e.sync != nil && !keep(h.ID) {
 				continue
 			}
 			seen[ref.doc] = true

@@ -230,6 +230,22 @@ func (e *Engine) Facets(ctx context.Context, q Query) (Facets, error) {
 		return true
 	}
 
+	// A backend's keyword matches are its BM25 hits, as many as the scan
+	// bound and its page allow; they are fetched before the table is
+	// locked (a network call must not hold writers back).
+	var backendHits []Hit
+	if keyword && e.sync != nil {
+		where, err := whereOf(q)
+		if err != nil {
+			return Facets{}, fmt.Errorf("facets filter: %w", err)
+		}
+		limit := min(e.facetScan(), backendMaxDepth)
+		if backendHits, err = e.sync.b.Search(ctx, Keyword, nil, q.Text, where, limit); err != nil {
+			return Facets{}, err
+		}
+		f.Complete = len(backendHits) < limit
+	}
+
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	cacheKey, cached := "", !keyword && q.Where == nil
@@ -239,7 +255,19 @@ func (e *Engine) Facets(ctx context.Context, q Query) (Facets, error) {
 			return f, nil
 		}
 	}
-	if keyword {
+	if keyword && e.sync != nil {
+		seen := map[*docEntry]bool{}
+		for _, h := range backendHits {
+			ref, ok := e.chunks[h.ID]
+			if !ok || seen[ref.doc] {
+				continue
+			}
+			seen[ref.doc] = true
+			if !count(ref.doc) {
+				break
+			}
+		}
+	} else if keyword {
 		seen := map[*docEntry]bool{}
 		f.Complete = e.index.Keywords.Matching(terms, e.facetScan(), func(id uint64) bool {
 			ref, ok := e.chunks[id]

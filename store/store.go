@@ -1,7 +1,9 @@
 package store
 
 import (
+	crand "crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -42,6 +44,7 @@ var (
 	metaNextChunk  = []byte("nextchunk")
 	metaDocuments  = []byte("documents")
 	metaChunks     = []byte("chunks")
+	metaID         = []byte("id")
 )
 
 // Options configure Open.
@@ -406,6 +409,35 @@ func (s *Store) Close() error {
 		return fmt.Errorf("close store %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// ID names this store among others: 16 random bytes in hex, made the first
+// time it is asked for and kept in the file (so a copy of the file, a
+// backup restored, has the same ID). A search backend shared by several
+// devices keeps each one's documents apart by it.
+func (s *Store) ID() (string, error) {
+	var id string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id = string(tx.Bucket(bucketMeta).Get(metaID))
+		return nil
+	})
+	if err != nil || id != "" {
+		return id, err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if id = string(b.Get(metaID)); id != "" {
+			return nil
+		}
+		var raw [16]byte
+		crand.Read(raw[:])
+		id = hex.EncodeToString(raw[:])
+		return b.Put(metaID, []byte(id))
+	})
+	if err != nil {
+		return "", fmt.Errorf("store %s id: %w", s.path, err)
+	}
+	return id, nil
 }
 
 // Path returns the file the store was opened from.

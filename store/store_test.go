@@ -248,3 +248,36 @@ func TestReembedDropsVectorsAndKeepsDocuments(t *testing.T) {
 		t.Errorf("Open with the old model: %v, want ErrModelMismatch", err)
 	}
 }
+
+func TestIDIsMadeOnceAndKept(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.db")
+	s, err := Open(path, Options{Model: "m", Dims: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.ID()
+	if err != nil || len(id) != 32 {
+		t.Fatalf("ID = %q, %v; want 32 hex digits", id, err)
+	}
+	if again, _ := s.ID(); again != id {
+		t.Fatalf("second ID %q, first %q", again, id)
+	}
+	s.Close()
+	s, err = Open(path, Options{Model: "m", Dims: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if again, _ := s.ID(); again != id {
+		t.Fatalf("ID after reopen %q, before %q", again, id)
+	}
+	other, err := Open(filepath.Join(dir, "b.db"), Options{Model: "m", Dims: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if oid, _ := other.ID(); oid == id {
+		t.Fatalf("two stores share ID %q", id)
+	}
+}
