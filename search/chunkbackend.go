@@ -173,6 +173,7 @@ func (s *chunkSync) run() {
 		}
 	}()
 	backoff := 100 * time.Millisecond
+	failing := false // logged as failing; a line when that changes, not per retry
 	for {
 		worked, err := s.step(ctx)
 		if ctx.Err() != nil {
@@ -182,11 +183,18 @@ func (s *chunkSync) run() {
 		switch {
 		case err != nil:
 			s.failed(err)
-			fmt.Fprintf(s.e.opts.Progress, "search backend %s: %v (retrying in %v)\n", s.b, err, backoff)
+			if !failing {
+				fmt.Fprintf(s.e.opts.Progress, "search backend %s: %v (retrying every %v at most)\n", s.b, err, backendMaxBackoff)
+				failing = true
+			}
 			wait = time.After(backoff)
 			backoff = min(2*backoff, backendMaxBackoff)
 		case worked:
 			s.succeeded()
+			if failing {
+				fmt.Fprintf(s.e.opts.Progress, "search backend %s answers again; %d chunks to bring to it\n", s.b, s.state().Pending)
+				failing = false
+			}
 			backoff = 100 * time.Millisecond
 			continue
 		}

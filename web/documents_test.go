@@ -41,12 +41,19 @@ func (l *library) close(t *testing.T) {
 
 func openLibrary(t *testing.T, dir string) *library {
 	t.Helper()
+	return openLibraryWith(t, dir, nil)
+}
+
+// openLibraryWith is openLibrary whose engine indexes its chunks in b
+// (nil: its own indexes).
+func openLibraryWith(t *testing.T, dir string, b search.ChunkBackend) *library {
+	t.Helper()
 	info := pool(t).Info()
 	st, err := store.Open(indexer.StorePath(dir), store.Options{Model: info.Name, Dims: info.Dims})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := search.Open(context.Background(), st, search.EngineOptions{Dir: dir})
+	e, err := search.Open(context.Background(), st, search.EngineOptions{Dir: dir, Backend: b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +152,13 @@ var sampleDocs = []map[string]any{
 // successful use, in every body shape.
 func TestDocumentRoutes(t *testing.T) {
 	_, base := startLibrary(t, t.TempDir())
+	testDocumentRoutes(t, base, func() {})
+}
+
+// testDocumentRoutes is the body of TestDocumentRoutes, run on a server at
+// base whose engine may keep its chunks in a backend: settle waits until
+// the backend holds every write made so far.
+func testDocumentRoutes(t *testing.T, base string, settle func()) {
 
 	// One document, an array, and {"documents": [...]}, on both routes.
 	if a := addDocs(t, base, sampleDocs[0]); !slices.Equal(a.IDs, []string{"bees"}) || a.Chunks != 1 {
@@ -160,6 +174,7 @@ func TestDocumentRoutes(t *testing.T) {
 		t.Fatalf("POST /index: %d %s", r.status, r.body)
 	}
 	whale := a.IDs[0]
+	settle()
 
 	// List and get.
 	var list struct {
@@ -232,10 +247,12 @@ func TestDocumentRoutes(t *testing.T) {
 	if r := call(t, "DELETE", base+"/documents/"+whale, nil, nil); r.status != http.StatusNoContent {
 		t.Errorf("delete: %d %s", r.status, r.body)
 	}
+	settle()
 	if got := searchGet(t, base, url.Values{"q": {"krill"}, "mode": {"keyword"}}); len(got.Results) != 0 {
 		t.Errorf("deleted document still found: %+v", got)
 	}
 	addDocs(t, base, map[string]any{"id": "bees", "title": "Wasps", "text": "Wasps build paper nests from chewed wood."})
+	settle()
 	if got := searchGet(t, base, url.Values{"q": {"beekeeper"}, "mode": {"keyword"}}); len(got.Results) != 0 {
 		t.Errorf("replaced text still found: %+v", got)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/edgesearch/edgesearch/embedder"
+	"github.com/edgesearch/edgesearch/search"
 	"github.com/edgesearch/edgesearch/store"
 )
 
@@ -62,6 +63,7 @@ func statusOf(err error) int {
 	case errors.Is(err, store.ErrNoSpace):
 		return http.StatusInsufficientStorage
 	case errors.Is(err, embedder.ErrOverloaded), errors.Is(err, ErrStarting), errors.Is(err, ErrUnavailable),
+		errors.Is(err, search.ErrBackendUnavailable),
 		errors.Is(err, embedder.ErrClosed), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable

@@ -254,6 +254,11 @@ type searchRequest struct {
 	Facets *bool `json:"facets"`
 }
 
+// PendingHeader carries, on answers from a collection kept in a backend
+// (serve --backend), how many of its writes the backend does not hold yet:
+// searches do not see them until it is 0.
+const PendingHeader = "X-Edgesearch-Pending"
+
 // handleSearchGet serves GET /search?q=&k=&offset=&mode=&filter=key=value
 // (repeatable)&facets=false.
 func (s *Server) handleSearchGet(c *gin.Context) {
@@ -419,6 +424,11 @@ func (s *Server) runSearch(c *gin.Context, q string, k, offset int, modeName str
 	if err != nil {
 		s.abortWithError(c, err)
 		return
+	}
+	if st := e.BackendState(); st.Backend != "" {
+		// Searches see a write once the backend has it: say how many
+		// chunks it still lacks, so a client can wait for 0.
+		c.Header(PendingHeader, strconv.Itoa(st.Pending))
 	}
 	// The metrics' clock starts here, after the checks, so the histogram
 	// shows what searching costs rather than how fast bad requests bounce.

@@ -15,6 +15,11 @@ import (
 type backendConfig struct {
 	Weaviate weaviate.Options
 	Timeout  time.Duration
+	// Documents names the Weaviate collection that indexes this device's
+	// documents: "" for "documents-" and the start of the store's ID
+	// (devices sharing a cluster must not share it), "local" to keep them
+	// in the device's own indexes.
+	Documents string
 }
 
 // defaultBackendTimeout bounds one call to the cluster unless ?timeout=
@@ -28,7 +33,9 @@ const defaultBackendTimeout = 10 * time.Second
 // http://HOST:PORT, optionally with ?consistency=ONE|QUORUM|ALL (the
 // level writes are acknowledged at) and ?replication=N (replicas of each
 // class it creates) and ?timeout=DURATION (the bound on one call to it,
-// defaultBackendTimeout unless given). Anything else is an error naming
+// defaultBackendTimeout unless given) and ?documents=local|NAME (where the
+// documents are indexed: see backendConfig.Documents). Anything else is an
+// error naming
 // what it wants.
 func parseBackend(raw string) (backendConfig, error) {
 	raw = strings.TrimSpace(raw)
@@ -57,6 +64,11 @@ func parseBackend(raw string) (backendConfig, error) {
 				return backendConfig{}, fmt.Errorf("%q: timeout=%s: want a duration such as 10s, at most 10m", raw, v)
 			}
 			bc.Timeout = d
+		case "documents":
+			if v != "local" && !validDocumentsName(v) {
+				return backendConfig{}, fmt.Errorf("%q: documents=%s: want local or a collection name of letters, digits, - and _ (at most 64)", raw, v)
+			}
+			bc.Documents = v
 		case "replication":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
@@ -64,9 +76,22 @@ func parseBackend(raw string) (backendConfig, error) {
 			}
 			opts.ReplicationFactor = n
 		default:
-			return backendConfig{}, fmt.Errorf("%q: unknown parameter %q: want consistency, replication or timeout", raw, k)
+			return backendConfig{}, fmt.Errorf("%q: unknown parameter %q: want consistency, documents, replication or timeout", raw, k)
 		}
 	}
 	bc.Weaviate = opts
 	return bc, nil
+}
+
+// validDocumentsName reports whether s may name the documents' collection.
+func validDocumentsName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

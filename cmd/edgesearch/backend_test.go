@@ -19,10 +19,10 @@ func TestParseBackend(t *testing.T) {
 	}{
 		{"", backendConfig{}, ""},
 		{"local", backendConfig{}, ""},
-		{"weaviate://10.0.0.5:8080", backendConfig{O{URL: "http://10.0.0.5:8080"}, d}, ""},
+		{"weaviate://10.0.0.5:8080", backendConfig{Weaviate: O{URL: "http://10.0.0.5:8080"}, Timeout: d}, ""},
 		{"weaviate://wv.lan:8080/?consistency=quorum&replication=3",
-			backendConfig{O{URL: "http://wv.lan:8080", Consistency: weaviate.Quorum, ReplicationFactor: 3}, d}, ""},
-		{"weaviate://[::1]:8080?consistency=ALL&timeout=2s", backendConfig{O{URL: "http://[::1]:8080", Consistency: weaviate.All}, 2 * time.Second}, ""},
+			backendConfig{Weaviate: O{URL: "http://wv.lan:8080", Consistency: weaviate.Quorum, ReplicationFactor: 3}, Timeout: d}, ""},
+		{"weaviate://[::1]:8080?consistency=ALL&timeout=2s", backendConfig{Weaviate: O{URL: "http://[::1]:8080", Consistency: weaviate.All}, Timeout: 2 * time.Second}, ""},
 		{"http://wv:8080", backendConfig{}, "want local or weaviate://HOST:PORT"},
 		{"weaviate://wv", backendConfig{}, "want local or weaviate://HOST:PORT"},
 		{"weaviate://wv:8080/v1", backendConfig{}, "want local or weaviate://HOST:PORT"},
@@ -33,6 +33,10 @@ func TestParseBackend(t *testing.T) {
 		{"weaviate://wv:8080?timeout=1h", backendConfig{}, "at most 10m"},
 		{"weaviate://wv:8080?shards=2", backendConfig{}, `unknown parameter "shards"`},
 		{"qdrant", backendConfig{}, "want local or weaviate://HOST:PORT"},
+		{"weaviate://wv:8080?documents=local", backendConfig{Weaviate: O{URL: "http://wv:8080"}, Timeout: d, Documents: "local"}, ""},
+		{"weaviate://wv:8080?documents=shelf_2-b", backendConfig{Weaviate: O{URL: "http://wv:8080"}, Timeout: d, Documents: "shelf_2-b"}, ""},
+		{"weaviate://wv:8080?documents=a.b", backendConfig{}, "documents=a.b: want local or a collection name"},
+		{"weaviate://wv:8080?documents=", backendConfig{}, "documents=: want local or a collection name"},
 	} {
 		got, err := parseBackend(tt.raw)
 		switch {

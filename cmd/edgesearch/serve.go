@@ -129,7 +129,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 		info := pool.Info()
 		log.Info("model loaded", "model", info.Name, "path", cfg.ModelPath, "dims", info.Dims,
 			"weights", info.WeightType, "took", time.Since(start).Round(time.Millisecond))
-		lib, err := openLibrary(ctx, cfg.DataDir, info, cfg.HNSW, cfg.StoreFloat16, cfg.FacetScan, logLines{log})
+		lib, err := openLibrary(ctx, cfg.DataDir, info, cfg.HNSW, cfg.StoreFloat16, cfg.FacetScan, cfg.Backend, logLines{log})
 		if err != nil {
 			cancel(reindexAdvice(err, cfg, info))
 			pool.Close()
@@ -272,7 +272,7 @@ type library struct {
 // openLibrary opens the store in dataDir for the loaded model and the search
 // engine over it, rebuilding the vector graph with progress lines to
 // progress if it must. A store held by another process fails with advice.
-func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, params search.Params, half bool, facetScan int, progress io.Writer) (*library, error) {
+func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, params search.Params, half bool, facetScan int, bc backendConfig, progress io.Writer) (*library, error) {
 	path := indexer.StorePath(dataDir)
 	st, err := store.Open(path, storeOptions(info, store.Options{Float16: half}))
 	if errors.Is(err, store.ErrLocked) {
@@ -281,7 +281,12 @@ func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, p
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open the document store: %w", err)
 	}
-	e, err := search.Open(ctx, st, search.EngineOptions{Dir: dataDir, Params: params, Progress: progress, FacetScan: facetScan})
+	docs, err := documentsBackend(st, bc)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	e, err := search.Open(ctx, st, search.EngineOptions{Dir: dataDir, Params: params, Progress: progress, FacetScan: facetScan, Backend: docs})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("couldn't open the search index: %w", err)
@@ -296,6 +301,28 @@ func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, p
 	// back to the system now rather than when the scavenger gets to it.
 	debug.FreeOSMemory()
 	return &library{st: st, engine: e, collections: cols}, nil
+}
+
+// documentsBackend is where the documents of st are indexed by bc: nil
+// for the engine's own indexes (no --backend, or ?documents=local), else a
+// Weaviate collection, named by ?documents= or after the store's ID.
+func documentsBackend(st *store.Store, bc backendConfig) (search.ChunkBackend, error) {
+	if bc.Weaviate.URL == "" || bc.Documents == "local" {
+		return nil, nil
+	}
+	client, err := weaviate.New(bc.Weaviate)
+	if err != nil {
+		return nil, fmt.Errorf("--backend: %w", err)
+	}
+	name := bc.Documents
+	if name == "" {
+		id, err := st.ID()
+		if err != nil {
+			return nil, fmt.Errorf("couldn't name the documents' collection in Weaviate: %w", err)
+		}
+		name = "documents-" + id[:12]
+	}
+	return weaviate.NewChunks(client, name, st.Dims()), nil
 }
 
 // close saves the search graphs and closes the store.
