@@ -75,6 +75,8 @@ func main() {
 		keep      = flag.String("keep", "", "data directory to build in and keep (default: a temporary one, removed)")
 		rawSample = flag.Int("raw-sample", 2000, "chunks (evenly spread) embedded again for the raw measure; 0: all")
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
+		reuse     = flag.Bool("reuse", false, "with -keep: when the directory already holds the imported corpus, skip the import and raw measures")
+		clusters  = flag.String("weaviate", "", "also evaluate the documents indexed in Weaviate clusters of these sizes, e.g. 1,3 (weaviate-server from `make weaviate`)")
 	)
 	flag.Parse()
 	if *cpuProf != "" {
@@ -92,7 +94,16 @@ func main() {
 		home, _ := os.UserHomeDir()
 		*modelPath = filepath.Join(home, ".cache", "edgesearch", "all-MiniLM-L6-v2-f16.gguf")
 	}
-	if err := run(context.Background(), *dataset, *modelPath, *threads, *limit, *rawSample, *via, *keep); err != nil {
+	sizes, err := parseSizes(*clusters)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scifact: -weaviate:", err)
+		os.Exit(2)
+	}
+	if *reuse && *keep == "" {
+		fmt.Fprintln(os.Stderr, "scifact: -reuse needs -keep DIR")
+		os.Exit(2)
+	}
+	if err := run(context.Background(), *dataset, *modelPath, *threads, *limit, *rawSample, *via, *keep, *reuse, sizes); err != nil {
 		fmt.Fprintln(os.Stderr, "scifact:", err)
 		os.Exit(1)
 	}
@@ -120,9 +131,15 @@ type result struct {
 	Recall100        map[string]float64 `json:"recall_at_100"`
 	Published        map[string]float64 `json:"published_ndcg_at_10"`
 	RetrieveK        int                `json:"retrieve_k"`
+	Reused           bool               `json:"reused_import,omitempty"` // -reuse: no import or raw measure this run
+	// Latency of one search retrieving the top 100, by mode.
+	LatencyP50 map[string]float64 `json:"search_p50_ms"`
+	LatencyP99 map[string]float64 `json:"search_p99_ms"`
+	// Backends: the same evaluation with the chunks in Weaviate (-weaviate).
+	Backends []backendResult `json:"backends,omitempty"`
 }
 
-func run(ctx context.Context, dataset, modelPath string, threads, limit, rawSample int, via, keepDir string) error {
+func run(ctx context.Context, dataset, modelPath string, threads, limit, rawSample int, via, keepDir string, reuse bool, clusters []int) error {
 	if via != "import" && via != "ingest" {
 		return fmt.Errorf("--via %q: want import or ingest", via)
 	}
@@ -168,6 +185,19 @@ func run(ctx context.Context, dataset, modelPath string, threads, limit, rawSamp
 		Threads: threads, Via: via, RetrieveK: retrieveK,
 		Published: map[string]float64{"bm25": publishedBM25, "all-MiniLM-L6-v2": publishedMiniLM}}
 
+	have, _, err := st.Count()
+	if err != nil {
+		return err
+	}
+	if reuse && have == len(corpus) {
+		logf("reusing the %d documents imported in %s", have, dir)
+		chunks, err := storedChunks(ctx, st)
+		if err != nil {
+			return err
+		}
+		res.Chunks, res.Reused = len(chunks), true
+		return evaluateAll(ctx, st, pool, dir, queries, qrels, clusters, res)
+	}
 	logf("importing %d documents via %s", len(corpus), via)
 	took, err := importCorpus(ctx, st, pool, corpus, via, dir)
 	if err != nil {
@@ -202,47 +232,7 @@ func run(ctx context.Context, dataset, modelPath string, threads, limit, rawSamp
 	res.ImportRatio = res.ImportTokensPerS / res.RawTokensPerS
 	logf("raw embedding of %d chunks: %.1f chunks/s; import/raw (tokens/s) %.3f", len(sample), res.RawChunksPerS, res.ImportRatio)
 
-	start := time.Now()
-	eng, err := search.Open(ctx, st, search.EngineOptions{Dir: dir})
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	res.IndexSeconds = time.Since(start).Seconds()
-
-	qtexts := make([]string, len(queries))
-	for i, q := range queries {
-		qtexts[i] = q.Text
-	}
-	qvecs, err := pool.Embed(ctx, qtexts)
-	if err != nil {
-		return fmt.Errorf("embed queries: %w", err)
-	}
-	res.NDCG10 = map[string]float64{}
-	res.NDCG10Top10 = map[string]float64{}
-	res.Recall100 = map[string]float64{}
-	for _, mode := range []search.Mode{search.Keyword, search.Semantic, search.Hybrid} {
-		var sum, sumTop10, sumRecall float64
-		for i, q := range queries {
-			deep, err := eng.Search(ctx, search.Query{Text: q.Text, Vector: qvecs[i].Vector, K: retrieveK, Mode: mode})
-			if err != nil && !errors.Is(err, search.ErrNoQuery) {
-				return fmt.Errorf("query %s (%s): %w", q.ID, mode, err)
-			}
-			shallow, err := eng.Search(ctx, search.Query{Text: q.Text, Vector: qvecs[i].Vector, K: cutoff, Mode: mode})
-			if err != nil && !errors.Is(err, search.ErrNoQuery) {
-				return fmt.Errorf("query %s (%s): %w", q.ID, mode, err)
-			}
-			rel := qrels[q.ID]
-			sum += ndcg(ids(deep), rel, cutoff)
-			sumTop10 += ndcg(ids(shallow), rel, cutoff)
-			sumRecall += recall(ids(deep), rel)
-		}
-		n := float64(len(queries))
-		res.NDCG10[mode.String()] = sum / n
-		res.NDCG10Top10[mode.String()] = sumTop10 / n
-		res.Recall100[mode.String()] = sumRecall / n
-	}
-	return json.NewEncoder(os.Stdout).Encode(res)
+	return evaluateAll(ctx, st, pool, dir, queries, qrels, clusters, res)
 }
 
 type document struct {
