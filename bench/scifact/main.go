@@ -169,7 +169,9 @@ func run(ctx context.Context, dataset, modelPath string, threads, limit, rawSamp
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	pool, err := embedder.New(ctx, embedder.Options{ModelPath: modelPath, Workers: threads})
+	// MaxWait -1: a benchmark queues whole batches on purpose; the
+	// interactive lane's bound would refuse them on a slow or busy machine.
+	pool, err := embedder.New(ctx, embedder.Options{ModelPath: modelPath, Workers: threads, MaxWait: -1})
 	if err != nil {
 		return err
 	}
