@@ -743,9 +743,6 @@ func (m *migration) copy(ctx context.Context, res *migrateResult) error {
 			}
 			res.Copied += int64(len(pts))
 			res.Pages++
-			for _, pt := range pts {
-				m.offer(pt.ID)
-			}
 			p.update(m.rec.Copied)
 			if m.o.afterPage != nil {
 				m.o.afterPage(m.name, res.Pages)
@@ -758,18 +755,27 @@ func (m *migration) copy(ctx context.Context, res *migrateResult) error {
 	}
 }
 
-// offer adds an id to the reservoir sample of the points this run copied.
-func (m *migration) offer(id store.PointID) {
-	m.seen++
-	switch {
-	case m.o.sample == 0:
-	case len(m.sample) < m.o.sample:
-		m.sample = append(m.sample, id)
-	default:
-		if j := rand.Int64N(m.seen); j < int64(m.o.sample) {
-			m.sample[j] = id
-		}
+// sampleIDs draws o.sample ids at random from the local side's collection
+// (the source of --to, the copy of --from), whichever run copied them: a
+// reservoir sample over one walk of the store, which is cheap beside the
+// network.
+func (m *migration) sampleIDs(ctx context.Context) ([]store.PointID, error) {
+	if m.o.sample == 0 {
+		return nil, nil
 	}
+	var ids []store.PointID
+	seen := int64(0)
+	_, err := m.local.st.ForEachPoint(ctx, m.name, func(p store.Point) error {
+		seen++
+		if len(ids) < m.o.sample {
+			ids = append(ids, p.ID)
+		} else if j := rand.Int64N(seen); j < int64(m.o.sample) {
+			ids[j] = p.ID
+		}
+		return nil
+	})
+	slices.SortFunc(ids, func(a, b store.PointID) int { return a.Compare(b) })
+	return ids, err
 }
 
 // stopped wraps the error that stopped a copy with how far it got and how
@@ -800,9 +806,8 @@ func (m *migration) command() string {
 	return s + "`"
 }
 
-// check counts both sides and compares a sample of points: those this run
-// copied (a reservoir sample) and, after a resumed run, the first of the
-// collection too. Any difference is an error that says what differs; the
+// check counts both sides and compares a sample of points (sampleIDs)
+// read back from both. Any difference is an error that says what differs; the
 // resume record is kept, so running the command again checks again.
 func (m *migration) check(ctx context.Context, res *migrateResult) error {
 	var err error
@@ -812,18 +817,10 @@ func (m *migration) check(ctx context.Context, res *migrateResult) error {
 	if res.Target, err = m.dst.count(ctx, m.name); err != nil {
 		return fmt.Errorf("count %s: %w", m.dst.describe(m.name), err)
 	}
-	ids := slices.Clone(m.sample)
-	if res.Earlier > 0 && m.o.sample > 0 {
-		head, _, err := m.src.scroll(ctx, m.name, nil, max(1, m.o.sample/4))
-		if err != nil {
-			return fmt.Errorf("read %s: %w", m.src.describe(m.name), err)
-		}
-		for _, p := range head {
-			ids = append(ids, p.ID)
-		}
+	ids, err := m.sampleIDs(ctx)
+	if err != nil {
+		return err
 	}
-	slices.SortFunc(ids, func(a, b store.PointID) int { return a.Compare(b) })
-	ids = slices.Compact(ids)
 	var diffs []string
 	if res.Source != res.Target {
 		diffs = append(diffs, fmt.Sprintf("%s holds %d points, %s %d", m.src.describe(m.name), res.Source, m.dst.describe(m.name), res.Target))

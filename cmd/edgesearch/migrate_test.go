@@ -10,10 +10,16 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -200,8 +206,17 @@ func samePoints(t *testing.T, what string, want, got []store.Point) {
 		if got[i].ID != want[i].ID {
 			t.Fatalf("%s: point %d is %v, want %v", what, i, got[i].ID, want[i].ID)
 		}
-		if d := pointDiff(want[i], got[i]); d != "" {
-			t.Fatalf("%s: point %v: %s", what, want[i].ID, d)
+		w, g := want[i], got[i]
+		if len(g.Vectors) != len(w.Vectors) {
+			t.Fatalf("%s: point %v has vectors %v, want %v", what, w.ID, slices.Collect(maps.Keys(g.Vectors)), slices.Collect(maps.Keys(w.Vectors)))
+		}
+		for name, v := range w.Vectors {
+			if !slices.EqualFunc(v, g.Vectors[name], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+				t.Fatalf("%s: point %v vector %q is %v, want %v", what, w.ID, name, g.Vectors[name], v)
+			}
+		}
+		if !bytes.Equal(bytes.TrimSpace(g.Payload), bytes.TrimSpace(w.Payload)) {
+			t.Fatalf("%s: point %v payload is %s, want %s", what, w.ID, g.Payload, w.Payload)
 		}
 	}
 }
@@ -564,4 +579,126 @@ func TestMigrateRefusesBadInput(t *testing.T) {
 	if n, _ := st.CountPoints(migAlpha); n != migAlphaCount {
 		t.Errorf("alpha holds %d points, want %d", n, migAlphaCount)
 	}
+}
+
+// The check at the end compares counts and points: a point changed on the
+// cluster behind the copy's back, or one added there, is an error saying
+// what differs, and the resume record stays so that a run after a fix
+// checks again.
+func TestMigrateCheckReportsWhatDiffers(t *testing.T) {
+	url, client := startMigrateNode(t)
+	src := migSource(t)
+	cfg := config{DataDir: src}
+	want := localPoints(t, src, migBeta)
+	changed := want[len(want)-1]
+	changed.Vectors = map[string][]float32{"img": slices.Clone(changed.Vectors["img"]), "txt": changed.Vectors["txt"]}
+	changed.Vectors["img"][3] += 0.5
+
+	o := testMigrateOptions(t, url, true, 100, migBeta)
+	o.sample = migBetaCount // every point
+	o.afterPage = func(_ string, pages int64) {
+		if pages == int64((migBetaCount+99)/100) {
+			if err := client.Upsert(context.Background(), migBeta, []store.Point{changed}); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	_, err := runMigrate(context.Background(), cfg, o, io.Discard, io.Discard)
+	wantMsg := fmt.Sprintf(`point %v: vector "img" differs at component 3`, changed.ID)
+	if err == nil || !strings.Contains(err.Error(), wantMsg) {
+		t.Fatalf("check after a point changed on the cluster: %v; want %q", err, wantMsg)
+	}
+	key := transferKey(true, o.backend, migBeta)
+	if rec := readTransfer(t, src, key); rec.Copied != migBetaCount {
+		t.Fatalf("record after a failed check: %+v", rec)
+	}
+
+	// Run again: nothing left to copy, and the check fails the same way
+	// until the cluster is right; then an extra point there is the count.
+	o.afterPage = nil
+	if _, err := runMigrate(context.Background(), cfg, o, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), wantMsg) {
+		t.Fatalf("second check: %v", err)
+	}
+	extra := migPoints(1, migVectors[migBeta], 5)[0]
+	extra.ID = store.NumPointID(1 << 40)
+	if err := client.Upsert(context.Background(), migBeta, []store.Point{want[len(want)-1], extra}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runMigrate(context.Background(), cfg, o, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("holds %d points, class %s on %s %d", migBetaCount, weaviate.ClassName(migBeta), url, migBetaCount+1)) {
+		t.Fatalf("check with an extra point on the cluster: %v", err)
+	}
+	if _, err := client.Delete(context.Background(), migBeta, []store.PointID{extra.ID}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := runMigrate(context.Background(), cfg, o, io.Discard, io.Discard)
+	if err != nil || res[0].Copied != 0 || res[0].Sampled != migBetaCount {
+		t.Fatalf("check once the cluster is right: %+v, %v", res, err)
+	}
+}
+
+// flakyProxy passes requests to target, but answers 503 to the batch
+// writes it is told to fail.
+type flakyProxy struct {
+	proxy  *httputil.ReverseProxy
+	mu     sync.Mutex
+	writes int
+	fail   func(write int) bool // by the number of the batch write, from 1
+}
+
+func (f *flakyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == "/v1/batch/objects" {
+		f.mu.Lock()
+		f.writes++
+		fail := f.fail(f.writes)
+		f.mu.Unlock()
+		if fail {
+			http.Error(w, `{"error":[{"message":"node is shutting down"}]}`, http.StatusServiceUnavailable)
+			return
+		}
+	}
+	f.proxy.ServeHTTP(w, r)
+}
+
+// Calls answered 503 are retried with backoff up to --retries; past that
+// the command stops with the resume hint, and resumes.
+func TestMigrateRetriesThenStopsWithTheResumeHint(t *testing.T) {
+	url, client := startMigrateNode(t)
+	target, _ := neturl.Parse("http://" + strings.TrimPrefix(url, "weaviate://"))
+	flaky := &flakyProxy{proxy: httputil.NewSingleHostReverseProxy(target)}
+	srv := httptest.NewServer(flaky)
+	defer srv.Close()
+	via := "weaviate://" + strings.TrimPrefix(srv.URL, "http://")
+	src := migSource(t)
+
+	// Writes 2 and 3 fail: two retries carry page 2 through.
+	flaky.fail = func(n int) bool { return n == 2 || n == 3 }
+	var stderr bytes.Buffer
+	o := testMigrateOptions(t, via, true, 100, migBeta)
+	o.retries = 2
+	res, err := runMigrate(context.Background(), config{DataDir: src}, o, io.Discard, &stderr)
+	if err != nil || res[0].Pages != 4 || !strings.Contains(stderr.String(), "HTTP 503") || !strings.Contains(stderr.String(), "retry 2 of 2 in 1s") {
+		t.Fatalf("two 503s with 2 retries: %+v, %v; stderr %q", res, err, stderr.String())
+	}
+	samePoints(t, "cluster", localPoints(t, src, migBeta), remotePoints(t, client, migBeta))
+
+	// From the 3rd write of alpha on, every write fails: it stops after
+	// two pages, says so, and a run once the cluster is back finishes.
+	flaky.mu.Lock()
+	flaky.writes = 0
+	flaky.fail = func(n int) bool { return n >= 3 }
+	flaky.mu.Unlock()
+	r := runBinary(t, "", nil, "migrate", "--to", via, "--collection", migAlpha, "--page-size", "100", "--retries", "1", "--data", src)
+	if r.code != 1 || !strings.Contains(r.stderr, "stopped after 200 of 3000 points; the resume point is saved: run `edgesearch migrate --to "+via) ||
+		!strings.Contains(r.stderr, "gave up after 1 retries") {
+		t.Fatalf("cluster answering 503: exit %d, stderr %q", r.code, r.stderr)
+	}
+	flaky.mu.Lock()
+	flaky.fail = func(int) bool { return false }
+	flaky.mu.Unlock()
+	r = runBinary(t, "", nil, "migrate", "--to", via, "--collection", migAlpha, "--page-size", "100", "--data", src)
+	if r.code != 0 || !strings.Contains(r.stdout, "resumed: 200 copied before") {
+		t.Fatalf("after the cluster came back: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	samePoints(t, "cluster", localPoints(t, src, migAlpha), remotePoints(t, client, migAlpha))
 }
