@@ -459,8 +459,11 @@ func lookupTransfer(t *testing.T, dir, key string) (store.Transfer, bool) {
 // hint, and running it again finishes the copy from there.
 func TestMigrateStopsOnSIGINTAndResumes(t *testing.T) {
 	url, client := startMigrateNode(t)
+	// Each write takes at least 10 ms: 600 pages outlast the first
+	// progress line (a second) whatever the machine.
+	via := viaProxy(t, url, &flakyProxy{delay: 10 * time.Millisecond})
 	src := migSource(t)
-	args := []string{"migrate", "--to", url, "--collection", migAlpha, "--data", src, "--page-size", "5"}
+	args := []string{"migrate", "--to", via, "--collection", migAlpha, "--data", src, "--page-size", "5"}
 	cmd := exec.Command(binary, args...)
 	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
 	stderr, err := cmd.StderrPipe()
@@ -491,7 +494,7 @@ func TestMigrateStopsOnSIGINTAndResumes(t *testing.T) {
 	if !strings.Contains(msg, "interrupted after") || !strings.Contains(msg, "the resume point is saved: run `edgesearch migrate --to") {
 		t.Fatalf("after SIGINT, stderr:\n%s\nwant how far it got and how to resume", msg)
 	}
-	rec := readTransfer(t, src, transferKey(true, testMigrateOptions(t, url, true, 5).backend, migAlpha))
+	rec := readTransfer(t, src, transferKey(true, testMigrateOptions(t, via, true, 5).backend, migAlpha))
 	if rec.Copied == 0 || rec.Copied >= migAlphaCount {
 		t.Fatalf("resume record %+v: want a copy stopped part-way", rec)
 	}
@@ -637,20 +640,36 @@ func TestMigrateCheckReportsWhatDiffers(t *testing.T) {
 	}
 }
 
-// flakyProxy passes requests to target, but answers 503 to the batch
-// writes it is told to fail.
+// flakyProxy passes requests to a Weaviate, but answers 503 to the batch
+// writes fail picks, and delays each batch write.
 type flakyProxy struct {
 	proxy  *httputil.ReverseProxy
+	delay  time.Duration
 	mu     sync.Mutex
 	writes int
-	fail   func(write int) bool // by the number of the batch write, from 1
+	fail   func(write int) bool // by the number of the batch write, from 1; nil fails none
+}
+
+// viaProxy starts f in front of the Weaviate at url and returns its
+// weaviate:// address.
+func viaProxy(t *testing.T, url string, f *flakyProxy) string {
+	t.Helper()
+	target, err := neturl.Parse("http://" + strings.TrimPrefix(url, "weaviate://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.proxy = httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return "weaviate://" + strings.TrimPrefix(srv.URL, "http://")
 }
 
 func (f *flakyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && r.URL.Path == "/v1/batch/objects" {
+		time.Sleep(f.delay)
 		f.mu.Lock()
 		f.writes++
-		fail := f.fail(f.writes)
+		fail := f.fail != nil && f.fail(f.writes)
 		f.mu.Unlock()
 		if fail {
 			http.Error(w, `{"error":[{"message":"node is shutting down"}]}`, http.StatusServiceUnavailable)
@@ -664,15 +683,11 @@ func (f *flakyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the command stops with the resume hint, and resumes.
 func TestMigrateRetriesThenStopsWithTheResumeHint(t *testing.T) {
 	url, client := startMigrateNode(t)
-	target, _ := neturl.Parse("http://" + strings.TrimPrefix(url, "weaviate://"))
-	flaky := &flakyProxy{proxy: httputil.NewSingleHostReverseProxy(target)}
-	srv := httptest.NewServer(flaky)
-	defer srv.Close()
-	via := "weaviate://" + strings.TrimPrefix(srv.URL, "http://")
+	// Writes 2 and 3 fail: two retries carry page 2 through.
+	flaky := &flakyProxy{fail: func(n int) bool { return n == 2 || n == 3 }}
+	via := viaProxy(t, url, flaky)
 	src := migSource(t)
 
-	// Writes 2 and 3 fail: two retries carry page 2 through.
-	flaky.fail = func(n int) bool { return n == 2 || n == 3 }
 	var stderr bytes.Buffer
 	o := testMigrateOptions(t, via, true, 100, migBeta)
 	o.retries = 2
