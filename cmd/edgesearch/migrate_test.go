@@ -717,3 +717,87 @@ func TestMigrateRetriesThenStopsWithTheResumeHint(t *testing.T) {
 	}
 	samePoints(t, "cluster", localPoints(t, src, migAlpha), remotePoints(t, client, migAlpha))
 }
+
+// BenchmarkMigrate copies a collection of 384-d points (3,000, or
+// EDGESEARCH_MIGRATE_POINTS) with small payloads to a one-node Weaviate
+// and back, and reports each direction's points/s:
+//
+//	go test ./cmd/edgesearch/ -run '^$' -bench Migrate -benchtime 1x
+func BenchmarkMigrate(b *testing.B) {
+	n := 3000
+	if s := os.Getenv("EDGESEARCH_MIGRATE_POINTS"); s != "" {
+		fmt.Sscan(s, &n)
+	}
+	bin := weaviatetest.Require(b)
+	ctx := context.Background()
+	node, err := weaviatetest.Start(ctx, weaviatetest.Config{Binary: bin, Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer node.Close()
+	url := "weaviate://" + strings.TrimPrefix(node.URL(0), "http://")
+	client, err := weaviate.New(weaviate.Options{URL: node.URL(0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const name = "bench"
+	src, dst := b.TempDir(), b.TempDir()
+	for _, dir := range []string{src, dst} {
+		st, err := store.Open(indexer.StorePath(dir), store.Options{Model: "test-model", Dims: 384})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if dir == src {
+			if _, err := st.CreateCollection(ctx, name, map[string]store.VectorParams{"": {Size: 384, Distance: store.Cosine}}); err != nil {
+				b.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			for start := 0; start < n; start += 1000 {
+				var pts []store.Point
+				for i := start; i < min(start+1000, n); i++ {
+					v := make([]float32, 384)
+					for k := range v {
+						v[k] = float32(r.NormFloat64())
+					}
+					pts = append(pts, store.Point{ID: store.NumPointID(uint64(i)), Vectors: map[string][]float32{"": v},
+						Payload: fmt.Appendf(nil, `{"text":"document %d about topic %d","n":%d,"tags":["t%d","u%d"],"meta":{"lang":"en"}}`, i, i%50, i, i%7, i%11)})
+				}
+				if err := st.UpsertPoints(ctx, name, pts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		st.Close()
+	}
+	opts := func(to bool, dir string) (config, migrateOptions) {
+		bc, err := parseBackend(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return config{DataDir: dir}, migrateOptions{toCluster: to, rawURL: url, backend: bc, collections: []string{name},
+			pageSize: defaultMigratePage, timeout: bc.Timeout, retries: defaultMigrateRetries, sample: defaultMigrateSample}
+	}
+	var toTime, fromTime time.Duration
+	for b.Loop() {
+		client.Drop(ctx, name)
+		cfg, o := opts(true, src)
+		res, err := runMigrate(ctx, cfg, o, io.Discard, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		toTime += res[0].Elapsed
+		cfg, o = opts(false, dst)
+		st, err := store.Open(indexer.StorePath(dst), store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.DeleteCollection(ctx, name)
+		st.Close()
+		if res, err = runMigrate(ctx, cfg, o, io.Discard, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		fromTime += res[0].Elapsed
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/toTime.Seconds(), "to-points/s")
+	b.ReportMetric(float64(n)*float64(b.N)/fromTime.Seconds(), "from-points/s")
+}
