@@ -659,8 +659,10 @@ func (m *migration) prepare(ctx context.Context) error {
 		}
 		if err := m.dst.create(ctx, m.name, srcInfo.Vectors); err != nil {
 			if errors.Is(err, weaviate.ErrExists) || errors.Is(err, store.ErrExists) {
-				m.local.st.DeleteTransfer(context.WithoutCancel(ctx), m.key)
-				return fmt.Errorf("%s was made by someone else a moment ago; not copying into it: %w", m.dst.describe(m.name), err)
+				// Not ours after all: forget the intent recorded above,
+				// or a later run would resume into their collection.
+				_, derr := m.local.st.DeleteTransfer(context.WithoutCancel(ctx), m.key)
+				return errors.Join(fmt.Errorf("%s was made by someone else a moment ago; not copying into it: %w", m.dst.describe(m.name), err), derr)
 			}
 			return fmt.Errorf("create %s: %w", m.dst.describe(m.name), err)
 		}
