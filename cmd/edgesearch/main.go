@@ -76,5 +76,6 @@ Configuration is resolved once at start, first match wins:
 	})
 	root.AddCommand(newServeCmd(getenv), newSearchCmd(getenv), newEmbedCmd(getenv), newModelCmd(getenv), newVersionCmd(), newImportCmd(getenv), newReindexCmd(getenv))
 	root.AddCommand(newBackupCmd(getenv))
+	root.AddCommand(newMigrateCmd(getenv))
 	return root
 }
