@@ -45,8 +45,11 @@ echo "==> Go benchmarks: search and store"
 go test -run '^$' -bench 'Search100k|Recall100k|CoderHNSW' -benchtime 2s -timeout 60m ./search/ > "$OUT/search.txt"
 go test -run '^$' -bench 'Put' -benchtime 2s ./store/ > "$OUT/store.txt"
 
-echo "==> search quality and bulk import on SciFact (BEIR test split; ~20 min on 2 cores)"
-go run ./bench/scifact -dataset "${SCIFACT:-../shared/eval/scifact}" -model "$MODEL" -threads "$THREADS" > "$OUT/scifact.json"
+echo "==> search quality and bulk import on SciFact (BEIR test split; ~20 min on 2 cores), the documents local and in 1- and 3-node Weaviate clusters"
+make -s weaviate
+rm -rf "$OUT/scifact-data"
+go run ./bench/scifact -dataset "${SCIFACT:-../shared/eval/scifact}" -model "$MODEL" -threads "$THREADS" \
+  -keep "$OUT/scifact-data" -weaviate 1,3 > "$OUT/scifact.json"
 
 echo "==> search at 100k chunks: latency, recall, serve RSS"
 go run ./bench/searchbench -model "$MODEL" -threads "$THREADS" -cli bin/edgesearch > "$OUT/searchbench.json"
