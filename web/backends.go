@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/url"
+	"log/slog"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/edgesearch/edgesearch/search"
 	"github.com/edgesearch/edgesearch/search/weaviate"
@@ -27,39 +30,188 @@ import (
 //     a class another appliance made there (Es_…) is served from there;
 //   - List shows both, the local one winning a name held by both.
 //
-// It lives in web rather than a package of its own because the one thing
-// it adds besides routing is turning the remote's failures into this
-// server's answers: an unreachable cluster is ErrUnavailable (503 with
+// It lives in web rather than a package of its own because what it adds
+// besides routing is turning the remote's failures into this server's
+// answers: an unreachable cluster is ErrUnavailable (503 with
 // Retry-After), its not-found and exists are store's sentinels.
 //
-// Writes to a remote collection are synchronous for now: acknowledged once
-// Weaviate accepted them at the client's consistency level, refused (503)
-// while it is unreachable. The durable outbox of docs/weaviate.md, which
-// acknowledges a write once it is on the device's disk, comes later.
+// Writes to a remote collection (Upsert, Delete, DeleteWhere,
+// UpdatePayload) go through a durable outbox in the device's store
+// (store.AppendOutbox; docs/weaviate.md): each is checked first, so what
+// Weaviate would refuse is refused now with the same 4xx, then committed
+// to the outbox and acknowledged, and a sender per collection delivers the
+// outbox in order, removing an entry only once Weaviate accepted it. So
+// writes are accepted while the cluster is unreachable, up to the
+// outbox's bounds (then 503 naming why), and nothing acknowledged is lost
+// when the process dies. A write whose request asked to wait (Qdrant's
+// wait=true, see withRemoteRequest) is answered once delivered, or 503
+// when that takes longer than the time limit (it stays queued). Reads go
+// to the cluster and do not see queued writes; they report how many are
+// queued (PendingHeader).
 type Backends struct {
 	local   *search.Collections
 	remote  *weaviate.Client
 	where   string // the remote's address, for messages
 	timeout time.Duration
+	st      *store.Store
+	lim     store.OutboxLimits
+	log     *slog.Logger
+
+	// dropMu orders appends (read-locked) against Drop (locked), so a
+	// drop's clearing of the outbox cannot lose a write appended during
+	// it.
+	dropMu sync.RWMutex
+
+	mu       sync.Mutex
+	ctx      context.Context // the senders' parent, from Start
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	senders  map[string]*sender
+	finished map[string]uint64 // per collection, the last seq delivered or buried in this process
+	reach    reachability
+	back     chan struct{} // closed when the cluster answers again after failing
+}
+
+// sender delivers one collection's outbox; it runs while the outbox holds
+// entries (see run). Its fields are guarded by Backends.mu.
+type sender struct {
+	name    string
+	cancel  context.CancelFunc
+	done    chan struct{}
+	waiters map[uint64][]chan delivery
+}
+
+// delivery is what became of a queued write: delivered (err nil, n the
+// points it changed) or refused for good.
+type delivery struct {
+	n   int
+	err error
+}
+
+// reachability is what the last calls to the cluster said, for /health
+// and messages; guarded by Backends.mu.
+type reachability struct {
+	known   bool
+	ok      bool
+	checked time.Time
+	since   time.Time // when it last became unreachable
+	err     string
+}
+
+// BackendOptions configure NewBackends.
+type BackendOptions struct {
+	// Where is the remote's address, for messages and /health.
+	Where string
+	// Timeout bounds each synchronous call to the remote, the delivery of
+	// one outbox entry (scaled by its size, see deliveryBudget) and the
+	// wait of a write that asked to wait; 0 takes DefaultBackendTimeout.
+	Timeout time.Duration
+	// Store holds the outbox. Required.
+	Store *store.Store
+	// OutboxEntries and OutboxBytes bound the outbox, every remote
+	// collection's entries together; 0 takes the defaults.
+	OutboxEntries int
+	OutboxBytes   int64
+	// Logger receives the senders' records; nil discards them.
+	Logger *slog.Logger
 }
 
 // DefaultBackendTimeout bounds one call to the remote backend (which may
 // be several HTTP requests: a batch upsert in pages, a payload update).
 const DefaultBackendTimeout = 30 * time.Second
 
+// Defaults of the outbox's bounds. 100,000 entries is a day of a write a
+// second; 256 MiB is about 100,000 points of 384 float32 dimensions and a
+// small payload, little beside the model and the index on the devices
+// edgesearch runs on, and far below bbolt's 2 GiB on 32-bit builds.
+const (
+	DefaultOutboxEntries = 100_000
+	DefaultOutboxBytes   = 256 << 20
+)
+
+// PendingHeader carries, on every answer about a remote collection, how
+// many of its writes are queued in the outbox: reads do not see them yet,
+// so a client that needs its own writes waits for 0.
+const PendingHeader = "X-Edgesearch-Pending"
+
+// buryAfter is how many times in a row the cluster must refuse an entry
+// for good (weaviate.Permanent) before it goes to the dead letters, with
+// the backoff between tries.
+const buryAfter = 4
+
+// Backoff of a sender whose deliveries fail because the cluster is
+// unreachable: it retries after minBackoff, doubling up to maxBackoff, and
+// at once when another call finds the cluster answering again.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
 // updatePage is how many points a payload update on the remote reads and
 // rewrites at a time.
 const updatePage = 256
 
 // NewBackends routes between the local engine and the Weaviate client
-// remote, whose address where names in messages; timeout bounds each
-// call to the remote (0 takes DefaultBackendTimeout), so a cluster that
-// stops answering costs a request that long and no longer.
-func NewBackends(local *search.Collections, remote *weaviate.Client, where string, timeout time.Duration) *Backends {
-	if timeout <= 0 {
-		timeout = DefaultBackendTimeout
+// remote, with the outbox in opts.Store. Call Start to deliver what the
+// outbox holds, and Close to stop. It fails without a store.
+func NewBackends(local *search.Collections, remote *weaviate.Client, opts BackendOptions) (*Backends, error) {
+	if opts.Store == nil {
+		return nil, errors.New("backends: no store for the outbox")
 	}
-	return &Backends{local: local, remote: remote, where: where, timeout: timeout}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultBackendTimeout
+	}
+	if opts.OutboxEntries <= 0 {
+		opts.OutboxEntries = DefaultOutboxEntries
+	}
+	if opts.OutboxBytes <= 0 {
+		opts.OutboxBytes = DefaultOutboxBytes
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Backends{
+		local: local, remote: remote, where: opts.Where, timeout: opts.Timeout, st: opts.Store,
+		lim: store.OutboxLimits{MaxEntries: opts.OutboxEntries, MaxBytes: opts.OutboxBytes}, log: log,
+		senders: map[string]*sender{}, finished: map[string]uint64{}, back: make(chan struct{}),
+	}, nil
+}
+
+// Start starts a sender for every collection whose outbox holds entries
+// (a restart after a crash delivers what was acknowledged before it);
+// senders stop when ctx ends or at Close. Writes before Start are queued
+// and delivered once it runs.
+func (b *Backends) Start(ctx context.Context) error {
+	stats, err := b.st.OutboxStats()
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctx != nil {
+		return errors.New("backends: started twice")
+	}
+	b.ctx, b.stop = context.WithCancel(ctx)
+	for name, st := range stats {
+		if st.Entries > 0 {
+			b.log.Info("delivering the outbox left from before", "collection", name, "entries", st.Entries, "since", st.Oldest)
+			b.startSender(name)
+		}
+	}
+	return nil
+}
+
+// Close stops the senders and waits for them. An entry being delivered
+// stays queued, and is delivered again (idempotently) after the next
+// Start.
+func (b *Backends) Close() {
+	b.mu.Lock()
+	if b.stop != nil {
+		b.stop()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
 }
 
 // isRemote reports whether name is the remote's: not a local collection.
@@ -78,13 +230,42 @@ func (b *Backends) isRemote(name string) (bool, error) {
 func (b *Backends) call(ctx context.Context, name string, f func(ctx context.Context) error) error {
 	rctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	return b.remoteError(ctx, name, f(rctx))
+	err := f(rctx)
+	if ctx.Err() == nil {
+		b.observe(err)
+	}
+	return b.remoteError(ctx, name, err)
+}
+
+// observe records what a call to the cluster said of its reachability:
+// an answer (nil, or an error other than weaviate.Unreachable) means it
+// answers.
+func (b *Backends) observe(err error) {
+	down := weaviate.Unreachable(err)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := &b.reach
+	was := r.known && !r.ok
+	r.known, r.checked = true, time.Now()
+	if down {
+		if !was {
+			r.since = r.checked
+		}
+		r.ok, r.err = false, err.Error()
+		return
+	}
+	r.ok, r.err = true, ""
+	if was {
+		close(b.back) // senders waiting out a backoff try now
+		b.back = make(chan struct{})
+	}
 }
 
 // remoteError maps the Weaviate client's errors to the ones the routes
 // know. The cluster not answering (no connection, our timeout, a gateway
-// or unavailable status) is ErrUnavailable with a message naming the
-// cluster; the caller's own cancellation stays what it is.
+// or unavailable status, a consistency level it cannot meet) is
+// ErrUnavailable with a message naming the cluster; the caller's own
+// cancellation stays what it is.
 func (b *Backends) remoteError(ctx context.Context, name string, err error) error {
 	if err == nil {
 		return nil
@@ -92,9 +273,6 @@ func (b *Backends) remoteError(ctx context.Context, name string, err error) erro
 	if ctx.Err() != nil {
 		return err
 	}
-	var we *weaviate.Error
-	var ue *url.Error
-	var ne net.Error
 	switch {
 	case errors.Is(err, weaviate.ErrNotFound):
 		return fmt.Errorf("%w: %w", err, store.ErrNotFound)
@@ -106,9 +284,7 @@ func (b *Backends) remoteError(ctx context.Context, name string, err error) erro
 		return fmt.Errorf("%w: %w", err, store.ErrBadPointID)
 	case errors.Is(err, context.DeadlineExceeded):
 		return b.unavailable(name, fmt.Sprintf("no answer within %v", b.timeout))
-	case errors.As(err, &we) && (we.Status == 502 || we.Status == 503 || we.Status == 504):
-		return b.unavailable(name, we.Error())
-	case errors.As(err, &ue), errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF):
+	case weaviate.Unreachable(err):
 		return b.unavailable(name, err.Error())
 	}
 	return err
@@ -141,6 +317,9 @@ func (b *Backends) Create(ctx context.Context, name string, vectors map[string]s
 	return info, err
 }
 
+// Drop drops a collection. For a remote one, its sender stops first, and
+// its outbox (queued writes and dead letters) is cleared once the class
+// was dropped on the remote; a failed drop leaves the outbox to deliver.
 func (b *Backends) Drop(ctx context.Context, name string) (bool, error) {
 	remote, err := b.isRemote(name)
 	if err != nil || !remote {
@@ -149,15 +328,32 @@ func (b *Backends) Drop(ctx context.Context, name string) (bool, error) {
 		}
 		return b.local.Drop(ctx, name)
 	}
+	b.dropMu.Lock()
+	defer b.dropMu.Unlock()
+	b.stopSender(name)
 	var ok bool
 	err = b.call(ctx, name, func(ctx context.Context) (err error) {
 		ok, err = b.remote.Drop(ctx, name)
 		return err
 	})
-	return ok, err
+	if err != nil {
+		b.mu.Lock()
+		b.startSender(name)
+		b.mu.Unlock()
+		return false, err
+	}
+	if err := b.st.ClearOutbox(context.WithoutCancel(ctx), name); err != nil {
+		return ok, err
+	}
+	b.mu.Lock()
+	delete(b.finished, name)
+	b.mu.Unlock()
+	return ok, nil
 }
 
-// Upsert writes synchronously to a remote collection (see Backends).
+// Upsert queues points for a remote collection (see Backends), once they
+// pass the checks Weaviate's would: every id has a UUID, every point
+// exactly the collection's vectors, a payload Weaviate can hold.
 func (b *Backends) Upsert(ctx context.Context, name string, pts []store.Point) error {
 	if remote, err := b.isRemote(name); err != nil || !remote {
 		if err != nil {
@@ -165,9 +361,22 @@ func (b *Backends) Upsert(ctx context.Context, name string, pts []store.Point) e
 		}
 		return b.local.Upsert(ctx, name, pts)
 	}
-	return b.call(ctx, name, func(ctx context.Context) error { return b.remote.Upsert(ctx, name, pts) })
+	vectors, err := b.vectors(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := weaviate.CheckPoints(name, vectors, pts); err != nil {
+		return b.remoteError(ctx, name, err)
+	}
+	_, err = b.enqueue(ctx, name, vectors, store.OutboxOp{Kind: store.OutboxUpsert, Points: pts})
+	return err
 }
 
+// Delete queues the deletion of points of a remote collection; ids
+// without a Weaviate UUID are skipped, as no such point can be there. The
+// count is of the points deleted when the request waited for the
+// delivery, else 0: how many a queued delete removes is known only when
+// it is delivered.
 func (b *Backends) Delete(ctx context.Context, name string, ids []store.PointID) (int, error) {
 	if remote, err := b.isRemote(name); err != nil || !remote {
 		if err != nil {
@@ -175,14 +384,19 @@ func (b *Backends) Delete(ctx context.Context, name string, ids []store.PointID)
 		}
 		return b.local.Delete(ctx, name, ids)
 	}
-	var n int
-	err := b.call(ctx, name, func(ctx context.Context) (err error) {
-		n, err = b.remote.Delete(ctx, name, ids)
-		return err
-	})
-	return n, err
+	vectors, err := b.vectors(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	if ids == nil {
+		ids = []store.PointID{}
+	}
+	return b.enqueue(ctx, name, vectors, store.OutboxOp{Kind: store.OutboxDelete, IDs: ids})
 }
 
+// DeleteWhere queues the deletion of the points of a remote collection
+// that pass f, once f translates to a Weaviate filter (else
+// search.ErrBadFilter). The count is as Delete's.
 func (b *Backends) DeleteWhere(ctx context.Context, name string, f *search.Filter) (int, error) {
 	if remote, err := b.isRemote(name); err != nil || !remote {
 		if err != nil {
@@ -190,18 +404,23 @@ func (b *Backends) DeleteWhere(ctx context.Context, name string, f *search.Filte
 		}
 		return b.local.DeleteWhere(ctx, name, f)
 	}
-	var n int
-	err := b.call(ctx, name, func(ctx context.Context) (err error) {
-		n, err = b.remote.DeleteWhere(ctx, name, f)
-		return err
-	})
-	return n, err
+	vectors, err := b.vectors(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	raw, err := b.checkFilter(ctx, name, f)
+	if err != nil {
+		return 0, err
+	}
+	return b.enqueue(ctx, name, vectors, store.OutboxOp{Kind: store.OutboxDeleteWhere, Filter: raw})
 }
 
-// UpdatePayload on a remote collection reads the selected points, applies
-// op to each payload (store.PayloadOp.Apply, as the local store does) and
-// writes back those that changed, a page at a time. It is not atomic: a
-// concurrent writer of the same point (another request, another
+// UpdatePayload queues a payload update of a remote collection's points,
+// selected by ids or by a filter, once the op and the filter pass the
+// checks. The count is as Delete's. Delivered, it reads the selected
+// points, applies op to each payload (store.PayloadOp.Apply, as the local
+// store does) and writes back those that changed, a page at a time. That
+// is not atomic: a concurrent writer of the same point (another
 // appliance) may be overwritten by the stale rest of the point read here,
 // or have its payload change lost; Weaviate offers no compare-and-set,
 // and a partial update (PATCH) would not recompute the filterable
@@ -219,61 +438,407 @@ func (b *Backends) UpdatePayload(ctx context.Context, name string, ids []store.P
 	if _, err := op.Apply(nil); err != nil {
 		return 0, fmt.Errorf("update payload in collection %q: %w", name, err)
 	}
+	vectors, err := b.vectors(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	q := store.OutboxOp{Kind: store.OutboxUpdatePayload, IDs: ids, Payload: op}
+	if f != nil {
+		if q.Filter, err = b.checkFilter(ctx, name, f); err != nil {
+			return 0, err
+		}
+	}
+	return b.enqueue(ctx, name, vectors, q)
+}
+
+// vectors returns a remote collection's vectors: from the client's cache
+// or the cluster, or, while the cluster is unreachable, as the outbox
+// last recorded them. It fails with store.ErrNotFound when the cluster
+// has no such class, and with ErrUnavailable when the cluster is
+// unreachable and the outbox never saw the collection.
+func (b *Backends) vectors(ctx context.Context, name string) (map[string]store.VectorParams, error) {
+	rctx, cancel := context.WithTimeout(ctx, b.timeout)
+	vectors, err := b.remote.Vectors(rctx, name)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		// Only a failure says something of the cluster: the vectors
+		// usually come from the client's cache, without a request.
+		b.observe(err)
+	}
+	err = b.remoteError(ctx, name, err)
+	if err == nil || !errors.Is(err, ErrUnavailable) {
+		return vectors, err
+	}
+	known, serr := b.st.OutboxVectors(name)
+	if serr != nil || known == nil {
+		return nil, errors.Join(err, serr)
+	}
+	return known, nil
+}
+
+// checkFilter checks f translates for a remote collection and returns it
+// as JSON, the form the outbox keeps.
+func (b *Backends) checkFilter(ctx context.Context, name string, f *search.Filter) ([]byte, error) {
+	if err := b.remote.CheckFilter(name, f); err != nil {
+		return nil, b.remoteError(ctx, name, err)
+	}
+	raw, err := f.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("collection %q: filter: %w: %w", name, err, search.ErrBadFilter)
+	}
+	return raw, nil
+}
+
+// enqueue appends op to name's outbox, makes sure a sender delivers it,
+// and, when the request asked to wait, waits for the delivery (see
+// waitFor); it returns the points the delivery changed, or 0 when it did
+// not wait.
+func (b *Backends) enqueue(ctx context.Context, name string, vectors map[string]store.VectorParams, op store.OutboxOp) (int, error) {
+	rr := remoteRequestOf(ctx)
+	b.dropMu.RLock()
+	seq, err := b.st.AppendOutbox(ctx, name, vectors, op, b.lim)
+	if err == nil {
+		b.mu.Lock()
+		b.startSender(name)
+		b.mu.Unlock()
+	}
+	b.dropMu.RUnlock()
+	if errors.Is(err, store.ErrOutboxFull) {
+		return 0, b.outboxFull(name, err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	b.setPending(ctx, name)
+	if rr == nil || !rr.wait {
+		if rr != nil {
+			rr.queued = true
+		}
+		return 0, nil
+	}
+	return b.waitFor(ctx, name, seq, rr.timeout)
+}
+
+// outboxFull is the refusal of a write the outbox has no room for: 503
+// with Retry-After, saying why the outbox filled up.
+func (b *Backends) outboxFull(name string, err error) error {
+	b.mu.Lock()
+	r := b.reach
+	b.mu.Unlock()
+	why := "the cluster accepts writes more slowly than they arrive"
+	if r.known && !r.ok {
+		why = fmt.Sprintf("the cluster has been unreachable since %s (%s)", r.since.UTC().Format(time.RFC3339), r.err)
+	}
+	return &requestError{ErrUnavailable, fmt.Sprintf(
+		"the write to collection %q was not accepted: the outbox of writes waiting for the Weaviate cluster at %s is full (%v): %s; "+
+			"nothing acknowledged before is lost, and room comes back as the cluster takes the queued writes: retry later",
+		name, b.where, strings.TrimPrefix(err.Error(), store.ErrOutboxFull.Error()+": "), why)}
+}
+
+// waitFor waits until entry seq of name's outbox is delivered, for at most
+// limit (0: the backend timeout; never longer). Past it, the write stays
+// queued and the answer is ErrUnavailable saying so.
+func (b *Backends) waitFor(ctx context.Context, name string, seq uint64, limit time.Duration) (int, error) {
+	if limit <= 0 || limit > b.timeout {
+		limit = b.timeout
+	}
+	ch := make(chan delivery, 1)
+	b.mu.Lock()
+	s := b.senders[name]
+	done := seq <= b.finished[name]
+	if !done && s != nil {
+		s.waiters[seq] = append(s.waiters[seq], ch)
+	}
+	b.mu.Unlock()
+	if done || s == nil {
+		// Finished before the wait began: delivered, unless buried.
+		return 0, b.buriedError(name, seq)
+	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case d := <-ch:
+		return d.n, d.err
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	if s.waiters != nil {
+		s.waiters[seq] = slices.DeleteFunc(s.waiters[seq], func(c chan delivery) bool { return c == ch })
+	}
+	r := b.reach
+	b.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	why := "it has not accepted it yet"
+	if r.known && !r.ok {
+		why = fmt.Sprintf("unreachable since %s: %s", r.since.UTC().Format(time.RFC3339), r.err)
+	}
+	return 0, &requestError{ErrUnavailable, fmt.Sprintf(
+		"the write to collection %q is queued in this device's outbox (on disk) and will be delivered to the Weaviate cluster at %s, "+
+			"but was not delivered within %v (%s); it stays queued, do not send it again", name, b.where, limit, why)}
+}
+
+// buriedError is the refusal of entry seq when it is among name's dead
+// letters, else nil.
+func (b *Backends) buriedError(name string, seq uint64) error {
+	dead, err := b.st.DeadLetters(name)
+	if err != nil {
+		return err
+	}
+	for _, d := range dead {
+		if d.Seq == seq {
+			return refused(name, d.Reason)
+		}
+	}
+	return nil
+}
+
+// refused is the answer to a waited write the cluster refused for good.
+func refused(name, reason string) error {
+	return fmt.Errorf("the Weaviate cluster refused the write to collection %q (%s); it was moved to the collection's dead letters: %w",
+		name, reason, store.ErrInvalid)
+}
+
+// startSender starts name's sender unless it runs, or Start has not run,
+// or Close has. Callers hold b.mu.
+func (b *Backends) startSender(name string) {
+	if b.ctx == nil || b.ctx.Err() != nil || b.senders[name] != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(b.ctx)
+	s := &sender{name: name, cancel: cancel, done: make(chan struct{}), waiters: map[uint64][]chan delivery{}}
+	b.senders[name] = s
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer close(s.done)
+		b.run(ctx, s)
+	}()
+}
+
+// stopSender stops name's sender, if one runs, and waits for it.
+func (b *Backends) stopSender(name string) {
+	b.mu.Lock()
+	s := b.senders[name]
+	b.mu.Unlock()
+	if s == nil {
+		return
+	}
+	s.cancel()
+	<-s.done
+}
+
+// run delivers name's outbox in order until it is empty or ctx ends: an
+// entry leaves the outbox once Weaviate accepted it; one Weaviate refuses
+// for good (weaviate.Permanent, buryAfter times in a row) goes to the
+// dead letters, so the ones after it are delivered; any other failure is retried, after a backoff
+// that doubles up to maxBackoff, or at once when the cluster is seen
+// answering again.
+func (b *Backends) run(ctx context.Context, s *sender) {
+	defer func() {
+		b.mu.Lock()
+		if b.senders[s.name] == s {
+			delete(b.senders, s.name)
+		}
+		for seq, chs := range s.waiters {
+			for _, ch := range chs {
+				ch <- delivery{err: b.unavailable(s.name, fmt.Sprintf("the server stopped delivering; the write (entry %d) stays queued", seq))}
+			}
+		}
+		s.waiters = nil
+		b.mu.Unlock()
+	}()
+	backoff, refusals := minBackoff, 0
+	pause := func() bool {
+		b.mu.Lock()
+		back := b.back
+		b.mu.Unlock()
+		t := time.NewTimer(backoff)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-back:
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+		return true
+	}
+	for ctx.Err() == nil {
+		head, err := b.st.PeekOutbox(s.name, 1)
+		if err != nil {
+			b.log.Error("reading the outbox", "collection", s.name, "err", err)
+			if !pause() {
+				return
+			}
+			continue
+		}
+		if len(head) == 0 {
+			// Empty: exit, unless an append came in meanwhile (appends
+			// start a sender under b.mu, so none is missed).
+			b.mu.Lock()
+			head, err = b.st.PeekOutbox(s.name, 1)
+			if err == nil && len(head) == 0 {
+				delete(b.senders, s.name)
+				b.mu.Unlock()
+				return
+			}
+			b.mu.Unlock()
+			continue
+		}
+		e := head[0]
+		n, err := b.deliver(ctx, s.name, e)
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err == nil:
+			b.observe(nil)
+			if err := b.st.RemoveOutbox(ctx, s.name, e.Seq); err != nil {
+				b.log.Error("removing a delivered entry from the outbox", "collection", s.name, "seq", e.Seq, "err", err)
+				if !pause() {
+					return
+				}
+				continue
+			}
+			b.finish(s, e.Seq, delivery{n: n})
+			backoff, refusals = minBackoff, 0
+		case weaviate.Permanent(err) && refusals+1 < buryAfter:
+			// Not yet: a node that has just restarted answers some
+			// writes with a 4xx until it has loaded its schema.
+			refusals++
+			backoff = max(backoff, time.Second) // 1 s, 2 s, 4 s: past a restart
+			b.log.Debug("delivery refused; trying again before moving it to the dead letters", "collection", s.name, "seq", e.Seq, "err", err)
+			if !pause() {
+				return
+			}
+		case weaviate.Permanent(err):
+			refusals = 0
+			b.log.Warn("the Weaviate cluster refused a queued write for good; it goes to the dead letters",
+				"collection", s.name, "seq", e.Seq, "added", e.Added, "err", err)
+			if err := b.st.BuryOutbox(ctx, s.name, e.Seq, err.Error()); err != nil {
+				b.log.Error("moving a refused entry to the dead letters", "collection", s.name, "seq", e.Seq, "err", err)
+				if !pause() {
+					return
+				}
+				continue
+			}
+			b.finish(s, e.Seq, delivery{err: refused(s.name, err.Error())})
+		default:
+			b.observe(err)
+			b.log.Debug("delivery failed; retrying", "collection", s.name, "seq", e.Seq, "backoff", backoff, "err", err)
+			if !pause() {
+				return
+			}
+		}
+	}
+}
+
+// finish records that entry seq of s's collection is done and tells who
+// waits for it.
+func (b *Backends) finish(s *sender, seq uint64, d delivery) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.finished[s.name] = max(b.finished[s.name], seq)
+	for _, ch := range s.waiters[seq] {
+		ch <- d
+	}
+	delete(s.waiters, seq)
+}
+
+// deliveryBudget bounds the delivery of one entry: the backend timeout
+// for each request it takes, counted roughly (a batch upsert sends
+// weaviate.DefaultBatchSize points a request; a change by filter pages).
+func (b *Backends) deliveryBudget(op store.OutboxOp) time.Duration {
+	requests := 2 + len(op.Points)/weaviate.DefaultBatchSize + len(op.IDs)/updatePage
+	if op.Filter != nil {
+		requests += 8
+	}
+	return time.Duration(requests) * b.timeout
+}
+
+// deliver sends one outbox entry to the cluster and returns the points it
+// changed (deleted, or whose payload changed).
+func (b *Backends) deliver(ctx context.Context, name string, e store.OutboxEntry) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.deliveryBudget(e.Op))
+	defer cancel()
+	var f *search.Filter
+	if e.Op.Filter != nil {
+		var err error
+		if f, err = search.ParseFilter(e.Op.Filter); err != nil {
+			return 0, fmt.Errorf("queued filter: %w: %w", err, store.ErrInvalid)
+		}
+	}
+	switch e.Op.Kind {
+	case store.OutboxUpsert:
+		return len(e.Op.Points), b.remote.Upsert(ctx, name, e.Op.Points)
+	case store.OutboxDelete:
+		return b.remote.Delete(ctx, name, e.Op.IDs)
+	case store.OutboxDeleteWhere:
+		return b.remote.DeleteWhere(ctx, name, f)
+	case store.OutboxUpdatePayload:
+		return b.applyPayload(ctx, name, e.Op.IDs, f, e.Op.Payload)
+	}
+	return 0, fmt.Errorf("queued write of kind %d: %w", e.Op.Kind, store.ErrInvalid)
+}
+
+// applyPayload applies a payload update on the remote (see UpdatePayload)
+// and returns how many points changed.
+func (b *Backends) applyPayload(ctx context.Context, name string, ids []store.PointID, f *search.Filter, op store.PayloadOp) (int, error) {
 	n := 0
-	err := b.call(ctx, name, func(ctx context.Context) error {
-		apply := func(pts []store.Point) error {
-			changed := pts[:0]
-			for _, p := range pts {
-				np, err := op.Apply(p.Payload)
-				if err != nil {
-					return fmt.Errorf("update payload in collection %q: point %v: %w", name, p.ID, err)
-				}
-				if bytes.Equal(np, p.Payload) {
-					continue
-				}
-				p.Payload = np
-				changed = append(changed, p)
-			}
-			if len(changed) == 0 {
-				return nil
-			}
-			if err := b.remote.Upsert(ctx, name, changed); err != nil {
-				return err
-			}
-			n += len(changed)
-			return nil
-		}
-		if f == nil {
-			ids = uniqueIDs(ids)
-			for start := 0; start < len(ids); start += updatePage {
-				pts, err := b.remote.Get(ctx, name, ids[start:min(start+updatePage, len(ids))], true, true)
-				if err != nil {
-					return err
-				}
-				if err := apply(pts); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		// Scroll pages in id order from the last id seen, so a point whose
-		// new payload no longer (or now) passes f is not met twice.
-		var from *store.PointID
-		for {
-			pts, next, err := b.remote.Scroll(ctx, name, f, from, updatePage, true, true)
+	apply := func(pts []store.Point) error {
+		changed := pts[:0]
+		for _, p := range pts {
+			np, err := op.Apply(p.Payload)
 			if err != nil {
-				return err
+				return fmt.Errorf("update payload in collection %q: point %v: %w", name, p.ID, err)
+			}
+			if bytes.Equal(np, p.Payload) {
+				continue
+			}
+			p.Payload = np
+			changed = append(changed, p)
+		}
+		if len(changed) == 0 {
+			return nil
+		}
+		if err := b.remote.Upsert(ctx, name, changed); err != nil {
+			return err
+		}
+		n += len(changed)
+		return nil
+	}
+	if f == nil {
+		ids = uniqueIDs(ids)
+		for start := 0; start < len(ids); start += updatePage {
+			pts, err := b.remote.Get(ctx, name, ids[start:min(start+updatePage, len(ids))], true, true)
+			if err != nil {
+				return n, err
 			}
 			if err := apply(pts); err != nil {
-				return err
+				return n, err
 			}
-			if next == nil {
-				return nil
-			}
-			from = next
 		}
-	})
-	return n, err
+		return n, nil
+	}
+	// Scroll pages in id order from the last id seen, so a point whose
+	// new payload no longer (or now) passes f is not met twice.
+	var from *store.PointID
+	for {
+		pts, next, err := b.remote.Scroll(ctx, name, f, from, updatePage, true, true)
+		if err != nil {
+			return n, err
+		}
+		if err := apply(pts); err != nil {
+			return n, err
+		}
+		if next == nil {
+			return n, nil
+		}
+		from = next
+	}
 }
 
 // uniqueIDs is ids without repeats, in first-seen order.
@@ -286,6 +851,20 @@ func uniqueIDs(ids []store.PointID) []store.PointID {
 	})
 }
 
+// setPending puts PendingHeader on the answer to the request of ctx, if it
+// came through withRemoteRequest.
+func (b *Backends) setPending(ctx context.Context, name string) {
+	rr := remoteRequestOf(ctx)
+	if rr == nil || rr.header == nil {
+		return
+	}
+	stats, err := b.st.OutboxStats()
+	if err != nil {
+		return
+	}
+	rr.header.Set(PendingHeader, strconv.Itoa(stats[name].Entries))
+}
+
 func (b *Backends) Query(ctx context.Context, name string, q search.PointQuery) ([]search.ScoredPoint, error) {
 	if remote, err := b.isRemote(name); err != nil || !remote {
 		if err != nil {
@@ -293,6 +872,7 @@ func (b *Backends) Query(ctx context.Context, name string, q search.PointQuery) 
 		}
 		return b.local.Query(ctx, name, q)
 	}
+	b.setPending(ctx, name)
 	var out []search.ScoredPoint
 	err := b.call(ctx, name, func(ctx context.Context) (err error) {
 		out, err = b.remote.Query(ctx, name, q)
@@ -308,6 +888,7 @@ func (b *Backends) Scroll(ctx context.Context, name string, f *search.Filter, fr
 		}
 		return b.local.Scroll(ctx, name, f, from, limit, withPayload, withVectors)
 	}
+	b.setPending(ctx, name)
 	var pts []store.Point
 	var next *store.PointID
 	err := b.call(ctx, name, func(ctx context.Context) error {
@@ -334,6 +915,7 @@ func (b *Backends) Count(ctx context.Context, name string, f *search.Filter) (in
 		}
 		return b.local.Count(ctx, name, f)
 	}
+	b.setPending(ctx, name)
 	var n int
 	err := b.call(ctx, name, func(ctx context.Context) (err error) {
 		n, err = b.remote.Count(ctx, name, f)
@@ -423,4 +1005,110 @@ func (b *Backends) Info(name string) (store.CollectionInfo, error) {
 		return err
 	})
 	return info, err
+}
+
+// remoteRequest is what a write or read of a remote collection needs to
+// know of its HTTP request, and tells it back: whether to wait for the
+// delivery (Qdrant's wait=true) and for how long at most (Qdrant's
+// timeout, in seconds; never longer than the backend timeout), where to
+// put PendingHeader, and whether the write was queued rather than
+// delivered (Qdrant's status "acknowledged" instead of "completed").
+type remoteRequest struct {
+	wait    bool
+	timeout time.Duration
+	header  http.Header
+	queued  bool
+}
+
+type remoteRequestKey struct{}
+
+func remoteRequestOf(ctx context.Context) *remoteRequest {
+	rr, _ := ctx.Value(remoteRequestKey{}).(*remoteRequest)
+	return rr
+}
+
+// withRemoteRequest is the Qdrant engine's middleware that reads wait and
+// timeout and gives the backends the answer's header (see remoteRequest).
+// Qdrant's default is wait=false; a value other than true is false.
+func withRemoteRequest() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		rr := &remoteRequest{header: c.Writer.Header()}
+		rr.wait, _ = strconv.ParseBool(c.Query("wait"))
+		if sec, err := strconv.Atoi(c.Query("timeout")); err == nil && sec > 0 {
+			rr.timeout = time.Duration(min(sec, 3600)) * time.Second
+		}
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), remoteRequestKey{}, rr))
+		c.Next()
+	}
+}
+
+// queuedWrite reports whether the write of the request of ctx was queued
+// for a remote collection and not waited for.
+func queuedWrite(ctx context.Context) bool {
+	rr := remoteRequestOf(ctx)
+	return rr != nil && rr.queued
+}
+
+// BackendHealth is the "backend" of GET /health when collections live on
+// a remote cluster: its address, whether it answered the last call made
+// to it (null until a call was made; /health makes none), and the outbox
+// of writes waiting for it.
+type BackendHealth struct {
+	Kind    string `json:"kind"`
+	Address string `json:"address"`
+	// Reachable is what the last call to the cluster (a request's, or a
+	// sender's delivery) found, at Checked; null before any.
+	Reachable        *bool      `json:"reachable"`
+	Checked          *time.Time `json:"checked,omitempty"`
+	UnreachableSince *time.Time `json:"unreachable_since,omitempty"`
+	LastError        string     `json:"last_error,omitempty"`
+	// Pending are the writes queued for the cluster, in every
+	// collection, OldestPendingSeconds the age of the oldest, and
+	// OutboxBytes the bytes the outbox takes (dead letters included).
+	Pending              int     `json:"pending"`
+	OutboxBytes          int64   `json:"outbox_bytes"`
+	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
+	// DeadLetters are writes the cluster refused for good, kept aside
+	// (they count toward the bounds until their collection is dropped).
+	DeadLetters      int   `json:"dead_letters"`
+	OutboxMaxEntries int   `json:"outbox_max_entries"`
+	OutboxMaxBytes   int64 `json:"outbox_max_bytes"`
+}
+
+// Health describes the backend from what is recorded: one read of the
+// store's outbox counters, no call to the cluster.
+func (b *Backends) Health() (BackendHealth, error) {
+	h := BackendHealth{Kind: "weaviate", Address: b.where, OutboxMaxEntries: b.lim.MaxEntries, OutboxMaxBytes: b.lim.MaxBytes}
+	b.mu.Lock()
+	r := b.reach
+	b.mu.Unlock()
+	if r.known {
+		h.Reachable, h.Checked = &r.ok, &r.checked
+		if !r.ok {
+			h.UnreachableSince, h.LastError = &r.since, r.err
+		}
+	}
+	stats, err := b.st.OutboxStats()
+	if err != nil {
+		return h, err
+	}
+	var oldest time.Time
+	for _, st := range stats {
+		h.Pending += st.Entries
+		h.OutboxBytes += st.Bytes
+		h.DeadLetters += st.DeadLetters
+		if !st.Oldest.IsZero() && (oldest.IsZero() || st.Oldest.Before(oldest)) {
+			oldest = st.Oldest
+		}
+	}
+	if !oldest.IsZero() {
+		h.OldestPendingSeconds = time.Since(oldest).Seconds()
+	}
+	return h, nil
+}
+
+// Ready asks the cluster whether it answers, within the backend timeout,
+// and records what it found (see Health).
+func (b *Backends) Ready(ctx context.Context) error {
+	return b.call(ctx, "", b.remote.Ready)
 }

@@ -19,15 +19,26 @@ type healthResponse struct {
 	Index     string `json:"index"`
 	Documents int    `json:"documents"`
 	Chunks    int    `json:"chunks"`
+	// Backend describes the remote cluster new collections live on
+	// (serve --backend), from what was recorded: /health calls nothing.
+	// Absent when every collection is local.
+	Backend *BackendHealth `json:"backend,omitempty"`
 }
 
 // handleHealth serves GET /health: 200 when ready, 503 {"status":"starting"}
-// while the model loads, so supervisors can wait for readiness.
+// while the model loads, so supervisors can wait for readiness. Both carry
+// "backend" when collections live on a remote cluster (BackendHealth).
 func (s *Server) handleHealth(c *gin.Context) {
 	pool := s.pool.Load()
 	if pool == nil {
 		c.Header("Retry-After", strconv.Itoa(s.retryAfterSeconds()))
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "starting"})
+		starting := gin.H{"status": "starting"}
+		if b := s.backends(); b != nil {
+			if h, err := b.Health(); err == nil {
+				starting["backend"] = h
+			}
+		}
+		c.JSON(http.StatusServiceUnavailable, starting)
 		return
 	}
 	info := pool.Info()
@@ -41,7 +52,30 @@ func (s *Server) handleHealth(c *gin.Context) {
 		}
 		resp.Documents, resp.Chunks = docs, chunks
 	}
+	if b := s.backends(); b != nil {
+		h, err := b.Health()
+		if err != nil {
+			s.abortWithError(c, err)
+			return
+		}
+		resp.Backend = &h
+	}
 	c.JSON(http.StatusOK, resp)
+}
+
+// backends returns the collections' Backends when they have a remote
+// backend, else nil.
+func (s *Server) backends() *Backends {
+	r := s.colls.Load()
+	if r == nil {
+		return nil
+	}
+	vs := r.vectorStore
+	if w, ok := vs.(withDocuments); ok {
+		vs = w.vectorStore
+	}
+	b, _ := vs.(*Backends)
+	return b
 }
 
 // apiInfo is GET / for programs.
