@@ -132,8 +132,9 @@ const (
 //
 // It fails with ErrOutboxFull when the outbox would hold more than
 // lim.MaxEntries entries or lim.MaxBytes bytes (the error says how many it
-// holds), with ErrInvalid for a bad collection name or an op whose kind
-// and fields do not match, and with ErrNoSpace when the disk is full.
+// holds), with ErrInvalid for a bad collection name, an op whose kind
+// and fields do not match or one larger than lim.MaxBytes alone, and with
+// ErrNoSpace when the disk is full.
 func (s *Store) AppendOutbox(ctx context.Context, collection string, vectors map[string]VectorParams, op OutboxOp, lim OutboxLimits) (uint64, error) {
 	if err := CheckCollectionName(collection); err != nil {
 		return 0, fmt.Errorf("outbox of %q: %w", collection, err)
@@ -148,6 +149,10 @@ func (s *Store) AppendOutbox(ctx context.Context, collection string, vectors map
 			return 0, fmt.Errorf("outbox of %q: %w", collection, err)
 		}
 		vrec = encodeConfig(time.Unix(0, 0), vectors)
+	}
+	if lim.MaxBytes > 0 && int64(len(rec)) > lim.MaxBytes {
+		return 0, fmt.Errorf("outbox of %q: a write of %d bytes is larger than the whole outbox may hold (%d bytes): send it in parts: %w",
+			collection, len(rec), lim.MaxBytes, ErrInvalid)
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("outbox of %q: %w", collection, err)
