@@ -221,9 +221,11 @@ func outboxTotals(top *bolt.Bucket) (entries, size uint64, err error) {
 	return entries, size, err
 }
 
-// PeekOutbox returns up to max of the oldest entries of collection's
-// outbox, oldest first; none when it is empty or does not exist.
-func (s *Store) PeekOutbox(collection string, max int) ([]OutboxEntry, error) {
+// PeekOutbox returns the oldest entries of collection's outbox, oldest
+// first: up to max of them, fewer when the next would take their records
+// past maxBytes (0: no bound), but always the oldest when there is one;
+// none when the outbox is empty or does not exist.
+func (s *Store) PeekOutbox(collection string, max, maxBytes int) ([]OutboxEntry, error) {
 	var out []OutboxEntry
 	err := s.db.View(func(tx *bolt.Tx) error {
 		q := outboxBucket(tx, collection, outboxQueue)
@@ -231,7 +233,11 @@ func (s *Store) PeekOutbox(collection string, max int) ([]OutboxEntry, error) {
 			return nil
 		}
 		c := q.Cursor()
+		size := 0
 		for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
+			if size += len(v); len(out) > 0 && maxBytes > 0 && size > maxBytes {
+				break
+			}
 			if len(k) != 8 {
 				return fmt.Errorf("outbox key %x: %w", k, ErrCorrupt)
 			}

@@ -61,7 +61,7 @@ func TestOutboxAppendPeekRemoveInOrderAndSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	got, err := s.PeekOutbox("c", 100)
+	got, err := s.PeekOutbox("c", 100, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +84,15 @@ func TestOutboxAppendPeekRemoveInOrderAndSurvivesReopen(t *testing.T) {
 		t.Fatalf("stats %+v, %v", st, err)
 	}
 
+	// A byte budget stops before the entry that would pass it, but
+	// always gives the oldest.
+	if few, err := s.PeekOutbox("c", 100, got[0].Size+got[1].Size); err != nil || len(few) != 2 {
+		t.Fatalf("peek within the size of two entries: %d entries, %v", len(few), err)
+	}
+	if few, err := s.PeekOutbox("c", 100, 1); err != nil || len(few) != 1 || few[0].Seq != 1 {
+		t.Fatalf("peek within 1 byte: %+v, %v", few, err)
+	}
+
 	// Delivered in order: removing through seq 3 leaves 4 at the head.
 	if err := s.RemoveOutbox(bg, "c", 3); err != nil {
 		t.Fatal(err)
@@ -91,14 +100,14 @@ func TestOutboxAppendPeekRemoveInOrderAndSurvivesReopen(t *testing.T) {
 	if err := s.RemoveOutbox(bg, "c", 3); err != nil { // a retry
 		t.Fatal(err)
 	}
-	head, err := s.PeekOutbox("c", 1)
+	head, err := s.PeekOutbox("c", 1, 0)
 	if err != nil || len(head) != 1 || head[0].Seq != 4 {
 		t.Fatalf("head after removing 1-3: %+v, %v", head, err)
 	}
 	if err := s.BuryOutbox(bg, "c", 4, "weaviate said no"); err != nil {
 		t.Fatal(err)
 	}
-	head, _ = s.PeekOutbox("c", 1)
+	head, _ = s.PeekOutbox("c", 1, 0)
 	if len(head) != 1 || head[0].Seq != 5 {
 		t.Fatalf("head after burying 4: %+v", head)
 	}
@@ -121,7 +130,7 @@ func TestOutboxAppendPeekRemoveInOrderAndSurvivesReopen(t *testing.T) {
 	if _, ok := st["c"]; ok || st["other"].Entries != 1 {
 		t.Fatalf("after clearing c: %+v", st)
 	}
-	if got, err := s.PeekOutbox("c", 10); err != nil || len(got) != 0 {
+	if got, err := s.PeekOutbox("c", 10, 0); err != nil || len(got) != 0 {
 		t.Fatalf("peek of a cleared outbox: %v, %v", got, err)
 	}
 }
@@ -193,7 +202,7 @@ func TestOutboxOnAStoreWithoutOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []func() error{
-		func() error { _, err := s.PeekOutbox("c", 1); return err },
+		func() error { _, err := s.PeekOutbox("c", 1, 0); return err },
 		func() error { return s.RemoveOutbox(bg, "c", 1) },
 		func() error { return s.BuryOutbox(bg, "c", 1, "x") },
 		func() error { _, err := s.DeadLetters("c"); return err },

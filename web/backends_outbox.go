@@ -197,8 +197,9 @@ func (b *Backends) stopSender(name string) {
 	<-s.done
 }
 
-// run delivers name's outbox in order until it is empty or ctx ends: an
-// entry leaves the outbox once Weaviate accepted it; one Weaviate refuses
+// run delivers name's outbox in order until it is empty or ctx ends
+// (runs of small upserts together, see upsertRun): an entry leaves the
+// outbox once Weaviate accepted it; one Weaviate refuses
 // for good (weaviate.Permanent, buryAfter times in a row) goes to the
 // dead letters, so the ones after it are delivered; any other failure is retried, after a backoff
 // that doubles up to maxBackoff, or at once when the cluster is seen
@@ -234,7 +235,7 @@ func (b *Backends) run(ctx context.Context, s *sender) {
 		return true
 	}
 	for ctx.Err() == nil {
-		head, err := b.st.PeekOutbox(s.name, 1)
+		head, err := b.st.PeekOutbox(s.name, coalesceEntries, coalesceBytes)
 		if err != nil {
 			b.log.Error("reading the outbox", "collection", s.name, "err", err)
 			if !pause() {
@@ -246,7 +247,7 @@ func (b *Backends) run(ctx context.Context, s *sender) {
 			// Empty: exit, unless an append came in meanwhile (appends
 			// start a sender under b.mu, so none is missed).
 			b.mu.Lock()
-			head, err = b.st.PeekOutbox(s.name, 1)
+			head, err = b.st.PeekOutbox(s.name, 1, 0)
 			if err == nil && len(head) == 0 {
 				delete(b.senders, s.name)
 				b.mu.Unlock()
@@ -255,23 +256,41 @@ func (b *Backends) run(ctx context.Context, s *sender) {
 			b.mu.Unlock()
 			continue
 		}
-		e := head[0]
-		n, err := b.deliver(ctx, s.name, e)
+		// After a refusal, entries go one at a time, so that the one
+		// refused is the one buried.
+		group := head[:1]
+		if refusals == 0 {
+			group = upsertRun(head)
+		}
+		e := group[0]
+		var ns []int
+		if len(group) == 1 {
+			var n int
+			n, err = b.deliver(ctx, s.name, e)
+			ns = []int{n}
+		} else {
+			ns, err = b.deliverUpserts(ctx, s.name, group)
+		}
 		if ctx.Err() != nil {
 			return
 		}
 		switch {
 		case err == nil:
 			b.observe(nil)
-			if err := b.st.RemoveOutbox(ctx, s.name, e.Seq); err != nil {
-				b.log.Error("removing a delivered entry from the outbox", "collection", s.name, "seq", e.Seq, "err", err)
+			last := group[len(group)-1].Seq
+			if err := b.st.RemoveOutbox(ctx, s.name, last); err != nil {
+				b.log.Error("removing delivered entries from the outbox", "collection", s.name, "through", last, "err", err)
 				if !pause() {
 					return
 				}
 				continue
 			}
-			b.finish(s, e.Seq, delivery{n: n})
+			for i, g := range group {
+				b.finish(s, g.Seq, delivery{n: ns[i]})
+			}
 			backoff, refusals = minBackoff, 0
+		case weaviate.Permanent(err) && len(group) > 1:
+			refusals = 1 // find which one, one at a time
 		case weaviate.Permanent(err) && refusals+1 < buryAfter:
 			// Not yet: a node that has just restarted answers some
 			// writes with a 4xx until it has loaded its schema.
@@ -301,6 +320,56 @@ func (b *Backends) run(ctx context.Context, s *sender) {
 			}
 		}
 	}
+}
+
+// Coalescing: a sender reads up to coalesceEntries entries (at most
+// coalesceBytes of them) at a time, and delivers a run of upserts among
+// them as one upsert of at most weaviate.DefaultBatchSize points (one
+// batch request, one removal from the outbox) rather than one each.
+const (
+	coalesceEntries = 64
+	coalesceBytes   = 1 << 20
+)
+
+// upsertRun returns the upserts at the head of entries that together hold
+// at most weaviate.DefaultBatchSize points, or the head alone.
+func upsertRun(entries []store.OutboxEntry) []store.OutboxEntry {
+	n := len(entries[0].Op.Points)
+	i := 1
+	if entries[0].Op.Kind == store.OutboxUpsert {
+		for ; i < len(entries); i++ {
+			e := entries[i]
+			if e.Op.Kind != store.OutboxUpsert || n+len(e.Op.Points) > weaviate.DefaultBatchSize {
+				break
+			}
+			n += len(e.Op.Points)
+		}
+	}
+	return entries[:i]
+}
+
+// deliverUpserts delivers a run of upserts as one: a point in several of
+// them is sent once, as the latest wrote it, since Weaviate applies the
+// objects of one batch in no set order. It returns each entry's points.
+func (b *Backends) deliverUpserts(ctx context.Context, name string, run []store.OutboxEntry) ([]int, error) {
+	var pts []store.Point
+	at := map[store.PointID]int{}
+	ns := make([]int, len(run))
+	for i, e := range run {
+		ns[i] = len(e.Op.Points)
+		for _, p := range e.Op.Points {
+			if j, ok := at[p.ID]; ok {
+				pts[j] = p
+				continue
+			}
+			at[p.ID] = len(pts)
+			pts = append(pts, p)
+		}
+	}
+	op := store.OutboxOp{Kind: store.OutboxUpsert, Points: pts}
+	ctx, cancel := context.WithTimeout(ctx, b.deliveryBudget(op))
+	defer cancel()
+	return ns, b.remote.Upsert(ctx, name, pts)
 }
 
 // finish records that entry seq of s's collection is done and tells who

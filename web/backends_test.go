@@ -350,12 +350,18 @@ func TestBackendsWeaviateDown(t *testing.T) {
 		want = append(want, i)
 	}
 	t.Logf("20 writes acknowledged into the outbox with the cluster down in %v", time.Since(start).Round(time.Millisecond))
+	// The same point twice in a row: delivered in one batch, the later
+	// write wins.
+	for v := range 2 {
+		acknowledged(t, call(t, "PUT", col+"/points", map[string]any{"points": []any{
+			map[string]any{"id": 22, "vector": []float32{1, 22}, "payload": map[string]any{"v": v}}}}, nil))
+	}
 	acknowledged(t, call(t, "POST", col+"/points/payload", map[string]any{"payload": map[string]any{"a": 1}, "points": []any{1}}, nil))
 	acknowledged(t, call(t, "POST", col+"/points/delete", map[string]any{"points": []any{2}}, nil))
 	r = search()
 	qerr(t, r, 503, "unreachable")
-	if n := pending(t, r); n != 22 {
-		t.Fatalf("pending %d with the cluster down, want 22", n)
+	if n := pending(t, r); n != 24 {
+		t.Fatalf("pending %d with the cluster down, want 24", n)
 	}
 	// A write that waits: 503 after its time limit, and still queued.
 	start = time.Now()
@@ -373,7 +379,7 @@ func TestBackendsWeaviateDown(t *testing.T) {
 	qerr(t, call(t, "GET", w.base+"/collections", nil, nil), 503, "unreachable")
 	qok(t, call(t, "POST", w.base+"/collections/old/points/count", map[string]any{}, nil), nil)
 	h := w.health(t)
-	if h.Reachable == nil || *h.Reachable || h.UnreachableSince == nil || h.LastError == "" || h.Pending != 23 || h.OutboxBytes == 0 || h.Oldest <= 0 {
+	if h.Reachable == nil || *h.Reachable || h.UnreachableSince == nil || h.LastError == "" || h.Pending != 25 || h.OutboxBytes == 0 || h.Oldest <= 0 {
 		t.Fatalf("health with the cluster down: %+v", h)
 	}
 
@@ -382,7 +388,7 @@ func TestBackendsWeaviateDown(t *testing.T) {
 	if err := w.node.Restart(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("23 queued writes delivered %v after the node answered ready", w.drained(t).Round(time.Millisecond))
+	t.Logf("25 queued writes delivered %v after the node answered ready", w.drained(t).Round(time.Millisecond))
 	if got := scrollIDs(t, col); !slices.Equal(got, idStrings(want...)) {
 		t.Fatalf("after the outbox drained: %v, want %v", got, idStrings(want...))
 	}
@@ -390,6 +396,10 @@ func TestBackendsWeaviateDown(t *testing.T) {
 	qok(t, call(t, "GET", col+"/points/1", nil, nil), &one)
 	if string(one.Payload) != `{"a":1}` {
 		t.Fatalf("point 1 payload %s, want the queued update", one.Payload)
+	}
+	qok(t, call(t, "GET", col+"/points/22", nil, nil), &one)
+	if string(one.Payload) != `{"v":1}` {
+		t.Fatalf("point 22 payload %s, want the later of two writes", one.Payload)
 	}
 	r = search()
 	qok(t, r, &res)
