@@ -144,7 +144,7 @@ func (b *Backends) waitFor(ctx context.Context, name string, seq uint64, limit t
 	}
 	return 0, &requestError{ErrUnavailable, fmt.Sprintf(
 		"the write to collection %q is queued in this device's outbox (on disk) and will be delivered to the Weaviate cluster at %s, "+
-			"but was not delivered within %v (%s); it stays queued, do not send it again", name, b.where, limit, why)}
+			"but was not delivered within %v (%s); it stays queued, no need to send it again", name, b.where, limit, why)}
 }
 
 // buriedError is the refusal of entry seq when it is among name's dead
