@@ -1,15 +1,13 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/url"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/edgesearch/edgesearch/search"
@@ -27,39 +25,161 @@ import (
 //     a class another appliance made there (Es_…) is served from there;
 //   - List shows both, the local one winning a name held by both.
 //
-// It lives in web rather than a package of its own because the one thing
-// it adds besides routing is turning the remote's failures into this
-// server's answers: an unreachable cluster is ErrUnavailable (503 with
+// It lives in web rather than a package of its own because what it adds
+// besides routing is turning the remote's failures into this server's
+// answers: an unreachable cluster is ErrUnavailable (503 with
 // Retry-After), its not-found and exists are store's sentinels.
 //
-// Writes to a remote collection are synchronous for now: acknowledged once
-// Weaviate accepted them at the client's consistency level, refused (503)
-// while it is unreachable. The durable outbox of docs/weaviate.md, which
-// acknowledges a write once it is on the device's disk, comes later.
+// Writes to a remote collection (Upsert, Delete, DeleteWhere,
+// UpdatePayload) go through a durable outbox in the device's store
+// (store.AppendOutbox; docs/weaviate.md): each is checked first, so what
+// Weaviate would refuse is refused now with the same 4xx, then committed
+// to the outbox and acknowledged, and a sender per collection delivers the
+// outbox in order, removing an entry only once Weaviate accepted it. So
+// writes are accepted while the cluster is unreachable, up to the
+// outbox's bounds (then 503 naming why), and nothing acknowledged is lost
+// when the process dies. A write whose request asked to wait (Qdrant's
+// wait=true, see withRemoteRequest) is answered once delivered, or 503
+// when that takes longer than the time limit (it stays queued). Reads go
+// to the cluster and do not see queued writes; they report how many are
+// queued (PendingHeader).
 type Backends struct {
 	local   *search.Collections
 	remote  *weaviate.Client
 	where   string // the remote's address, for messages
 	timeout time.Duration
+	st      *store.Store
+	lim     store.OutboxLimits
+	log     *slog.Logger
+
+	// dropMu orders appends (read-locked) against Drop (locked), so a
+	// drop's clearing of the outbox cannot lose a write appended during
+	// it.
+	dropMu sync.RWMutex
+
+	mu       sync.Mutex
+	ctx      context.Context // the senders' parent, from Start
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	senders  map[string]*sender
+	finished map[string]uint64 // per collection, the last seq delivered or buried in this process
+	reach    reachability
+	back     chan struct{} // closed when the cluster answers again after failing
+}
+
+// reachability is what the last calls to the cluster said, for /health
+// and messages; guarded by Backends.mu.
+type reachability struct {
+	known   bool
+	ok      bool
+	checked time.Time
+	since   time.Time // when it last became unreachable
+	err     string
+}
+
+// BackendOptions configure NewBackends.
+type BackendOptions struct {
+	// Where is the remote's address, for messages and /health.
+	Where string
+	// Timeout bounds each synchronous call to the remote, the delivery of
+	// one outbox entry (scaled by its size, see deliveryBudget) and the
+	// wait of a write that asked to wait; 0 takes DefaultBackendTimeout.
+	Timeout time.Duration
+	// Store holds the outbox. Required.
+	Store *store.Store
+	// OutboxEntries and OutboxBytes bound the outbox, every remote
+	// collection's entries together; 0 takes the defaults.
+	OutboxEntries int
+	OutboxBytes   int64
+	// Logger receives the senders' records; nil discards them.
+	Logger *slog.Logger
 }
 
 // DefaultBackendTimeout bounds one call to the remote backend (which may
 // be several HTTP requests: a batch upsert in pages, a payload update).
 const DefaultBackendTimeout = 30 * time.Second
 
+// Defaults of the outbox's bounds. 100,000 entries is a day of a write a
+// second; 256 MiB is about 100,000 points of 384 float32 dimensions and a
+// small payload, little beside the model and the index on the devices
+// edgesearch runs on, and far below bbolt's 2 GiB on 32-bit builds.
+const (
+	DefaultOutboxEntries = 100_000
+	DefaultOutboxBytes   = 256 << 20
+)
+
+// PendingHeader carries, on every answer about a remote collection, how
+// many of its writes are queued in the outbox, and on /search answers when
+// the documents are indexed in a backend, how many of their chunks it
+// lacks: reads do not see those yet, so a client that needs its own writes
+// waits for 0.
+const PendingHeader = "X-Edgesearch-Pending"
+
 // updatePage is how many points a payload update on the remote reads and
 // rewrites at a time.
 const updatePage = 256
 
 // NewBackends routes between the local engine and the Weaviate client
-// remote, whose address where names in messages; timeout bounds each
-// call to the remote (0 takes DefaultBackendTimeout), so a cluster that
-// stops answering costs a request that long and no longer.
-func NewBackends(local *search.Collections, remote *weaviate.Client, where string, timeout time.Duration) *Backends {
-	if timeout <= 0 {
-		timeout = DefaultBackendTimeout
+// remote, with the outbox in opts.Store. Call Start to deliver what the
+// outbox holds, and Close to stop. It fails without a store.
+func NewBackends(local *search.Collections, remote *weaviate.Client, opts BackendOptions) (*Backends, error) {
+	if opts.Store == nil {
+		return nil, errors.New("backends: no store for the outbox")
 	}
-	return &Backends{local: local, remote: remote, where: where, timeout: timeout}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultBackendTimeout
+	}
+	if opts.OutboxEntries <= 0 {
+		opts.OutboxEntries = DefaultOutboxEntries
+	}
+	if opts.OutboxBytes <= 0 {
+		opts.OutboxBytes = DefaultOutboxBytes
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Backends{
+		local: local, remote: remote, where: opts.Where, timeout: opts.Timeout, st: opts.Store,
+		lim: store.OutboxLimits{MaxEntries: opts.OutboxEntries, MaxBytes: opts.OutboxBytes}, log: log,
+		senders: map[string]*sender{}, finished: map[string]uint64{}, back: make(chan struct{}),
+	}, nil
+}
+
+// Start starts a sender for every collection whose outbox holds entries
+// (a restart after a crash delivers what was acknowledged before it);
+// senders stop when ctx ends or at Close. Writes before Start are queued
+// and delivered once it runs.
+func (b *Backends) Start(ctx context.Context) error {
+	stats, err := b.st.OutboxStats()
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctx != nil {
+		return errors.New("backends: started twice")
+	}
+	b.ctx, b.stop = context.WithCancel(ctx)
+	for name, st := range stats {
+		if st.Entries > 0 {
+			b.log.Info("delivering the outbox left from before", "collection", name, "entries", st.Entries, "since", st.Oldest)
+			b.startSender(name)
+		}
+	}
+	return nil
+}
+
+// Close stops the senders and waits for them. An entry being delivered
+// stays queued, and is delivered again (idempotently) after the next
+// Start.
+func (b *Backends) Close() {
+	b.mu.Lock()
+	if b.stop != nil {
+		b.stop()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
 }
 
 // isRemote reports whether name is the remote's: not a local collection.
@@ -78,13 +198,42 @@ func (b *Backends) isRemote(name string) (bool, error) {
 func (b *Backends) call(ctx context.Context, name string, f func(ctx context.Context) error) error {
 	rctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	return b.remoteError(ctx, name, f(rctx))
+	err := f(rctx)
+	if ctx.Err() == nil {
+		b.observe(err)
+	}
+	return b.remoteError(ctx, name, err)
+}
+
+// observe records what a call to the cluster said of its reachability:
+// an answer (nil, or an error other than weaviate.Unreachable) means it
+// answers.
+func (b *Backends) observe(err error) {
+	down := weaviate.Unreachable(err)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := &b.reach
+	was := r.known && !r.ok
+	r.known, r.checked = true, time.Now()
+	if down {
+		if !was {
+			r.since = r.checked
+		}
+		r.ok, r.err = false, err.Error()
+		return
+	}
+	r.ok, r.err = true, ""
+	if was {
+		close(b.back) // senders waiting out a backoff try now
+		b.back = make(chan struct{})
+	}
 }
 
 // remoteError maps the Weaviate client's errors to the ones the routes
 // know. The cluster not answering (no connection, our timeout, a gateway
-// or unavailable status) is ErrUnavailable with a message naming the
-// cluster; the caller's own cancellation stays what it is.
+// or unavailable status, a consistency level it cannot meet) is
+// ErrUnavailable with a message naming the cluster; the caller's own
+// cancellation stays what it is.
 func (b *Backends) remoteError(ctx context.Context, name string, err error) error {
 	if err == nil {
 		return nil
@@ -92,9 +241,6 @@ func (b *Backends) remoteError(ctx context.Context, name string, err error) erro
 	if ctx.Err() != nil {
 		return err
 	}
-	var we *weaviate.Error
-	var ue *url.Error
-	var ne net.Error
 	switch {
 	case errors.Is(err, weaviate.ErrNotFound):
 		return fmt.Errorf("%w: %w", err, store.ErrNotFound)
@@ -106,9 +252,7 @@ func (b *Backends) remoteError(ctx context.Context, name string, err error) erro
 		return fmt.Errorf("%w: %w", err, store.ErrBadPointID)
 	case errors.Is(err, context.DeadlineExceeded):
 		return b.unavailable(name, fmt.Sprintf("no answer within %v", b.timeout))
-	case errors.As(err, &we) && (we.Status == 502 || we.Status == 503 || we.Status == 504):
-		return b.unavailable(name, we.Error())
-	case errors.As(err, &ue), errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF):
+	case weaviate.Unreachable(err):
 		return b.unavailable(name, err.Error())
 	}
 	return err
@@ -141,6 +285,9 @@ func (b *Backends) Create(ctx context.Context, name string, vectors map[string]s
 	return info, err
 }
 
+// Drop drops a collection. For a remote one, its sender stops first, and
+// its outbox (queued writes and dead letters) is cleared once the class
+// was dropped on the remote; a failed drop leaves the outbox to deliver.
 func (b *Backends) Drop(ctx context.Context, name string) (bool, error) {
 	remote, err := b.isRemote(name)
 	if err != nil || !remote {
@@ -149,15 +296,32 @@ func (b *Backends) Drop(ctx context.Context, name string) (bool, error) {
 		}
 		return b.local.Drop(ctx, name)
 	}
+	b.dropMu.Lock()
+	defer b.dropMu.Unlock()
+	b.stopSender(name)
 	var ok bool
 	err = b.call(ctx, name, func(ctx context.Context) (err error) {
 		ok, err = b.remote.Drop(ctx, name)
 		return err
 	})
-	return ok, err
+	if err != nil {
+		b.mu.Lock()
+		b.startSender(name)
+		b.mu.Unlock()
+		return false, err
+	}
+	if err := b.st.ClearOutbox(context.WithoutCancel(ctx), name); err != nil {
+		return ok, err
+	}
+	b.mu.Lock()
+	delete(b.finished, name)
+	b.mu.Unlock()
+	return ok, nil
 }
 
-// Upsert writes synchronously to a remote collection (see Backends).
+// Upsert queues points for a remote collection (see Backends), once they
+// pass the checks Weaviate's would: every id has a UUID, every point
+// exactly the collection's vectors, a payload Weaviate can hold.
 func (b *Backends) Upsert(ctx context.Context, name string, pts []store.Point) error {
 	if remote, err := b.isRemote(name); err != nil || !remote {
 		if err != nil {
@@ -165,9 +329,22 @@ func (b *Backends) Upsert(ctx context.Context, name string, pts []store.Point) e
 		}
 		return b.local.Upsert(ctx, name, pts)
 	}
-	return b.call(ctx, name, func(ctx context.Context) error { return b.remote.Upsert(ctx, name, pts) })
+	vectors, err := b.vectors(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := weaviate.CheckPoints(name, vectors, pts); err != nil {
+		return b.remoteError(ctx, name, err)
+	}
+	_, err = b.enqueue(ctx, name, vectors, store.OutboxOp{Kind: store.OutboxUpsert, Points: pts})
+	return err
 }
 
+// Delete queues the deletion of points of a remote collection; ids
+// without a Weaviate UUID are skipped, as no such point can be there. The
+// count is of the points deleted when the request waited for the
+// delivery, else 0: how many a queued delete removes is known only when
+// it is delivered.
 func (b *Backends) Delete(ctx context.Context, name string, ids []store.PointID) (int, error) {
 	if remote, err := b.isRemote(name); err != nil || !remote {
 		if err != nil {
@@ -175,14 +352,19 @@ func (b *Backends) Delete(ctx context.Context, name string, ids []store.PointID)
 		}
 		return b.local.Delete(ctx, name, ids)
 	}
-	var n int
-	err := b.call(ctx, name, func(ctx context.Context) (err error) {
-		n, err = b.remote.Delete(ctx, name, ids)
-		return err
-	})
-	return n, err
+	vectors, err := b.vectors(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	if ids == nil {
+		ids = []store.PointID{}
+	}
+	return b.enqueue(ctx, name, vectors, store.OutboxOp{Kind: store.OutboxDelete, IDs: ids})
 }
 
+// DeleteWhere queues the deletion of the points of a remote collection
+// that pass f, once f translates to a Weaviate filter (else
+// search.ErrBadFilter). The count is as Delete's.
 func (b *Backends) DeleteWhere(ctx context.Context, name string, f *search.Filter) (int, error) {
 	if remote, err := b.isRemote(name); err != nil || !remote {
 		if err != nil {
@@ -190,18 +372,23 @@ func (b *Backends) DeleteWhere(ctx context.Context, name string, f *search.Filte
 		}
 		return b.local.DeleteWhere(ctx, name, f)
 	}
-	var n int
-	err := b.call(ctx, name, func(ctx context.Context) (err error) {
-		n, err = b.remote.DeleteWhere(ctx, name, f)
-		return err
-	})
-	return n, err
+	vectors, err := b.vectors(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	raw, err := b.checkFilter(ctx, name, f)
+	if err != nil {
+		return 0, err
+	}
+	return b.enqueue(ctx, name, vectors, store.OutboxOp{Kind: store.OutboxDeleteWhere, Filter: raw})
 }
 
-// UpdatePayload on a remote collection reads the selected points, applies
-// op to each payload (store.PayloadOp.Apply, as the local store does) and
-// writes back those that changed, a page at a time. It is not atomic: a
-// concurrent writer of the same point (another request, another
+// UpdatePayload queues a payload update of a remote collection's points,
+// selected by ids or by a filter, once the op and the filter pass the
+// checks. The count is as Delete's. Delivered, it reads the selected
+// points, applies op to each payload (store.PayloadOp.Apply, as the local
+// store does) and writes back those that changed, a page at a time. That
+// is not atomic: a concurrent writer of the same point (another
 // appliance) may be overwritten by the stale rest of the point read here,
 // or have its payload change lost; Weaviate offers no compare-and-set,
 // and a partial update (PATCH) would not recompute the filterable
@@ -219,71 +406,58 @@ func (b *Backends) UpdatePayload(ctx context.Context, name string, ids []store.P
 	if _, err := op.Apply(nil); err != nil {
 		return 0, fmt.Errorf("update payload in collection %q: %w", name, err)
 	}
-	n := 0
-	err := b.call(ctx, name, func(ctx context.Context) error {
-		apply := func(pts []store.Point) error {
-			changed := pts[:0]
-			for _, p := range pts {
-				np, err := op.Apply(p.Payload)
-				if err != nil {
-					return fmt.Errorf("update payload in collection %q: point %v: %w", name, p.ID, err)
-				}
-				if bytes.Equal(np, p.Payload) {
-					continue
-				}
-				p.Payload = np
-				changed = append(changed, p)
-			}
-			if len(changed) == 0 {
-				return nil
-			}
-			if err := b.remote.Upsert(ctx, name, changed); err != nil {
-				return err
-			}
-			n += len(changed)
-			return nil
+	vectors, err := b.vectors(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	q := store.OutboxOp{Kind: store.OutboxUpdatePayload, IDs: ids, Payload: op}
+	if f != nil {
+		if q.Filter, err = b.checkFilter(ctx, name, f); err != nil {
+			return 0, err
 		}
-		if f == nil {
-			ids = uniqueIDs(ids)
-			for start := 0; start < len(ids); start += updatePage {
-				pts, err := b.remote.Get(ctx, name, ids[start:min(start+updatePage, len(ids))], true, true)
-				if err != nil {
-					return err
-				}
-				if err := apply(pts); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		// Scroll pages in id order from the last id seen, so a point whose
-		// new payload no longer (or now) passes f is not met twice.
-		var from *store.PointID
-		for {
-			pts, next, err := b.remote.Scroll(ctx, name, f, from, updatePage, true, true)
-			if err != nil {
-				return err
-			}
-			if err := apply(pts); err != nil {
-				return err
-			}
-			if next == nil {
-				return nil
-			}
-			from = next
-		}
-	})
-	return n, err
+	}
+	return b.enqueue(ctx, name, vectors, q)
 }
 
-// uniqueIDs is ids without repeats, in first-seen order.
-func uniqueIDs(ids []store.PointID) []store.PointID {
-	seen := make(map[store.PointID]bool, len(ids))
-	return slices.DeleteFunc(slices.Clone(ids), func(id store.PointID) bool {
-		dup := seen[id]
-		seen[id] = true
-		return dup
-	})
+// vectors returns a remote collection's vectors: from the client's cache
+// or the cluster, or, while the cluster is unreachable, as the outbox
+// last recorded them. It fails with store.ErrNotFound when the cluster
+// has no such class, and with ErrUnavailable when the cluster is
+// unreachable and the outbox never saw the collection.
+func (b *Backends) vectors(ctx context.Context, name string) (map[string]store.VectorParams, error) {
+	rctx, cancel := context.WithTimeout(ctx, b.timeout)
+	vectors, err := b.remote.Vectors(rctx, name)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		// Only a failure says something of the cluster: the vectors
+		// usually come from the client's cache, without a request.
+		b.observe(err)
+	}
+	err = b.remoteError(ctx, name, err)
+	if err == nil || !errors.Is(err, ErrUnavailable) {
+		return vectors, err
+	}
+	known, serr := b.st.OutboxVectors(name)
+	if serr != nil || known == nil {
+		return nil, errors.Join(err, serr)
+	}
+	return known, nil
+}
+
+// checkFilter checks f translates for a remote collection and returns it
+// as JSON, the form the outbox keeps.
+func (b *Backends) checkFilter(ctx context.Context, name string, f *search.Filter) ([]byte, error) {
+	if f == nil {
+		return []byte("{}"), nil // every point, as the local engine reads no filter
+	}
+	if err := b.remote.CheckFilter(name, f); err != nil {
+		return nil, b.remoteError(ctx, name, err)
+	}
+	raw, err := f.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("collection %q: filter: %w: %w", name, err, search.ErrBadFilter)
+	}
+	return raw, nil
 }
 
 func (b *Backends) Query(ctx context.Context, name string, q search.PointQuery) ([]search.ScoredPoint, error) {
@@ -293,6 +467,7 @@ func (b *Backends) Query(ctx context.Context, name string, q search.PointQuery) 
 		}
 		return b.local.Query(ctx, name, q)
 	}
+	b.setPending(ctx, name)
 	var out []search.ScoredPoint
 	err := b.call(ctx, name, func(ctx context.Context) (err error) {
 		out, err = b.remote.Query(ctx, name, q)
@@ -308,6 +483,7 @@ func (b *Backends) Scroll(ctx context.Context, name string, f *search.Filter, fr
 		}
 		return b.local.Scroll(ctx, name, f, from, limit, withPayload, withVectors)
 	}
+	b.setPending(ctx, name)
 	var pts []store.Point
 	var next *store.PointID
 	err := b.call(ctx, name, func(ctx context.Context) error {
@@ -334,6 +510,7 @@ func (b *Backends) Count(ctx context.Context, name string, f *search.Filter) (in
 		}
 		return b.local.Count(ctx, name, f)
 	}
+	b.setPending(ctx, name)
 	var n int
 	err := b.call(ctx, name, func(ctx context.Context) (err error) {
 		n, err = b.remote.Count(ctx, name, f)
@@ -423,4 +600,10 @@ func (b *Backends) Info(name string) (store.CollectionInfo, error) {
 		return err
 	})
 	return info, err
+}
+
+// Ready asks the cluster whether it answers, within the backend timeout,
+// and records what it found (see Health).
+func (b *Backends) Ready(ctx context.Context) error {
+	return b.call(ctx, "", b.remote.Ready)
 }

@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,19 +25,26 @@ import (
 )
 
 // onWeaviate is a Qdrant-API server whose new collections live on a
-// one-node Weaviate of the test's own, beside a local engine.
+// one-node Weaviate of the test's own, beside a local engine. base is the
+// server; sync is the same server through a proxy that adds wait=true to
+// every request, so a write is answered once delivered, as the Qdrant
+// test bodies written for local collections expect.
 type onWeaviate struct {
-	base   string
-	local  *search.Collections
-	node   *weaviatetest.Cluster
-	client *weaviate.Client
+	base, sync string
+	main       string // the main port, for /health
+	local      *search.Collections
+	st         *store.Store
+	backends   *web.Backends
+	node       *weaviatetest.Cluster
+	client     *weaviate.Client
 }
 
 // startOnWeaviate starts weaviate-server (skipping without it, see
 // weaviatetest.Require) and a server routing between it and a fresh local
 // engine; before, when not nil, runs on both before the server serves.
-// Each remote call is bounded by timeout.
-func startOnWeaviate(t *testing.T, timeout time.Duration, before func(*search.Collections, *weaviate.Client)) *onWeaviate {
+// Each remote call is bounded by opts.Timeout; opts.Store is the local
+// engine's.
+func startOnWeaviate(t *testing.T, opts web.BackendOptions, before func(*search.Collections, *weaviate.Client)) *onWeaviate {
 	t.Helper()
 	bin := weaviatetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -46,13 +58,74 @@ func startOnWeaviate(t *testing.T, timeout time.Duration, before func(*search.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := openCollections(t, t.TempDir())
+	local, st := openCollectionsAndStore(t, t.TempDir())
 	if before != nil {
 		before(local, client)
 	}
+	opts.Where, opts.Store = node.URL(0), st
+	b := startBackends(t, local, client, opts)
 	srv := newQdrantServer(t, web.Config{}, nil)
-	srv.SetCollections(web.NewBackends(local, client, node.URL(0), timeout))
-	return &onWeaviate{base: serveQdrant(t, srv), local: local, node: node, client: client}
+	srv.SetCollections(b)
+	base := serveQdrant(t, srv)
+	return &onWeaviate{base: base, sync: waitProxy(t, base), main: serveMain(t, srv), local: local, st: st, backends: b, node: node, client: client}
+}
+
+// openCollectionsAndStore is openCollections that also returns the store.
+func openCollectionsAndStore(t *testing.T, dir string) (*search.Collections, *store.Store) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(dir, "edgesearch.db"), store.Options{Model: "all-MiniLM-L6-v2", Dims: 384})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := search.OpenCollections(context.Background(), st, search.CollectionsOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := cols.Close(); err != nil {
+			t.Errorf("close collections: %v", err)
+		}
+		if err := st.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	return cols, st
+}
+
+// startBackends makes and starts Backends, closed when the test ends
+// (before the store, which was opened earlier).
+func startBackends(t *testing.T, local *search.Collections, client *weaviate.Client, opts web.BackendOptions) *web.Backends {
+	t.Helper()
+	b, err := web.NewBackends(local, client, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+// waitProxy serves base through a proxy that adds wait=true to every
+// request and returns its URL.
+func waitProxy(t *testing.T, base string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	direct := rp.Director
+	rp.Director = func(r *http.Request) {
+		direct(r)
+		q := r.URL.Query()
+		q.Set("wait", "true")
+		r.URL.RawQuery = q.Encode()
+	}
+	ts := httptest.NewServer(rp)
+	t.Cleanup(ts.Close)
+	return ts.URL
 }
 
 // onlyOnWeaviate checks collection name is a class on the Weaviate and
@@ -70,8 +143,8 @@ func (w *onWeaviate) onlyOnWeaviate(t *testing.T, name string) {
 // The Qdrant routes answer a Weaviate-backed collection as a local one:
 // the same test bodies, over the other backend.
 func TestQdrantPointsOnWeaviate(t *testing.T) {
-	w := startOnWeaviate(t, 0, nil)
-	testQdrantPoints(t, w.base)
+	w := startOnWeaviate(t, web.BackendOptions{}, nil)
+	testQdrantPoints(t, w.sync)
 	w.onlyOnWeaviate(t, "c")
 	qok(t, call(t, "DELETE", w.base+"/collections/c", nil, nil), nil)
 	if _, err := w.client.Info(context.Background(), "c"); !errors.Is(err, weaviate.ErrNotFound) {
@@ -80,8 +153,8 @@ func TestQdrantPointsOnWeaviate(t *testing.T) {
 }
 
 func TestQdrantSearchAndQueryOnWeaviate(t *testing.T) {
-	w := startOnWeaviate(t, 0, nil)
-	testQdrantSearchAndQuery(t, w.base)
+	w := startOnWeaviate(t, web.BackendOptions{}, nil)
+	testQdrantSearchAndQuery(t, w.sync)
 	w.onlyOnWeaviate(t, "c")
 }
 
@@ -90,7 +163,7 @@ func TestQdrantSearchAndQueryOnWeaviate(t *testing.T) {
 // someone else is served from there, and the list shows them all.
 func TestBackendsRoute(t *testing.T) {
 	vec := map[string]store.VectorParams{"": {Size: 2, Distance: store.Dot}}
-	w := startOnWeaviate(t, 0, func(local *search.Collections, client *weaviate.Client) {
+	w := startOnWeaviate(t, web.BackendOptions{}, func(local *search.Collections, client *weaviate.Client) {
 		ctx := context.Background()
 		if _, err := local.Create(ctx, "old", vec); err != nil {
 			t.Fatal(err)
@@ -141,43 +214,277 @@ func TestBackendsRoute(t *testing.T) {
 	}
 }
 
-// TestBackendsWeaviateDown: while the Weaviate is stopped, its
-// collections answer 503 with Retry-After naming the cluster, the local
-// ones still answer, and once it is back its collections do too.
+// acknowledged checks r is a write queued for the remote: 200, Qdrant's
+// status "acknowledged".
+func acknowledged(t *testing.T, r reply) {
+	t.Helper()
+	var res struct {
+		Status string `json:"status"`
+	}
+	qok(t, r, &res)
+	if res.Status != "acknowledged" {
+		t.Fatalf("update result %s, want status acknowledged", r.body)
+	}
+}
+
+// pending reads PendingHeader of an answer.
+func pending(t *testing.T, r reply) int {
+	t.Helper()
+	n, err := strconv.Atoi(r.header.Get(web.PendingHeader))
+	if err != nil {
+		t.Fatalf("answer without %s: %v; body %s", web.PendingHeader, r.header, r.body)
+	}
+	return n
+}
+
+// backendHealth is the backend part of GET /health.
+type backendHealth struct {
+	Address          string     `json:"address"`
+	Reachable        *bool      `json:"reachable"`
+	UnreachableSince *time.Time `json:"unreachable_since"`
+	LastError        string     `json:"last_error"`
+	Pending          int        `json:"pending"`
+	OutboxBytes      int64      `json:"outbox_bytes"`
+	Oldest           float64    `json:"oldest_pending_seconds"`
+	DeadLetters      int        `json:"dead_letters"`
+}
+
+func (w *onWeaviate) health(t *testing.T) backendHealth {
+	t.Helper()
+	r := call(t, "GET", w.main+"/health", nil, nil)
+	var h struct {
+		Status  string
+		Backend *backendHealth `json:"backend"`
+	}
+	r.decode(t, &h)
+	if h.Backend == nil {
+		t.Fatalf("/health without backend: %s", r.body)
+	}
+	return *h.Backend
+}
+
+// drained waits, within a minute, until the outbox is empty, and returns
+// how long that took.
+func (w *onWeaviate) drained(t *testing.T) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		h := w.health(t)
+		if h.Pending == 0 {
+			return time.Since(start)
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatalf("the outbox still holds %d entries after a minute: %+v", h.Pending, h)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// scrollIDs lists every point id of a collection, through the scroll
+// route.
+func scrollIDs(t *testing.T, col string) []string {
+	t.Helper()
+	var page struct {
+		Points []qpoint `json:"points"`
+		Next   any      `json:"next_page_offset"`
+	}
+	qok(t, call(t, "POST", col+"/points/scroll", map[string]any{"limit": 10000}, nil), &page)
+	if page.Next != nil {
+		t.Fatalf("more than 10000 points")
+	}
+	ids := pointIDs(page.Points)
+	slices.Sort(ids)
+	return ids
+}
+
+func idStrings(ids ...int) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strconv.Itoa(id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestBackendsWeaviateDown: while the Weaviate is stopped, writes to its
+// collections are acknowledged into the outbox (pending grows, /health
+// says unreachable), reads answer 503 with Retry-After naming the
+// cluster, a write that waits answers 503 after its time limit and stays
+// queued, and the local collections still answer; once the Weaviate is
+// back the outbox drains and the collection holds exactly what was
+// acknowledged.
 func TestBackendsWeaviateDown(t *testing.T) {
 	vec := map[string]store.VectorParams{"": {Size: 2, Distance: store.Dot}}
-	w := startOnWeaviate(t, 0, func(local *search.Collections, _ *weaviate.Client) {
+	w := startOnWeaviate(t, web.BackendOptions{Timeout: 5 * time.Second}, func(local *search.Collections, _ *weaviate.Client) {
 		if _, err := local.Create(context.Background(), "old", vec); err != nil {
 			t.Fatal(err)
 		}
 	})
-	qok(t, call(t, "PUT", w.base+"/collections/c", map[string]any{"vectors": map[string]any{"size": 2, "distance": "Dot"}}, nil), nil)
-	updated(t, call(t, "PUT", w.base+"/collections/c/points", map[string]any{"points": []any{
+	col := w.base + "/collections/c"
+	qok(t, call(t, "PUT", col, map[string]any{"vectors": map[string]any{"size": 2, "distance": "Dot"}}, nil), nil)
+	updated(t, call(t, "PUT", col+"/points?wait=true", map[string]any{"points": []any{
 		map[string]any{"id": 1, "vector": []float32{1, 0}}, map[string]any{"id": 2, "vector": []float32{0, 1}}}}, nil))
 	search := func() reply {
-		return call(t, "POST", w.base+"/collections/c/points/search", map[string]any{"vector": []float32{1, 0}, "limit": 1}, nil)
+		return call(t, "POST", col+"/points/search", map[string]any{"vector": []float32{1, 0}, "limit": 1}, nil)
 	}
 	var res []qpoint
-	qok(t, search(), &res)
+	r := search()
+	qok(t, r, &res)
+	if pending(t, r) != 0 {
+		t.Fatalf("pending %d after a waited write", pending(t, r))
+	}
+	if h := w.health(t); h.Reachable == nil || !*h.Reachable || h.Address != w.node.URL(0) {
+		t.Fatalf("health with the cluster up: %+v", h)
+	}
 
 	if err := w.node.Stop(0, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	qerr(t, search(), 503, "Weaviate cluster at "+w.node.URL(0))
-	qerr(t, call(t, "PUT", w.base+"/collections/c/points", map[string]any{"points": []any{
-		map[string]any{"id": 3, "vector": []float32{1, 1}}}}, nil), 503, "unreachable")
-	qerr(t, call(t, "POST", w.base+"/collections/c/points/payload", map[string]any{"payload": map[string]any{"a": 1}, "points": []any{1}}, nil), 503, "unreachable")
+	r = search()
+	qerr(t, r, 503, "Weaviate cluster at "+w.node.URL(0))
+	want := []int{1}
+	start := time.Now()
+	for i := 3; i < 23; i++ {
+		acknowledged(t, call(t, "PUT", col+"/points", map[string]any{"points": []any{
+			map[string]any{"id": i, "vector": []float32{1, float32(i)}}}}, nil))
+		want = append(want, i)
+	}
+	t.Logf("20 writes acknowledged into the outbox with the cluster down in %v", time.Since(start).Round(time.Millisecond))
+	// The same point twice in a row: delivered in one batch, the later
+	// write wins.
+	for v := range 2 {
+		acknowledged(t, call(t, "PUT", col+"/points", map[string]any{"points": []any{
+			map[string]any{"id": 22, "vector": []float32{1, 22}, "payload": map[string]any{"v": v}}}}, nil))
+	}
+	acknowledged(t, call(t, "POST", col+"/points/payload", map[string]any{"payload": map[string]any{"a": 1}, "points": []any{1}}, nil))
+	acknowledged(t, call(t, "POST", col+"/points/delete", map[string]any{"points": []any{2}}, nil))
+	r = search()
+	qerr(t, r, 503, "unreachable")
+	if n := pending(t, r); n != 24 {
+		t.Fatalf("pending %d with the cluster down, want 24", n)
+	}
+	// A write that waits: 503 after its time limit, and still queued.
+	start = time.Now()
+	r = call(t, "PUT", col+"/points?wait=true&timeout=1", map[string]any{"points": []any{
+		map[string]any{"id": 100, "vector": []float32{1, 1}}}}, nil)
+	qerr(t, r, 503, "queued in this device's outbox")
+	qerr(t, r, 503, "it stays queued")
+	t.Logf("wait=true&timeout=1 with the cluster down answered 503 after %v", time.Since(start).Round(time.Millisecond))
+	want = append(want, 100)
+	// Checks that need no answer from the cluster are made at once.
+	qerr(t, call(t, "PUT", col+"/points", map[string]any{"points": []any{
+		map[string]any{"id": 101, "vector": []float32{1, 1, 1}}}}, nil), 400, "dimensions")
+	qerr(t, call(t, "POST", col+"/points/delete", map[string]any{"filter": map[string]any{
+		"must": []any{map[string]any{"key": "a", "match": map[string]any{"text": "x"}}}}}, nil), 400, "Weaviate")
 	qerr(t, call(t, "GET", w.base+"/collections", nil, nil), 503, "unreachable")
 	qok(t, call(t, "POST", w.base+"/collections/old/points/count", map[string]any{}, nil), nil)
+	h := w.health(t)
+	if h.Reachable == nil || *h.Reachable || h.UnreachableSince == nil || h.LastError == "" || h.Pending != 25 || h.OutboxBytes == 0 || h.Oldest <= 0 {
+		t.Fatalf("health with the cluster down: %+v", h)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := w.node.Restart(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	qok(t, search(), &res)
-	if ids := pointIDs(res); !slices.Equal(ids, []string{"1"}) {
-		t.Fatalf("search after restart: %v, want [1]", ids)
+	t.Logf("25 queued writes delivered %v after the node answered ready", w.drained(t).Round(time.Millisecond))
+	if got := scrollIDs(t, col); !slices.Equal(got, idStrings(want...)) {
+		t.Fatalf("after the outbox drained: %v, want %v", got, idStrings(want...))
+	}
+	var one qpoint
+	qok(t, call(t, "GET", col+"/points/1", nil, nil), &one)
+	if string(one.Payload) != `{"a":1}` {
+		t.Fatalf("point 1 payload %s, want the queued update", one.Payload)
+	}
+	qok(t, call(t, "GET", col+"/points/22", nil, nil), &one)
+	if string(one.Payload) != `{"v":1}` {
+		t.Fatalf("point 22 payload %s, want the later of two writes", one.Payload)
+	}
+	r = search()
+	qok(t, r, &res)
+	if pending(t, r) != 0 {
+		t.Fatalf("pending %d after the outbox drained", pending(t, r))
+	}
+	if h := w.health(t); h.Reachable == nil || !*h.Reachable || h.Pending != 0 || h.DeadLetters != 0 {
+		t.Fatalf("health after the outbox drained: %+v", h)
+	}
+}
+
+// TestBackendsOutboxFull: a full outbox refuses writes with 503,
+// Retry-After and the reason, and loses none of what it acknowledged.
+func TestBackendsOutboxFull(t *testing.T) {
+	w := startOnWeaviate(t, web.BackendOptions{Timeout: 5 * time.Second, OutboxEntries: 5}, nil)
+	col := w.base + "/collections/c"
+	qok(t, call(t, "PUT", col, map[string]any{"vectors": map[string]any{"size": 2, "distance": "Dot"}}, nil), nil)
+	if err := w.node.Stop(0, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	up := func(id int) reply {
+		return call(t, "PUT", col+"/points", map[string]any{"points": []any{map[string]any{"id": id, "vector": []float32{1, float32(id)}}}}, nil)
+	}
+	for id := 1; id <= 5; id++ {
+		acknowledged(t, up(id))
+	}
+	r := up(6)
+	qerr(t, r, 503, "outbox of writes waiting for the Weaviate cluster at "+w.node.URL(0)+" is full")
+	qerr(t, r, 503, "unreachable since")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := w.node.Restart(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	w.drained(t)
+	if got := scrollIDs(t, col); !slices.Equal(got, idStrings(1, 2, 3, 4, 5)) {
+		t.Fatalf("after the outbox drained: %v, want the 5 acknowledged", got)
+	}
+	acknowledged(t, up(6))
+}
+
+// TestBackendsDeadLetter: a queued write Weaviate refuses for good goes to
+// the dead letters, and the writes after it are delivered. The refusal is
+// a filter that was translatable when it was queued and is not once the
+// write before it is delivered: a range with two bounds over a key where
+// a point now holds several numbers.
+func TestBackendsDeadLetter(t *testing.T) {
+	w := startOnWeaviate(t, web.BackendOptions{Timeout: 5 * time.Second}, nil)
+	col := w.base + "/collections/c"
+	qok(t, call(t, "PUT", col, map[string]any{"vectors": map[string]any{"size": 2, "distance": "Dot"}}, nil), nil)
+	if err := w.node.Stop(0, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	acknowledged(t, call(t, "PUT", col+"/points", map[string]any{"points": []any{
+		map[string]any{"id": 1, "vector": []float32{1, 0}, "payload": map[string]any{"n": []int{1, 2}}}}}, nil))
+	acknowledged(t, call(t, "POST", col+"/points/delete", map[string]any{"filter": map[string]any{
+		"must": []any{map[string]any{"key": "n", "range": map[string]any{"gte": 0, "lte": 5}}}}}, nil))
+	acknowledged(t, call(t, "PUT", col+"/points", map[string]any{"points": []any{
+		map[string]any{"id": 2, "vector": []float32{0, 1}, "payload": map[string]any{"n": 3}}}}, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := w.node.Restart(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	w.drained(t)
+	if got := scrollIDs(t, col); !slices.Equal(got, idStrings(1, 2)) {
+		dead, _ := w.st.DeadLetters("c")
+		t.Fatalf("after the outbox drained: %v, want [1 2] (the delete refused, the write after it delivered); dead letters %+v", got, dead)
+	}
+	if h := w.health(t); h.DeadLetters != 1 {
+		t.Fatalf("health: %+v, want 1 dead letter", h)
+	}
+	dead, err := w.st.DeadLetters("c")
+	if err != nil || len(dead) != 1 || dead[0].Op.Kind != store.OutboxDeleteWhere || !strings.Contains(dead[0].Reason, "several numbers") {
+		t.Fatalf("dead letters %+v, %v", dead, err)
+	}
+	t.Logf("dead letter: %s", dead[0].Reason)
+	// Now that the client has seen the key's properties, the same filter
+	// is refused at once.
+	qerr(t, call(t, "POST", col+"/points/delete?wait=true", map[string]any{"filter": map[string]any{
+		"must": []any{map[string]any{"key": "n", "range": map[string]any{"gte": 0, "lte": 5}}}}}, nil), 400, "several numbers")
+	// Dropping the collection clears its outbox, dead letters included.
+	qok(t, call(t, "DELETE", col, nil, nil), nil)
+	if h := w.health(t); h.DeadLetters != 0 || h.OutboxBytes != 0 {
+		t.Fatalf("health after the drop: %+v", h)
 	}
 }
 
@@ -210,7 +517,8 @@ func TestBackendsBoundedWhenRemoteHangs(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := newQdrantServer(t, web.Config{}, nil)
-	srv.SetCollections(web.NewBackends(openCollections(t, t.TempDir()), client, url, 500*time.Millisecond))
+	local, st := openCollectionsAndStore(t, t.TempDir())
+	srv.SetCollections(startBackends(t, local, client, web.BackendOptions{Where: url, Timeout: 500 * time.Millisecond, Store: st}))
 	base := serveQdrant(t, srv)
 	start := time.Now()
 	r := call(t, "PUT", base+"/collections/c", map[string]any{"vectors": map[string]any{"size": 2, "distance": "Dot"}}, nil)
@@ -225,7 +533,7 @@ func TestBackendsBoundedWhenRemoteHangs(t *testing.T) {
 // QdrantMaxPoints ids, more than Weaviate answers in one page; the
 // backend pages.
 func TestBackendsRetrieveMoreThanAWeaviatePage(t *testing.T) {
-	w := startOnWeaviate(t, 2*time.Minute, nil)
+	w := startOnWeaviate(t, web.BackendOptions{Timeout: 2 * time.Minute}, nil)
 	col := w.base + "/collections/c"
 	qok(t, call(t, "PUT", col, map[string]any{"vectors": map[string]any{"size": 1, "distance": "Dot"}}, nil), nil)
 	n := web.QdrantMaxPoints
@@ -236,7 +544,7 @@ func TestBackendsRetrieveMoreThanAWeaviatePage(t *testing.T) {
 		ids[i] = n - i // asked in reverse, answered in the order asked
 	}
 	start := time.Now()
-	updated(t, call(t, "PUT", col+"/points", map[string]any{"points": pts}, nil))
+	updated(t, call(t, "PUT", col+"/points?wait=true", map[string]any{"points": pts}, nil))
 	t.Logf("upserted %d points in %v", n, time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 	var got []qpoint

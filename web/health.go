@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"time"
 
+	"github.com/edgesearch/edgesearch/search"
 	"github.com/gin-gonic/gin"
 )
 
@@ -19,15 +21,67 @@ type healthResponse struct {
 	Index     string `json:"index"`
 	Documents int    `json:"documents"`
 	Chunks    int    `json:"chunks"`
+	// Backend describes the remote cluster new collections live on
+	// (serve --backend), from what was recorded: /health calls nothing.
+	// Absent when every collection is local.
+	Backend *BackendHealth `json:"backend,omitempty"`
+	// DocumentsBackend describes the backend the documents are indexed in
+	// (serve --backend), from the engine's sender: absent when they are
+	// indexed on the device.
+	DocumentsBackend *DocumentsBackendHealth `json:"documents_backend,omitempty"`
+}
+
+// DocumentsBackendHealth is the engine's sender to the backend holding the
+// documents' chunks (search.BackendState), as /health shows it.
+type DocumentsBackendHealth struct {
+	Backend string `json:"backend"`
+	// Compared: the chunks it holds were compared with the store's since
+	// start; until then Pending counts only the writes since start.
+	Compared bool `json:"compared"`
+	// Pending chunks are still to be sent to it or removed from it.
+	Pending int `json:"pending"`
+	// Reachable is what the sender's last call found; null before any.
+	Reachable *bool      `json:"reachable"`
+	LastError string     `json:"last_error,omitempty"`
+	LastOK    *time.Time `json:"last_ok,omitempty"`
+	Sent      uint64     `json:"sent"`
+}
+
+// documentsBackendHealth reports e's backend sender, or nil without one.
+func documentsBackendHealth(e *search.Engine) *DocumentsBackendHealth {
+	st := e.BackendState()
+	if st.Backend == "" {
+		return nil
+	}
+	h := &DocumentsBackendHealth{Backend: st.Backend, Compared: st.Compared, Pending: st.Pending, Sent: st.Sent}
+	switch {
+	case st.LastError != nil:
+		no := false
+		h.Reachable, h.LastError = &no, st.LastError.Error()
+	case !st.LastOK.IsZero():
+		yes := true
+		h.Reachable = &yes
+	}
+	if !st.LastOK.IsZero() {
+		h.LastOK = &st.LastOK
+	}
+	return h
 }
 
 // handleHealth serves GET /health: 200 when ready, 503 {"status":"starting"}
-// while the model loads, so supervisors can wait for readiness.
+// while the model loads, so supervisors can wait for readiness. Both carry
+// "backend" when collections live on a remote cluster (BackendHealth).
 func (s *Server) handleHealth(c *gin.Context) {
 	pool := s.pool.Load()
 	if pool == nil {
 		c.Header("Retry-After", strconv.Itoa(s.retryAfterSeconds()))
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "starting"})
+		starting := gin.H{"status": "starting"}
+		if b := s.backends(); b != nil {
+			if h, err := b.Health(); err == nil {
+				starting["backend"] = h
+			}
+		}
+		c.JSON(http.StatusServiceUnavailable, starting)
 		return
 	}
 	info := pool.Info()
@@ -40,8 +94,32 @@ func (s *Server) handleHealth(c *gin.Context) {
 			return
 		}
 		resp.Documents, resp.Chunks = docs, chunks
+		resp.DocumentsBackend = documentsBackendHealth(e)
+	}
+	if b := s.backends(); b != nil {
+		h, err := b.Health()
+		if err != nil {
+			s.abortWithError(c, err)
+			return
+		}
+		resp.Backend = &h
 	}
 	c.JSON(http.StatusOK, resp)
+}
+
+// backends returns the collections' Backends when they have a remote
+// backend, else nil.
+func (s *Server) backends() *Backends {
+	r := s.colls.Load()
+	if r == nil {
+		return nil
+	}
+	vs := r.vectorStore
+	if w, ok := vs.(withDocuments); ok {
+		vs = w.vectorStore
+	}
+	b, _ := vs.(*Backends)
+	return b
 }
 
 // apiInfo is GET / for programs.

@@ -108,7 +108,8 @@ func (s *Server) qdrantRoutes() *gin.Engine {
 	e.RedirectTrailingSlash = false
 	_ = e.SetTrustedProxies(nil)
 	e.Use(s.track(), s.qdrantStart(), s.qdrantRecover(), s.observe(), s.ioTimeouts(),
-		s.qdrantCheckHost(), s.qdrantCORS(), s.qdrantCheckOrigin(), s.qdrantRequireJSON(), s.qdrantRequireAPIKey())
+		s.qdrantCheckHost(), s.qdrantCORS(), s.qdrantCheckOrigin(), s.qdrantRequireJSON(), s.qdrantRequireAPIKey(),
+		withRemoteRequest())
 	get := func(path string, h gin.HandlerFunc) {
 		e.GET(path, h)
 		e.HEAD(path, h)
@@ -201,11 +202,17 @@ func qdrantOK(c *gin.Context, result any) {
 	c.JSON(http.StatusOK, qdrantResponse{Result: result, Status: "ok", Time: qdrantElapsed(c)})
 }
 
-// qdrantUpdated answers a write as Qdrant does. Every write here is done
-// and durable before the answer, whatever "wait" asked, so the status is
-// always "completed".
+// qdrantUpdated answers a write as Qdrant does. A write to a local
+// collection is done and durable before the answer, whatever "wait"
+// asked: "completed". One to a collection on a remote backend without
+// wait=true is durable in the outbox and not yet delivered (see
+// Backends): "acknowledged", as Qdrant answers wait=false.
 func qdrantUpdated(c *gin.Context) {
-	qdrantOK(c, qdrantUpdateResult{OperationID: 0, Status: "completed"})
+	status := "completed"
+	if queuedWrite(c.Request.Context()) {
+		status = "acknowledged"
+	}
+	qdrantOK(c, qdrantUpdateResult{OperationID: 0, Status: status})
 }
 
 type qdrantUpdateResult struct {

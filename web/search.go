@@ -254,11 +254,6 @@ type searchRequest struct {
 	Facets *bool `json:"facets"`
 }
 
-// PendingHeader carries, on answers from a collection kept in a backend
-// (serve --backend), how many of its writes the backend does not hold yet:
-// searches do not see them until it is 0.
-const PendingHeader = "X-Edgesearch-Pending"
-
 // handleSearchGet serves GET /search?q=&k=&offset=&mode=&filter=key=value
 // (repeatable)&facets=false.
 func (s *Server) handleSearchGet(c *gin.Context) {

@@ -171,7 +171,7 @@ func showSharedFlags(root, cmd *cobra.Command) {
 func addServeFlags(fs *pflag.FlagSet) {
 	fs.String("addr", defaultAddr, "listen address, HOST:PORT; the default answers this machine only, :8080 or 0.0.0.0:8080 the whole network (the seed's PORT=N means 127.0.0.1:N)")
 	fs.String("qdrant-addr", "", "also serve the Qdrant-compatible vector store API here, HOST:PORT (e.g. 127.0.0.1:6333, where Qdrant's clients look); same key, limits and checks as --addr (default: off)")
-	fs.String("backend", "local", "where new collections of points live: local, or weaviate://HOST:PORT[?consistency=QUORUM&replication=3&timeout=10s] for a Weaviate cluster (collections already here stay here; writes to the cluster's are answered once it accepted them)")
+	fs.String("backend", "local", "where new collections of points live: local, or weaviate://HOST:PORT[?consistency=ONE&replication=2&timeout=10s&outbox_entries=100000&outbox_bytes=256MiB] for a Weaviate cluster (collections already here stay here; writes to the cluster's are answered once in this device's outbox, and delivered in order)")
 	fs.String("api-key", "", "require this key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'; a key given here shows in ps, so prefer --api-key-file")
 	fs.String("api-key-file", "", "read the API key from `FILE`, which holds it on one line (keep it chmod 600)")
 	fs.String("cors-origins", "", "comma-separated origins (scheme://host:port) whose pages may call the API and change data; * for any, which turns the cross-origin check off (default: none)")

@@ -91,8 +91,8 @@ func TestServeDocumentsOnWeaviateSurviveAKill(t *testing.T) {
 	}
 
 	cmd, base := startServeEnv(t, data, backend)
-	post("http://"+base, map[string]any{"id": "bees", "text": "A beekeeper inspects the hive every week in spring."})
-	if ids := settled("http://"+base, "beekeeper"); strings.Join(ids, ",") != "bees" {
+	post(base, map[string]any{"id": "bees", "text": "A beekeeper inspects the hive every week in spring."})
+	if ids := settled(base, "beekeeper"); strings.Join(ids, ",") != "bees" {
 		t.Fatalf("search before the outage: %v", ids)
 	}
 	class := documentsClass()
@@ -100,7 +100,7 @@ func TestServeDocumentsOnWeaviateSurviveAKill(t *testing.T) {
 	if err := node.Stop(0, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	post("http://"+base, map[string]any{"id": "tires", "text": "Loosen the lug nuts before lifting the car with the jack."})
+	post(base, map[string]any{"id": "tires", "text": "Loosen the lug nuts before lifting the car with the jack."})
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 
@@ -108,7 +108,7 @@ func TestServeDocumentsOnWeaviateSurviveAKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, base = startServeEnv(t, data, backend)
-	if ids := settled("http://"+base, "lug+nuts"); strings.Join(ids, ",") != "tires" {
+	if ids := settled(base, "lug+nuts"); strings.Join(ids, ",") != "tires" {
 		t.Fatalf("the document accepted during the outage: search gives %v", ids)
 	}
 	if n, err := client.Count(ctx, class, nil); err != nil || n != 2 {

@@ -137,7 +137,7 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 			return
 		}
 		srv.SetEngine(lib.engine)
-		if err := setCollections(ctx, srv, lib.collections, cfg.Backend, log); err != nil {
+		if lib.stopBackend, err = setCollections(ctx, srv, lib.collections, lib.st, cfg.Backend, log); err != nil {
 			cancel(err)
 			lib.close()
 			pool.Close()
@@ -191,32 +191,6 @@ func serve(ctx context.Context, cfg config, logOut io.Writer) error {
 	return serveErr
 }
 
-// setCollections makes srv serve the local collections, and a Weaviate's
-// too when opts names one (--backend): new collections are then made
-// there. A cluster that does not answer yet is logged, not fatal: its
-// collections answer 503 until it does.
-func setCollections(ctx context.Context, srv *web.Server, local *search.Collections, bc backendConfig, log *slog.Logger) error {
-	opts := bc.Weaviate
-	if opts.URL == "" {
-		srv.SetCollections(local)
-		return nil
-	}
-	client, err := weaviate.New(opts)
-	if err != nil {
-		return fmt.Errorf("--backend: %w", err)
-	}
-	srv.SetCollections(web.NewBackends(local, client, opts.URL, bc.Timeout))
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := client.Ready(rctx); err != nil {
-		log.Warn("the Weaviate backend does not answer yet; its collections answer 503 until it does", "url", opts.URL, "err", err)
-	} else {
-		log.Info("new collections are made in Weaviate", "url", opts.URL, "consistency", string(opts.Consistency),
-			"replication", opts.ReplicationFactor)
-	}
-	return nil
-}
-
 // exposureWarnings says what listening on addr exposes when it is not
 // loopback: who can reach the server, and, when there is no API key, that
 // they can do anything with it. Serving a home network is the point of the
@@ -267,6 +241,7 @@ type library struct {
 	st          *store.Store
 	engine      *search.Engine
 	collections *search.Collections // the vector store's collections of points
+	stopBackend func()              // stops the outbox's senders (setCollections); nil before
 }
 
 // openLibrary opens the store in dataDir for the loaded model and the search
@@ -325,8 +300,12 @@ func documentsBackend(st *store.Store, bc backendConfig) (search.ChunkBackend, e
 	return weaviate.NewChunks(client, name, st.Dims()), nil
 }
 
-// close saves the search graphs and closes the store.
+// close stops the outbox's senders, saves the search graphs and closes
+// the store.
 func (l *library) close() error {
+	if l.stopBackend != nil {
+		l.stopBackend()
+	}
 	return errors.Join(l.collections.Close(), l.engine.Close(), l.st.Close())
 }
 

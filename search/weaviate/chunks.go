@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net"
-	"net/url"
 	"strings"
 	"sync"
 
@@ -185,38 +182,6 @@ func (ch *Chunks) wrap(err error) error {
 		return fmt.Errorf("%s: %w: %w", ch, search.ErrBackendUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", ch, err)
-}
-
-// Unreachable reports whether err means the cluster did not answer, or
-// answered that it cannot now (a gateway or unavailable status, or a
-// consistency level it cannot meet with a replica down), as opposed to a
-// refusal that a retry would meet again.
-func Unreachable(err error) bool {
-	var we *Error
-	var ue *url.Error
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return true
-	case errors.As(err, &we):
-		return we.Status == 502 || we.Status == 503 || we.Status == 504 || (we.Status == 500 && isConsistencyFailure(we.Message))
-	case errors.As(err, &ue), errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF):
-		return true
-	}
-	return false
-}
-
-// isConsistencyFailure reports whether a 500 answer's message says the
-// consistency level could not be met (a replica down or behind), which
-// clears once the replica is back.
-func isConsistencyFailure(msg string) bool {
-	m := strings.ToLower(msg)
-	for _, s := range []string{"consistency level", "replica", "broadcast", "not enough"} {
-		if strings.Contains(m, s) {
-			return true
-		}
-	}
-	return false
 }
 
 var _ search.ChunkBackend = (*Chunks)(nil)
