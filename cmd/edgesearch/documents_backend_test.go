@@ -77,7 +77,7 @@ func TestServeDocumentsOnWeaviateSurviveAKill(t *testing.T) {
 	}
 	documentsClass := func() string {
 		t.Helper()
-		infos, err := client.List(ctx)
+		infos, err := client.DocumentsIndex().List(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func TestServeDocumentsOnWeaviateSurviveAKill(t *testing.T) {
 	if ids := settled(base, "lug+nuts"); strings.Join(ids, ",") != "tires" {
 		t.Fatalf("the document accepted during the outage: search gives %v", ids)
 	}
-	if n, err := client.Count(ctx, class, nil); err != nil || n != 2 {
+	if n, err := client.DocumentsIndex().Count(ctx, class, nil); err != nil || n != 2 {
 		t.Fatalf("collection %s holds %d chunks, %v; want 2", class, n, err)
 	}
 }

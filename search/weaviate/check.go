@@ -61,7 +61,7 @@ func CheckPoints(collection string, vectors map[string]store.VectorParams, pts [
 func (c *Client) CheckFilter(collection string, f *search.Filter) error {
 	props := map[string]bool{}
 	c.cache.mu.Lock()
-	if ci := c.cache.classes[ClassName(collection)]; ci != nil {
+	if ci := c.cache.classes[c.className(collection)]; ci != nil {
 		for k := range ci.props {
 			props[k] = true
 		}

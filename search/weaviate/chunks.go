@@ -39,9 +39,10 @@ type Chunks struct {
 }
 
 // NewChunks keeps chunks of dims-dimensional vectors in collection of the
-// cluster c talks to.
+// cluster c talks to, a documents index (Client.DocumentsIndex): no
+// collection of points shares its class, and listings do not show it.
 func NewChunks(c *Client, collection string, dims int) *Chunks {
-	return &Chunks{c: c, collection: collection, dims: dims}
+	return &Chunks{c: c.DocumentsIndex(), collection: collection, dims: dims}
 }
 
 func (ch *Chunks) String() string {

@@ -84,6 +84,9 @@ type Client struct {
 	hc     *http.Client
 	consis Consistency
 	cache  *schemaCache
+	// documents: the client's classes are documents indexes (see
+	// DocumentsIndex), not collections of points.
+	documents bool
 }
 
 // New returns a client for the Weaviate at opts.URL. It fails with a bad
@@ -123,6 +126,16 @@ func New(opts Options) (*Client, error) {
 func (c *Client) WithConsistency(l Consistency) *Client {
 	d := *c
 	d.consis = l
+	return &d
+}
+
+// DocumentsIndex returns a client that shares c's connection and schema
+// cache but keeps its collections in classes of their own ("Esdoc_…"):
+// a device's documents index (Chunks) is no collection of points, so List
+// does not show it and no collection of points can reach it by name.
+func (c *Client) DocumentsIndex() *Client {
+	d := *c
+	d.documents = true
 	return &d
 }
 

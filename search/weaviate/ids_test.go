@@ -85,3 +85,17 @@ func lower(s string) string {
 	}
 	return string(b)
 }
+
+func TestDocumentsIndexClassesAreApart(t *testing.T) {
+	c, err := New(Options{URL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.DocumentsIndex()
+	if got := d.className("documents-ab"); got != "Esdoc_documents_hab" {
+		t.Fatalf("documents index class %q", got)
+	}
+	if c.className("documents-ab") == d.className("documents-ab") {
+		t.Fatal("a collection of points and a documents index share a class")
+	}
+}

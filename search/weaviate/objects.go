@@ -34,7 +34,7 @@ func (c *Client) Upsert(ctx context.Context, collection string, pts []store.Poin
 	if err != nil {
 		return err
 	}
-	class := ClassName(collection)
+	class := c.className(collection)
 	objs := make([]map[string]any, 0, len(pts))
 	need := map[string]wProperty{}
 	for i, p := range pts {
@@ -189,7 +189,7 @@ func (c *Client) DeleteWhere(ctx context.Context, collection string, f *search.F
 // deleteWhere runs batch deletes until one matches fewer objects than the
 // server's limit per request.
 func (c *Client) deleteWhere(ctx context.Context, collection string, w *Where) (int, error) {
-	class := ClassName(collection)
+	class := c.className(collection)
 	total := 0
 	for {
 		var resp struct {
@@ -286,7 +286,7 @@ func (c *Client) Get(ctx context.Context, collection string, ids []store.PointID
 // getObject reads one object through the REST object API at the client's
 // consistency level; false when no replica has it.
 func (c *Client) getObject(ctx context.Context, collection string, ci *classInfo, uuid string, withPayload, withVectors bool) (store.Point, bool, error) {
-	class := ClassName(collection)
+	class := c.className(collection)
 	q := c.consistencyQuery()
 	if withVectors {
 		q.Set("include", "vector")
@@ -398,7 +398,7 @@ func (c *Client) Count(ctx context.Context, collection string, f *search.Filter)
 	if tr.None {
 		return 0, nil
 	}
-	class := ClassName(collection)
+	class := c.className(collection)
 	var q strings.Builder
 	q.WriteString("{Aggregate{")
 	q.WriteString(class)
@@ -452,7 +452,7 @@ type hit struct {
 
 // get runs one GraphQL Get on the collection's class.
 func (c *Client) get(ctx context.Context, collection string, ci *classInfo, a getArgs, withPayload, withVectors bool) ([]hit, error) {
-	class := ClassName(collection)
+	class := c.className(collection)
 	var q strings.Builder
 	q.WriteString("{Get{")
 	q.WriteString(class)

@@ -24,10 +24,13 @@ const (
 	// propText holds the point's text (search.PointText), word-tokenized
 	// for BM25 and hybrid search, not filterable.
 	propText = "es_text"
-	// classPrefix starts every class this package makes; descPrefix starts
-	// its description, followed by the collection's JSON.
-	classPrefix = "Es_"
-	descPrefix  = "edgesearch collection "
+	// classPrefix starts every class this package makes for a collection
+	// of points, documentsPrefix every one it makes for a device's
+	// documents (DocumentsIndex); descPrefix starts its description,
+	// followed by the collection's JSON.
+	classPrefix     = "Es_"
+	documentsPrefix = "Esdoc_"
+	descPrefix      = "edgesearch collection "
 )
 
 // ClassName returns the Weaviate class of a collection: "Es_" and the name
@@ -40,6 +43,25 @@ func ClassName(collection string) string {
 	b.WriteString(classPrefix)
 	escapeName(&b, collection)
 	return b.String()
+}
+
+// className is the class of collection for this client: ClassName's, or
+// with the documents' prefix (DocumentsIndex).
+func (c *Client) className(collection string) string {
+	if !c.documents {
+		return ClassName(collection)
+	}
+	var b strings.Builder
+	b.WriteString(documentsPrefix)
+	escapeName(&b, collection)
+	return b.String()
+}
+
+func (c *Client) classPrefix() string {
+	if c.documents {
+		return documentsPrefix
+	}
+	return classPrefix
 }
 
 func escapeName(b *strings.Builder, s string) {
@@ -212,7 +234,7 @@ func (c *Client) Create(ctx context.Context, collection string, vectors map[stri
 	created := time.Now().UTC().Truncate(time.Millisecond)
 	desc, _ := json.Marshal(classDesc{Collection: collection, Vectors: vectors, Created: created})
 	cl := wClass{
-		Class:        ClassName(collection),
+		Class:        c.className(collection),
 		Description:  descPrefix + string(desc),
 		VectorConfig: vc,
 		Properties: []wProperty{
@@ -239,7 +261,7 @@ func (c *Client) Create(ctx context.Context, collection string, vectors map[stri
 // Drop deletes a collection's class and its objects; false when there was
 // none.
 func (c *Client) Drop(ctx context.Context, collection string) (bool, error) {
-	class := ClassName(collection)
+	class := c.className(collection)
 	if _, err := c.class(ctx, collection, false); errors.Is(err, ErrNotFound) {
 		return false, nil
 	} else if err != nil {
@@ -280,7 +302,7 @@ func (c *Client) List(ctx context.Context) ([]store.CollectionInfo, error) {
 	}
 	var out []store.CollectionInfo
 	for _, raw := range schema.Classes {
-		ci, err := decodeClass(raw)
+		ci, err := decodeClass(raw, c.classPrefix())
 		if err != nil {
 			continue // not one of ours
 		}
@@ -291,7 +313,7 @@ func (c *Client) List(ctx context.Context) ([]store.CollectionInfo, error) {
 }
 
 // decodeClass reads a class this package made; any other is an error.
-func decodeClass(raw []byte) (*classInfo, error) {
+func decodeClass(raw []byte, prefix string) (*classInfo, error) {
 	var cl struct {
 		Class       string `json:"class"`
 		Description string `json:"description"`
@@ -306,7 +328,7 @@ func decodeClass(raw []byte) (*classInfo, error) {
 		return nil, err
 	}
 	d, ok := strings.CutPrefix(cl.Description, descPrefix)
-	if !ok || !strings.HasPrefix(cl.Class, classPrefix) {
+	if !ok || !strings.HasPrefix(cl.Class, prefix) {
 		return nil, fmt.Errorf("class %s was not made by edgesearch", cl.Class)
 	}
 	var desc classDesc
@@ -324,7 +346,7 @@ func decodeClass(raw []byte) (*classInfo, error) {
 // unless refresh is set or it is not cached; ErrNotFound when the server
 // has no such class.
 func (c *Client) class(ctx context.Context, collection string, refresh bool) (*classInfo, error) {
-	class := ClassName(collection)
+	class := c.className(collection)
 	c.cache.mu.Lock()
 	ci := c.cache.classes[class]
 	c.cache.mu.Unlock()
@@ -338,7 +360,7 @@ func (c *Client) class(ctx context.Context, collection string, refresh bool) (*c
 		}
 		return nil, err
 	}
-	ci, err := decodeClass(raw)
+	ci, err := decodeClass(raw, c.classPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("collection %q: %w", collection, err)
 	}
