@@ -20,6 +20,7 @@ versions that made it, and the minimum cosine (bench/report.py quotes it).
 """
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -76,7 +77,6 @@ def export(out):
                           dynamic_shapes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes},
                           external_data=False)
     tmp.replace(out)
-    return torch.__version__
 
 
 def check(out, sentences_path):
@@ -124,7 +124,9 @@ def main():
 
     exported = args.force or not args.out.exists()
     if exported:
-        export(args.out)
+        # torch.onnx prints its progress on stdout; keep stdout to the one JSON line.
+        with contextlib.redirect_stdout(sys.stderr):
+            export(args.out)
     import onnx
     import torch
     info = {
