@@ -97,11 +97,11 @@ type BackendState struct {
 	// Backend names it; "" when the engine has none.
 	Backend string
 	// Compared says the backend's chunk ids were compared with the store's
-	// since the engine opened; until then Pending counts only the writes
-	// since open.
+	// since the engine opened.
 	Compared bool
 	// Pending is how many chunks are still to be sent to or removed from
-	// the backend.
+	// the backend; before the comparison, every chunk of the store (any
+	// may be missing there).
 	Pending int
 	// LastError is the last failure to reach it (nil after a success), and
 	// LastErrorAt when it happened.
@@ -139,10 +139,20 @@ func (s *chunkSync) poke() {
 	}
 }
 
+// state reports the sender. Until the comparison, any chunk of the table
+// may be missing from the backend, so Pending counts them all: a client
+// waiting for 0 never reads before the comparison has run.
 func (s *chunkSync) state() BackendState {
+	s.e.mu.RLock()
+	table := len(s.e.chunks)
+	s.e.mu.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return BackendState{Backend: s.b.String(), Compared: s.compared, Pending: len(s.send) + len(s.drop),
+	pending := len(s.send) + len(s.drop)
+	if !s.compared {
+		pending = max(pending, table+len(s.drop))
+	}
+	return BackendState{Backend: s.b.String(), Compared: s.compared, Pending: pending,
 		LastError: s.lastErr, LastErrorAt: s.lastErrAt, LastOK: s.lastOK, Sent: s.sent}
 }
 

@@ -36,7 +36,7 @@ type healthResponse struct {
 type DocumentsBackendHealth struct {
 	Backend string `json:"backend"`
 	// Compared: the chunks it holds were compared with the store's since
-	// start; until then Pending counts only the writes since start.
+	// start; until then Pending counts every chunk of the store.
 	Compared bool `json:"compared"`
 	// Pending chunks are still to be sent to it or removed from it.
 	Pending int `json:"pending"`

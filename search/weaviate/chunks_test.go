@@ -341,8 +341,16 @@ func TestChunksBackendCatchesUpAfterAnOutage(t *testing.T) {
 	if !errors.Is(err, search.ErrBackendUnavailable) {
 		t.Fatalf("search while down: %v, want ErrBackendUnavailable", err)
 	}
-	if s := e.BackendState(); s.Pending == 0 || s.LastError == nil {
-		t.Fatalf("while down: %+v, want pending chunks and an error", s)
+	// The sender meets the outage at its next attempt.
+	deadline := time.Now().Add(30 * time.Second)
+	for s := e.BackendState(); s.LastError == nil; s = e.BackendState() {
+		if time.Now().After(deadline) {
+			t.Fatalf("while down: %+v, want an error within 30 s", s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := e.BackendState(); s.Pending == 0 || !errors.Is(s.LastError, search.ErrBackendUnavailable) {
+		t.Fatalf("while down: %+v, want pending chunks and ErrBackendUnavailable", s)
 	}
 	// Closing loses the sender's memory of what it owes, as a crash would.
 	e.Close()
