@@ -51,6 +51,7 @@ var engineColors = map[string]string{
 	"edgesearch":            "#2f6fb5",
 	"llama.cpp":             "#d08a2c",
 	"sentence-transformers": "#6a9f58",
+	"ONNX Runtime":          "#8e6bbf",
 	"hnswlib":               "#9a5aa8",
 	"faiss":                 "#b55252",
 }

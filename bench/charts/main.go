@@ -45,6 +45,7 @@ var inputs = []struct {
 	{"f16 model", "edgesearch", "edgesearch.json"},
 	{"f16 model", "llama.cpp", "llamacpp.json"},
 	{"f16 model", "sentence-transformers", "sentence_transformers.json"},
+	{"f16 model", "ONNX Runtime", "onnxruntime.json"},
 	{"q8_0 model", "edgesearch", "edgesearch-q8_0.json"},
 	{"q8_0 model", "llama.cpp", "llamacpp-q8_0.json"},
 }
