@@ -144,8 +144,9 @@ func TestChartsFromTheBenchmarkOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != len(inputs) {
-		t.Fatalf("read %d runs, want %d", len(runs), len(inputs))
+	// That run had no ONNX Runtime peer (added later): its file is missing.
+	if len(runs) != len(inputs)-1 {
+		t.Fatalf("read %d runs, want %d", len(runs), len(inputs)-1)
 	}
 	out := t.TempDir()
 	if err := writeCharts(out, charts(runs)); err != nil {
