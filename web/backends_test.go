@@ -46,14 +46,7 @@ type onWeaviate struct {
 // engine's.
 func startOnWeaviate(t *testing.T, opts web.BackendOptions, before func(*search.Collections, *weaviate.Client)) *onWeaviate {
 	t.Helper()
-	bin := weaviatetest.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	node, err := weaviatetest.Start(ctx, weaviatetest.Config{Binary: bin, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
+	node := weaviatetest.StartNode(t)
 	client, err := weaviate.New(weaviate.Options{URL: node.URL(0), HTTPClient: &http.Client{Timeout: 20 * time.Second}})
 	if err != nil {
 		t.Fatal(err)

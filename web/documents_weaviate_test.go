@@ -20,14 +20,7 @@ import (
 // chunks a one-node Weaviate of the test's own indexes.
 func documentsOnWeaviate(t *testing.T) (*library, string, *weaviatetest.Cluster, *weaviate.Chunks) {
 	t.Helper()
-	bin := weaviatetest.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	node, err := weaviatetest.Start(ctx, weaviatetest.Config{Binary: bin, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
+	node := weaviatetest.StartNode(t)
 	client, err := weaviate.New(weaviate.Options{URL: node.URL(0), HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 	if err != nil {
 		t.Fatal(err)

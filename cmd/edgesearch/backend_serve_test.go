@@ -14,14 +14,9 @@ import (
 // TestServeBackendWeaviate: serve --backend weaviate://… makes new
 // collections in that Weaviate and keeps the ones it had locally.
 func TestServeBackendWeaviate(t *testing.T) {
-	bin := weaviatetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	node, err := weaviatetest.Start(ctx, weaviatetest.Config{Binary: bin, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
+	node := weaviatetest.StartNode(t)
 	client, err := weaviate.New(weaviate.Options{URL: node.URL(0)})
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +30,7 @@ func TestServeBackendWeaviate(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 
-	_, _, q = startQdrantServe(t, data, "--backend", "weaviate://"+strings.TrimPrefix(node.URL(0), "http://"))
+	_, _, q = startQdrantServe(t, data, "--backend", node.Backend(0))
 	qdrantCall(t, "PUT", q+"/collections/there", vectors, nil)
 	qdrantCall(t, "PUT", q+"/collections/there/points?wait=true", map[string]any{"points": []any{
 		map[string]any{"id": 1, "vector": []float32{1, 0}, "payload": map[string]any{"k": "v"}}}}, nil)

@@ -20,14 +20,9 @@ import (
 // document accepted while the cluster is down, by a server then killed
 // with SIGKILL, reaches the cluster once both are back.
 func TestServeDocumentsOnWeaviateSurviveAKill(t *testing.T) {
-	bin := weaviatetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	node, err := weaviatetest.Start(ctx, weaviatetest.Config{Binary: bin, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
+	node := weaviatetest.StartNode(t)
 	client, err := weaviate.New(weaviate.Options{URL: node.URL(0)})
 	if err != nil {
 		t.Fatal(err)

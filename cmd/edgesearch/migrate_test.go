@@ -51,19 +51,12 @@ var migVectors = map[string]map[string]store.VectorParams{
 // weaviate:// address and a client of it.
 func startMigrateNode(t *testing.T) (string, *weaviate.Client) {
 	t.Helper()
-	bin := weaviatetest.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	node, err := weaviatetest.Start(ctx, weaviatetest.Config{Binary: bin, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
+	node := weaviatetest.StartNode(t)
 	client, err := weaviate.New(weaviate.Options{URL: node.URL(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return "weaviate://" + strings.TrimPrefix(node.URL(0), "http://"), client
+	return node.Backend(0), client
 }
 
 // migPayload is point i's payload: a rotation of shapes that exercise the
@@ -735,7 +728,7 @@ func BenchmarkMigrate(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer node.Close()
-	url := "weaviate://" + strings.TrimPrefix(node.URL(0), "http://")
+	url := node.Backend(0)
 	client, err := weaviate.New(weaviate.Options{URL: node.URL(0)})
 	if err != nil {
 		b.Fatal(err)

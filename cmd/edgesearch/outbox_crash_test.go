@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -133,20 +132,15 @@ func numIDs(from, to int) []store.PointID {
 // SIGKILL; the cluster comes back and serve starts again on the same data
 // directory: every acknowledged point arrives, and the outbox empties.
 func TestOutboxSurvivesKill(t *testing.T) {
-	bin := weaviatetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	node, err := weaviatetest.Start(ctx, weaviatetest.Config{Binary: bin, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
+	node := weaviatetest.StartNode(t)
 	client, err := weaviate.New(weaviate.Options{URL: node.URL(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	data := t.TempDir()
-	backend := "weaviate://" + strings.TrimPrefix(node.URL(0), "http://") + "?timeout=3s"
+	backend := node.Backend(0) + "?timeout=3s"
 	cmd, _, q := startQdrantServe(t, data, "--backend", backend)
 	qdrantCall(t, "PUT", q+"/collections/c", map[string]any{"vectors": map[string]any{"size": 4, "distance": "Cosine"}}, nil)
 	if err := node.Stop(0, syscall.SIGTERM); err != nil {

@@ -307,14 +307,9 @@ func TestChunksBackendAnswersAsTheLocalEngine(t *testing.T) {
 }
 
 func TestChunksBackendCatchesUpAfterAnOutage(t *testing.T) {
-	bin := weaviatetest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cl, err := weaviatetest.Start(ctx, weaviatetest.Config{Binary: bin, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := weaviatetest.StartNode(t)
 	c, err := weaviate.New(weaviate.Options{URL: cl.URL(0), HTTPClient: nil})
 	if err != nil {
 		t.Fatal(err)

@@ -443,3 +443,24 @@ func tail(path string) string {
 	}
 	return string(data)
 }
+
+// StartNode starts a one-node cluster for t in a directory of t's own and
+// stops it when t ends. A missing binary is Require's failure (CI) or skip.
+func StartNode(t testing.TB) *Cluster {
+	t.Helper()
+	bin := Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout+30*time.Second)
+	defer cancel()
+	c, err := Start(ctx, Config{Binary: bin, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Backend is node i's address as serve --backend takes it:
+// weaviate://127.0.0.1:PORT.
+func (c *Cluster) Backend(i int) string {
+	return "weaviate://127.0.0.1:" + strconv.Itoa(c.Nodes[i].HTTP)
+}
