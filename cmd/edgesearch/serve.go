@@ -326,6 +326,7 @@ func poolOptions(cfg config) embedder.Options {
 		MaxWait:       cfg.MaxWait,
 		MaxBatch:      cfg.MaxBatch,
 		MaxTokens:     cfg.MaxTokens,
+		Runtime:       cfg.Runtime,
 	}
 }
 
