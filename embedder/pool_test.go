@@ -38,13 +38,17 @@ var (
 	sharedErr  error
 )
 
+// testRuntime is the runtime pool(t) and the oracle tests run the guest on:
+// $EDGESEARCH_RUNTIME, else wazero (make test-wasmedge sets it).
+var testRuntime = os.Getenv("EDGESEARCH_RUNTIME")
+
 // pool returns one Pool on the real model, shared by the tests that only
 // embed (loading the model per test would dominate the run time).
 func pool(t testing.TB) *Pool {
 	t.Helper()
 	path := modelPath(t)
 	sharedOnce.Do(func() {
-		sharedPool, sharedErr = New(context.Background(), Options{ModelPath: path, Workers: 2, MaxWait: -1})
+		sharedPool, sharedErr = New(context.Background(), Options{ModelPath: path, Workers: 2, MaxWait: -1, Runtime: testRuntime})
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
