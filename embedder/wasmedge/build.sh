@@ -35,8 +35,7 @@ JOBS="${JOBS:-2}"
 step() { echo "==> $*"; }
 fail() { echo "wasmedge build FAILED: $*" >&2; exit 1; }
 
-# Every cmake flag, and why. The stamp file records them, so changing one
-# here rebuilds instead of skipping.
+# Every cmake flag, and why.
 CMAKE_FLAGS=(
 	-G Ninja
 	-DCMAKE_BUILD_TYPE=Release               # optimised, no debug info: this is what we measure
@@ -64,6 +63,11 @@ CMAKE_FLAGS=(
 	# fmt 11.0.2 and spdlog v1.13.0 it pins, through FetchContent.
 	-DCMAKE_DISABLE_FIND_PACKAGE_spdlog=ON
 )
+# The stamp records the version and flags (not where sources came from), so
+# changing a flag here rebuilds instead of skipping.
+stamp="$PREFIX/.edgesearch-build"
+want_stamp="version=$WASMEDGE_VERSION llvm=$LLVM_MAJOR flags=$(printf '%s ' "${CMAKE_FLAGS[@]}" | sha256sum | cut -c1-16)"
+
 # FetchContent takes a local tree instead of cloning when
 # FETCHCONTENT_SOURCE_DIR_<NAME> is set (a stock cmake feature); this is how
 # the build works on a machine that cannot reach GitHub.
@@ -81,8 +85,6 @@ APT_PKGS=(
 	libedit-dev libxml2-dev libffi-dev     # likewise (LLVMExports lists them on Debian)
 )
 
-stamp="$PREFIX/.edgesearch-build"
-want_stamp="version=$WASMEDGE_VERSION llvm=$LLVM_MAJOR flags=$(printf '%s ' "${CMAKE_FLAGS[@]}" | sha256sum | cut -c1-16)"
 if [ -x "$PREFIX/bin/wasmedge" ] && [ -f "$PREFIX/lib/libwasmedge.so" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want_stamp" ]; then
 	step "WasmEdge $WASMEDGE_VERSION already installed in $PREFIX ($("$PREFIX/bin/wasmedge" --version 2>/dev/null | head -1)); nothing to do"
 	exit 0
