@@ -9,10 +9,12 @@ package embedder
 // wazero. The binding is ours and small: the Go module proxy does not serve
 // second-state/WasmEdge-go, and the runtime needs nine C calls.
 //
-// Two runtimes register here:
+// Three runtimes register here:
 //
 //	wasmedge         the guest compiled ahead of time by WasmEdge's LLVM
 //	                 compiler into a shared object, cached in the cache dir
+//	wasmedge-jit     compiled by the same LLVM when the runtime starts,
+//	                 every time (no cache)
 //	wasmedge-interp  WasmEdge's interpreter (no compile step; slow)
 //
 // What differs from wazero (runtime_wazero.go):
@@ -20,7 +22,7 @@ package embedder
 //     (WasmEdge_ExecutorAsyncInvoke, a thread per call) and is stopped
 //     when the context ends; the call then returns the context's error and
 //     the instance, like one that trapped, is dropped. The AOT code is
-//     compiled interruptible so it checks for the stop. Calls with a
+//     (and JIT) code is compiled interruptible so it checks for the stop. Calls with a
 //     context that never ends (the pool's workers) run synchronously.
 //   - Memory bound: the same maxReserve (memory_unix.go), as WasmEdge's
 //     page limit; a memory.grow past it fails, which the guest's allocator
@@ -171,11 +173,12 @@ func init() {
 	// WasmEdge logs every trap and interruption to stderr; the error
 	// comes back to us as a value, and the caller decides what to print.
 	C.WasmEdge_LogOff()
-	runtimes["wasmedge"] = func(ctx context.Context, wasm []byte, cacheDir string) (guestRuntime, error) {
-		return newWasmEdgeRuntime(wasm, cacheDir, true)
-	}
-	runtimes["wasmedge-interp"] = func(ctx context.Context, wasm []byte, cacheDir string) (guestRuntime, error) {
-		return newWasmEdgeRuntime(wasm, cacheDir, false)
+	for name, mode := range map[string]uint32{
+		"wasmedge": C.WasmEdge_RunMode_AOT, "wasmedge-jit": C.WasmEdge_RunMode_JIT, "wasmedge-interp": C.WasmEdge_RunMode_Interpreter,
+	} {
+		runtimes[name] = func(ctx context.Context, wasm []byte, cacheDir string) (guestRuntime, error) {
+			return newWasmEdgeRuntime(wasm, cacheDir, mode)
+		}
 	}
 }
 
@@ -204,7 +207,9 @@ func wasmedgeError(what string, res C.WasmEdge_Result) error {
 	return fmt.Errorf("%s: wasmedge: %s", what, C.GoString(C.WasmEdge_ResultGetMessage(res)))
 }
 
-func newWasmEdgeRuntime(wasm []byte, cacheDir string, aot bool) (guestRuntime, error) {
+// newWasmEdgeRuntime loads wasm for a WasmEdge run mode: for AOT, the
+// shared object compileAOT makes of it.
+func newWasmEdgeRuntime(wasm []byte, cacheDir string, mode uint32) (guestRuntime, error) {
 	if len(wasm) == 0 {
 		return nil, errors.New("couldn't compile the guest: empty module")
 	}
@@ -213,11 +218,17 @@ func newWasmEdgeRuntime(wasm []byte, cacheDir string, aot bool) (guestRuntime, e
 		return nil, errors.New("wasmedge: couldn't create a configuration")
 	}
 	C.WasmEdge_ConfigureSetMaxMemoryPage(conf, C.uint64_t(wasmedgeMaxPages))
+	// Without the AOT run mode WasmEdge reads a shared object's embedded
+	// wasm and interprets it, silently.
+	C.WasmEdge_ConfigureSetRunMode(conf, mode)
+	// For the JIT, as compileAOT sets for the AOT compiler.
+	C.WasmEdge_ConfigureCompilerSetOptimizationLevel(conf, C.WasmEdge_CompilerOptimizationLevel_O3)
+	C.WasmEdge_ConfigureCompilerSetInterruptible(conf, true)
 	r := &wasmedgeRuntime{conf: conf}
 	loader := C.WasmEdge_LoaderCreate(conf)
 	defer C.WasmEdge_LoaderDelete(loader)
 	var res C.WasmEdge_Result
-	if aot {
+	if mode == C.WasmEdge_RunMode_AOT {
 		so, tmp, err := compileAOT(wasm, cacheDir)
 		if err != nil {
 			C.WasmEdge_ConfigureDelete(conf)

@@ -68,7 +68,7 @@ func compareVectors(t *testing.T, what string, got, want []Embedding) {
 
 func TestWasmEdgeVectorsMatchWazero(t *testing.T) {
 	want := wazeroVectors(t, wasmedgeTexts)
-	for _, name := range []string{"wasmedge", "wasmedge-interp"} {
+	for _, name := range []string{"wasmedge", "wasmedge-jit", "wasmedge-interp"} {
 		t.Run(name, func(t *testing.T) {
 			p, err := New(context.Background(), Options{ModelPath: modelPath(t), Workers: 1, Runtime: name})
 			if err != nil {
@@ -106,7 +106,7 @@ func TestWasmEdgeCallStopsWhenContextEnds(t *testing.T) {
 	for i := range texts {
 		texts[i] = strings.Repeat("many words make a long text ", 80)
 	}
-	for _, name := range []string{"wasmedge", "wasmedge-interp"} {
+	for _, name := range []string{"wasmedge", "wasmedge-jit", "wasmedge-interp"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			rt, err := newGuestRuntime(ctx, name, guest.Binary, cacheDir(""))
@@ -237,8 +237,10 @@ func TestWasmEdgeCLIRunsTheGuestStandalone(t *testing.T) {
 	}
 	for _, mod := range []struct{ name, path string }{{"interpreter", wasm}, {"aot", so}} {
 		t.Run(mod.name, func(t *testing.T) {
-			// The model's directory is the guest's /model.
-			args := append([]string{"--dir", "/model:" + filepath.Dir(model), mod.path, "/model/" + filepath.Base(model)}, wasmedgeTexts...)
+			// The model's directory is the guest's /model. Without
+			// --run-mode aot, wasmedge interprets the wasm embedded in
+			// the shared object.
+			args := append([]string{"--run-mode", mod.name, "--dir", "/model:" + filepath.Dir(model), mod.path, "/model/" + filepath.Base(model)}, wasmedgeTexts...)
 			cmd := exec.Command(cli, args...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -250,6 +252,9 @@ func TestWasmEdgeCLIRunsTheGuestStandalone(t *testing.T) {
 			sc := bufio.NewScanner(bytes.NewReader(out))
 			sc.Buffer(nil, 1<<20)
 			for sc.Scan() {
+				if !bytes.HasPrefix(sc.Bytes(), []byte("{")) {
+					continue // wasmedge logs some steps on standard output
+				}
 				var line struct {
 					N         int       `json:"n_embedding"`
 					Embedding []float32 `json:"embedding"`
