@@ -262,7 +262,9 @@ func newWasmEdgeRuntime(wasm []byte, cacheDir string, mode uint32) (guestRuntime
 // directory, returned as tmp for the caller to remove.
 func compileAOT(wasm []byte, cacheDir string) (so, tmp string, err error) {
 	sum := sha256.Sum256(wasm)
-	name := fmt.Sprintf("edgesearch-%s-%s.so", WasmEdgeVersion(), hex.EncodeToString(sum[:8]))
+	// The name changes with anything that changes the object: the module,
+	// the compiler's version and the settings below.
+	name := fmt.Sprintf("edgesearch-%s-O3-interruptible-%s.so", WasmEdgeVersion(), hex.EncodeToString(sum[:8]))
 	dir := filepath.Join(cacheDir, "wasmedge")
 	if cacheDir == "" {
 		if dir, err = os.MkdirTemp("", "edgesearch-wasmedge-"); err != nil {
@@ -447,7 +449,11 @@ func (f *wasmedgeFunction) Call(ctx context.Context, params ...uint64) ([]uint64
 		}
 		res = C.esw_finish(a, &out[0], C.uint32_t(f.nret))
 		if cancelled != nil {
-			return nil, fmt.Errorf("%s: interrupted: %w", f.fname, cancelled)
+			if C.esw_interrupted(res) != 0 {
+				return nil, fmt.Errorf("%s: interrupted: %w", f.fname, cancelled)
+			}
+			// It ended by itself before the stop took effect.
+			return nil, fmt.Errorf("%s: abandoned: %w", f.fname, cancelled)
 		}
 	}
 	if !C.WasmEdge_ResultOK(res) {

@@ -131,6 +131,10 @@ func TestWasmEdgeCallStopsWhenContextEnds(t *testing.T) {
 			if !errors.Is(err, context.Canceled) || !isTrap(err) {
 				t.Fatalf("error %v: want context.Canceled, reported as a trap", err)
 			}
+			// Stopped inside the guest, not waited for and then dropped.
+			if !strings.Contains(err.Error(), "interrupted") {
+				t.Errorf("error %v: the guest was not interrupted", err)
+			}
 			t.Logf("%s: stopped after %v: %v", name, took, err)
 			in, err = newInstance(ctx, rt, model, 0, false)
 			if err != nil {
@@ -154,9 +158,10 @@ func TestWasmEdgeMemoryBoundIsAnError(t *testing.T) {
 	if err == nil {
 		t.Fatal("the model loaded into 32 MiB")
 	}
-	if !strings.Contains(err.Error(), "out of memory") {
+	if !strings.Contains(err.Error(), "guest is out of memory") {
 		t.Errorf("error %q should say the guest is out of memory", err)
 	}
+	t.Log(err)
 }
 
 // The AOT compile happens once per cache dir: a second runtime loads the
