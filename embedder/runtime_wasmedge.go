@@ -7,22 +7,25 @@ package embedder
 // embedder/wasmedge/build.sh installs (make build-wasmedge sets CGO_CFLAGS
 // and CGO_LDFLAGS to it); the default build is CGO_ENABLED=0 and has only
 // wazero. The binding is ours and small: the Go module proxy does not serve
-// second-state/WasmEdge-go, and the runtime needs nine C calls.
+// second-state/WasmEdge-go, and the runtime needs a few dozen C calls.
 //
-// Three runtimes register here:
+// Two runtimes register here:
 //
 //	wasmedge         the guest compiled ahead of time by WasmEdge's LLVM
 //	                 compiler into a shared object, cached in the cache dir
-//	wasmedge-jit     compiled by the same LLVM when the runtime starts,
-//	                 every time (no cache)
 //	wasmedge-interp  WasmEdge's interpreter (no compile step; slow)
+//
+// WasmEdge's JIT is not offered: it compiles only in the VM API's
+// instantiate (lib/vm/vm.cpp), and with the executor API used here its run
+// mode interprets, silently. Its code would be the AOT compiler's anyway,
+// compiled again at every start.
 //
 // What differs from wazero (runtime_wazero.go):
 //   - Cancellation: a call whose context can end runs asynchronously
 //     (WasmEdge_ExecutorAsyncInvoke, a thread per call) and is stopped
 //     when the context ends; the call then returns the context's error and
 //     the instance, like one that trapped, is dropped. The AOT code is
-//     (and JIT) code is compiled interruptible so it checks for the stop. Calls with a
+//     code is compiled interruptible so it checks for the stop. Calls with a
 //     context that never ends (the pool's workers) run synchronously.
 //   - Memory bound: the same maxReserve (memory_unix.go), as WasmEdge's
 //     page limit; a memory.grow past it fails, which the guest's allocator
@@ -174,7 +177,7 @@ func init() {
 	// comes back to us as a value, and the caller decides what to print.
 	C.WasmEdge_LogOff()
 	for name, mode := range map[string]uint32{
-		"wasmedge": C.WasmEdge_RunMode_AOT, "wasmedge-jit": C.WasmEdge_RunMode_JIT, "wasmedge-interp": C.WasmEdge_RunMode_Interpreter,
+		"wasmedge": C.WasmEdge_RunMode_AOT, "wasmedge-interp": C.WasmEdge_RunMode_Interpreter,
 	} {
 		runtimes[name] = func(ctx context.Context, wasm []byte, cacheDir string) (guestRuntime, error) {
 			return newWasmEdgeRuntime(wasm, cacheDir, mode)
@@ -221,9 +224,6 @@ func newWasmEdgeRuntime(wasm []byte, cacheDir string, mode uint32) (guestRuntime
 	// Without the AOT run mode WasmEdge reads a shared object's embedded
 	// wasm and interprets it, silently.
 	C.WasmEdge_ConfigureSetRunMode(conf, mode)
-	// For the JIT, as compileAOT sets for the AOT compiler.
-	C.WasmEdge_ConfigureCompilerSetOptimizationLevel(conf, C.WasmEdge_CompilerOptimizationLevel_O3)
-	C.WasmEdge_ConfigureCompilerSetInterruptible(conf, true)
 	r := &wasmedgeRuntime{conf: conf}
 	loader := C.WasmEdge_LoaderCreate(conf)
 	defer C.WasmEdge_LoaderDelete(loader)

@@ -68,7 +68,7 @@ func compareVectors(t *testing.T, what string, got, want []Embedding) {
 
 func TestWasmEdgeVectorsMatchWazero(t *testing.T) {
 	want := wazeroVectors(t, wasmedgeTexts)
-	for _, name := range []string{"wasmedge", "wasmedge-jit", "wasmedge-interp"} {
+	for _, name := range []string{"wasmedge", "wasmedge-interp"} {
 		t.Run(name, func(t *testing.T) {
 			p, err := New(context.Background(), Options{ModelPath: modelPath(t), Workers: 1, Runtime: name})
 			if err != nil {
@@ -106,7 +106,7 @@ func TestWasmEdgeCallStopsWhenContextEnds(t *testing.T) {
 	for i := range texts {
 		texts[i] = strings.Repeat("many words make a long text ", 80)
 	}
-	for _, name := range []string{"wasmedge", "wasmedge-jit", "wasmedge-interp"} {
+	for _, name := range []string{"wasmedge", "wasmedge-interp"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			rt, err := newGuestRuntime(ctx, name, guest.Binary, cacheDir(""))

@@ -1,8 +1,7 @@
 //go:build wasmedge
 
 // Command wasmedge measures the same guest on the runtimes the embedder
-// has: wazero, WasmEdge compiled ahead of time, by its JIT and
-// interpreted,
+// has: wazero, WasmEdge compiled ahead of time and WasmEdge interpreted,
 // in one process, one after another, with the same model and workers. It
 // prints one JSON line per runtime, with the field names
 // bench/peers/llamacpp.py prints, so bench/wasmedge/run.sh can put
@@ -54,7 +53,7 @@ func main() {
 		modelPath     = flag.String("model", os.Getenv("EDGESEARCH_MODEL"), "GGUF model")
 		sentences     = flag.String("sentences", "bench/sentences.txt", "one sentence a line")
 		threads       = flag.Int("threads", 2, "workers (guest instances)")
-		runtimes      = flag.String("runtimes", "wazero,wasmedge,wasmedge-jit,wasmedge-interp", "comma-separated runtimes to measure, in order")
+		runtimes      = flag.String("runtimes", "wazero,wasmedge,wasmedge-interp", "comma-separated runtimes to measure, in order")
 		queries       = flag.Int("queries", 50, "one-query embeddings timed (after 5 untimed)")
 		interpTexts   = flag.Int("interp-sentences", 40, "sentences the interpreter embeds (it is slow); the others embed the whole file")
 		interpThreads = flag.Int("interp-threads", 0, "workers for the interpreter (0: -threads)")
@@ -107,7 +106,7 @@ func measure(modelPath, rt string, texts []string, threads, queries int) (*resul
 		return nil, err
 	}
 	res.LoadMs = ms(time.Since(t))
-	if rt == "wazero" || rt == "wasmedge" {
+	if rt != "wasmedge-interp" {
 		// Again, the compilation cache now warm: what a restart costs.
 		pool.Close()
 		t = time.Now()

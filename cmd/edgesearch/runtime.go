@@ -9,7 +9,7 @@ import (
 )
 
 // runtimeHelp is --runtime's help text.
-const runtimeHelp = "`NAME` of the WebAssembly runtime that runs the model: wazero (pure Go, the default); wasmedge (compiled ahead of time, cached), wasmedge-jit or wasmedge-interp in a binary built with make build-wasmedge"
+const runtimeHelp = "`NAME` of the WebAssembly runtime that runs the model: wazero (pure Go, the default); wasmedge (compiled ahead of time, cached) or wasmedge-interp in a binary built with make build-wasmedge"
 
 // checkRuntime resolves --runtime: "" is wazero, and a name this binary
 // does not have is an error that says how to get one that does.
