@@ -21,12 +21,16 @@ package embedder
 // compiled again at every start.
 //
 // What differs from wazero (runtime_wazero.go):
-//   - Cancellation: a call whose context can end runs asynchronously
-//     (WasmEdge_ExecutorAsyncInvoke, a thread per call) and is stopped
-//     when the context ends; the call then returns the context's error and
-//     the instance, like one that trapped, is dropped. The AOT code is
-//     code is compiled interruptible so it checks for the stop. Calls with a
-//     context that never ends (the pool's workers) run synchronously.
+//   - Cancellation: a call is not started once its context has ended
+//     (wazero starts it), and the pool stops a batch between its bounded
+//     steps, on either runtime. The
+//     interpreter also stops a running call: with a context that can end,
+//     the call runs asynchronously (WasmEdge_ExecutorAsyncInvoke, a thread
+//     per call) and is interrupted when the context ends; it returns the
+//     context's error and the instance, like one that trapped, is dropped.
+//     The AOT code is not compiled interruptible: the stop check on every
+//     loop back edge made it 2.7× slower (1,500 → 550 tokens/s on one
+//     thread, docs/wasmedge.md), slower than wazero.
 //   - Memory bound: the same maxReserve (memory_unix.go), as WasmEdge's
 //     page limit; a memory.grow past it fails, which the guest's allocator
 //     reports as out of memory. WasmEdge reserves the address space itself
@@ -198,6 +202,7 @@ func WasmEdgeVersion() string { return C.GoString(C.WasmEdge_VersionGet()) }
 type wasmedgeRuntime struct {
 	conf *C.WasmEdge_ConfigureContext
 	ast  *C.WasmEdge_ASTModuleContext
+	aot  bool // ast is compiled code, which cannot be interrupted
 	// tmp is a directory to remove on close: where the AOT output went
 	// when there was no cache dir.
 	tmp string
@@ -224,7 +229,7 @@ func newWasmEdgeRuntime(wasm []byte, cacheDir string, mode uint32) (guestRuntime
 	// Without the AOT run mode WasmEdge reads a shared object's embedded
 	// wasm and interprets it, silently.
 	C.WasmEdge_ConfigureSetRunMode(conf, mode)
-	r := &wasmedgeRuntime{conf: conf}
+	r := &wasmedgeRuntime{conf: conf, aot: mode == C.WasmEdge_RunMode_AOT}
 	loader := C.WasmEdge_LoaderCreate(conf)
 	defer C.WasmEdge_LoaderDelete(loader)
 	var res C.WasmEdge_Result
@@ -256,7 +261,7 @@ func newWasmEdgeRuntime(wasm []byte, cacheDir string, mode uint32) (guestRuntime
 }
 
 // compileAOT compiles wasm into a shared object with WasmEdge's AOT
-// compiler (O3, interruptible) and returns its path. With a cache dir the
+// compiler (O3) and returns its path. With a cache dir the
 // object is kept there under a name made of the WasmEdge version and the
 // module's hash, and reused; without one it goes into a temporary
 // directory, returned as tmp for the caller to remove.
@@ -264,7 +269,7 @@ func compileAOT(wasm []byte, cacheDir string) (so, tmp string, err error) {
 	sum := sha256.Sum256(wasm)
 	// The name changes with anything that changes the object: the module,
 	// the compiler's version and the settings below.
-	name := fmt.Sprintf("edgesearch-%s-O3-interruptible-%s.so", WasmEdgeVersion(), hex.EncodeToString(sum[:8]))
+	name := fmt.Sprintf("edgesearch-%s-O3-%s.so", WasmEdgeVersion(), hex.EncodeToString(sum[:8]))
 	dir := filepath.Join(cacheDir, "wasmedge")
 	if cacheDir == "" {
 		if dir, err = os.MkdirTemp("", "edgesearch-wasmedge-"); err != nil {
@@ -285,7 +290,8 @@ func compileAOT(wasm []byte, cacheDir string) (so, tmp string, err error) {
 	defer C.WasmEdge_ConfigureDelete(conf)
 	C.WasmEdge_ConfigureCompilerSetOptimizationLevel(conf, C.WasmEdge_CompilerOptimizationLevel_O3)
 	C.WasmEdge_ConfigureCompilerSetOutputFormat(conf, C.WasmEdge_CompilerOutputFormat_Native)
-	C.WasmEdge_ConfigureCompilerSetInterruptible(conf, true)
+	// Not interruptible: see the note on cancellation at the top.
+	C.WasmEdge_ConfigureCompilerSetInterruptible(conf, false)
 	compiler := C.WasmEdge_CompilerCreate(conf)
 	if compiler == nil {
 		return "", tmp, errors.New("wasmedge: this libwasmedge has no AOT compiler (built without WASMEDGE_USE_LLVM); use --runtime wasmedge-interp")
@@ -309,8 +315,9 @@ func (r *wasmedgeRuntime) instantiate(ctx context.Context) (guestModule, error) 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m := &wasmedgeModule{
-		exec:  C.WasmEdge_ExecutorCreate(r.conf, nil),
-		store: C.WasmEdge_StoreCreate(),
+		interruptible: !r.aot,
+		exec:          C.WasmEdge_ExecutorCreate(r.conf, nil),
+		store:         C.WasmEdge_StoreCreate(),
 		// No arguments, environment or directories: the ABI passes
 		// everything through memory.
 		wasi: C.WasmEdge_ModuleInstanceCreateWASI(nil, 0, nil, 0, nil, 0),
@@ -356,11 +363,12 @@ func (r *wasmedgeRuntime) close(context.Context) error {
 }
 
 type wasmedgeModule struct {
-	exec  *C.WasmEdge_ExecutorContext
-	store *C.WasmEdge_StoreContext
-	wasi  *C.WasmEdge_ModuleInstanceContext
-	mod   *C.WasmEdge_ModuleInstanceContext
-	mem   *C.WasmEdge_MemoryInstanceContext
+	interruptible bool // a running call can be stopped (the interpreter)
+	exec          *C.WasmEdge_ExecutorContext
+	store         *C.WasmEdge_StoreContext
+	wasi          *C.WasmEdge_ModuleInstanceContext
+	mod           *C.WasmEdge_ModuleInstanceContext
+	mem           *C.WasmEdge_MemoryInstanceContext
 }
 
 func (m *wasmedgeModule) function(name string) guestFunction {
@@ -403,11 +411,13 @@ type wasmedgeFunction struct {
 
 func (f *wasmedgeFunction) name() string { return f.fname }
 
-// Call runs the function. With a context that can end, it runs on a thread
-// of WasmEdge's and is interrupted when the context ends: it then returns
-// the context's error, even if the guest finished meanwhile, because the
-// executor's stop request may still be pending and would interrupt its
-// next call; the caller drops the instance, as after a trap.
+// Call runs the function; it returns the context's error without calling
+// when the context has ended. On the interpreter, with a context that can
+// end, the call runs on a thread of WasmEdge's and is interrupted when the
+// context ends: it then returns the context's error, even if the guest
+// finished meanwhile, because the executor's stop request may still be
+// pending and would interrupt its next call; the caller drops the instance,
+// as after a trap.
 func (f *wasmedgeFunction) Call(ctx context.Context, params ...uint64) ([]uint64, error) {
 	if f.m.exec == nil {
 		return nil, fmt.Errorf("%s: instance closed", f.fname)
@@ -419,17 +429,17 @@ func (f *wasmedgeFunction) Call(ctx context.Context, params ...uint64) ([]uint64
 	for i, p := range params {
 		in[i] = C.uint64_t(p)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: not called: %w", f.fname, err)
+	}
 	var res C.WasmEdge_Result
-	if ctx.Done() == nil {
+	if ctx.Done() == nil || !f.m.interruptible {
 		var bad C.int
 		res = C.esw_call(f.m.exec, f.fn, &in[0], C.uint32_t(len(params)), &out[0], C.uint32_t(f.nret), &bad)
 		if bad != 0 {
 			return nil, fmt.Errorf("%s: %d parameters do not fit its type", f.fname, len(params))
 		}
 	} else {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		a := C.esw_start(f.m.exec, f.fn, &in[0], C.uint32_t(len(params)))
 		if a == nil {
 			return nil, fmt.Errorf("%s: couldn't start the call (%d parameters)", f.fname, len(params))

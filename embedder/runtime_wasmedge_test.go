@@ -91,58 +91,75 @@ func TestWasmEdgeVectorsMatchWazero(t *testing.T) {
 	}
 }
 
-// A call whose context ends is stopped inside the guest, returns the
-// context's error as a trap (so the pool drops the instance), and a new
-// instance works.
+// On the interpreter, a call whose context ends is stopped inside the
+// guest, returns the context's error as a trap (so the pool drops the
+// instance), and a new instance works. On both runtimes a call is not
+// started once its context has ended.
 func TestWasmEdgeCallStopsWhenContextEnds(t *testing.T) {
 	model, err := openModel(modelPath(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer model.Close()
-	// 32 texts of 256 tokens: seconds of work even compiled, so the
-	// cancel lands inside the call.
-	texts := make([]string, 32)
-	for i := range texts {
-		texts[i] = strings.Repeat("many words make a long text ", 80)
+	ctx := context.Background()
+	start := func(t *testing.T, name string) (guestRuntime, *instance) {
+		t.Helper()
+		rt, err := newGuestRuntime(ctx, name, guest.Binary, cacheDir(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := newInstance(ctx, rt, model, 0, false)
+		if err != nil {
+			rt.close(ctx)
+			t.Fatal(err)
+		}
+		return rt, in
 	}
+	t.Run("interpreter stops a running call", func(t *testing.T) {
+		rt, in := start(t, "wasmedge-interp")
+		defer rt.close(ctx)
+		// 8 texts of 256 tokens: a minute of interpreting, so the
+		// cancel lands inside the call.
+		texts := make([]string, 8)
+		for i := range texts {
+			texts[i] = strings.Repeat("many words make a long text ", 80)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		stop := time.AfterFunc(200*time.Millisecond, cancel)
+		defer stop.Stop()
+		begin := time.Now()
+		_, err := in.embedOneCall(cctx, texts)
+		took := time.Since(begin)
+		in.close(ctx)
+		if err == nil {
+			t.Fatalf("the call finished (in %v) before its context ended; make the work larger", took)
+		}
+		if !errors.Is(err, context.Canceled) || !isTrap(err) {
+			t.Fatalf("error %v: want context.Canceled, reported as a trap", err)
+		}
+		// Stopped inside the guest, not waited for and then dropped.
+		if !strings.Contains(err.Error(), "interrupted") {
+			t.Errorf("error %v: the guest was not interrupted", err)
+		}
+		t.Logf("stopped after %v: %v", took, err)
+		in, err = newInstance(ctx, rt, model, 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.close(ctx)
+		if _, err := in.embed(ctx, []string{"after a stop"}); err != nil {
+			t.Errorf("a new instance after the stop: %v", err)
+		}
+	})
 	for _, name := range []string{"wasmedge", "wasmedge-interp"} {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			rt, err := newGuestRuntime(ctx, name, guest.Binary, cacheDir(""))
-			if err != nil {
-				t.Fatal(err)
-			}
+		t.Run(name+" does not start a call", func(t *testing.T) {
+			rt, in := start(t, name)
 			defer rt.close(ctx)
-			in, err := newInstance(ctx, rt, model, 0, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cctx, cancel := context.WithCancel(ctx)
-			stop := time.AfterFunc(200*time.Millisecond, cancel)
-			defer stop.Stop()
-			start := time.Now()
-			_, err = in.embedOneCall(cctx, texts)
-			took := time.Since(start)
-			in.close(ctx)
-			if err == nil {
-				t.Fatalf("the call finished (in %v) before its context ended; make the work larger", took)
-			}
-			if !errors.Is(err, context.Canceled) || !isTrap(err) {
-				t.Fatalf("error %v: want context.Canceled, reported as a trap", err)
-			}
-			// Stopped inside the guest, not waited for and then dropped.
-			if !strings.Contains(err.Error(), "interrupted") {
-				t.Errorf("error %v: the guest was not interrupted", err)
-			}
-			t.Logf("%s: stopped after %v: %v", name, took, err)
-			in, err = newInstance(ctx, rt, model, 0, false)
-			if err != nil {
-				t.Fatal(err)
-			}
 			defer in.close(ctx)
-			if _, err := in.embed(ctx, []string{"after a stop"}); err != nil {
-				t.Errorf("a new instance after the stop: %v", err)
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			if _, err := in.embed(cctx, []string{"never embedded"}); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "not called") {
+				t.Errorf("error %v: want context.Canceled before the call", err)
 			}
 		})
 	}
