@@ -4,8 +4,8 @@ package embedder
 
 // The guest on WasmEdge (github.com/WasmEdge/WasmEdge), through its C API
 // with cgo. Built only with -tags wasmedge, against the libwasmedge that
-// embedder/wasmedge/build.sh installs (make build-wasmedge sets CGO_CFLAGS
-// and CGO_LDFLAGS to it); the default build is CGO_ENABLED=0 and has only
+// embedder/wasmedge/build.sh installs (embedder/wasmedge/env.sh points
+// CGO_CFLAGS and CGO_LDFLAGS at it); the default build is CGO_ENABLED=0 and has only
 // wazero. The binding is ours and small: the Go module proxy does not serve
 // second-state/WasmEdge-go, and the runtime needs a few dozen C calls.
 //
@@ -23,8 +23,8 @@ package embedder
 // What differs from wazero (runtime_wazero.go):
 //   - Cancellation: a call is not started once its context has ended
 //     (wazero starts it), and the pool stops a batch between its bounded
-//     steps, on either runtime. The
-//     interpreter also stops a running call: with a context that can end,
+//     steps, on either runtime. The interpreter also stops a running
+//     call: with a context that can end,
 //     the call runs asynchronously (WasmEdge_ExecutorAsyncInvoke, a thread
 //     per call) and is interrupted when the context ends; it returns the
 //     context's error and the instance, like one that trapped, is dropped.
