@@ -167,7 +167,7 @@ func TestOtherWeightTypesMatchSentenceTransformers(t *testing.T) {
 			if err := model.Convert(context.Background(), hfDir(t), path, tc.typ); err != nil {
 				t.Fatal(err)
 			}
-			p, err := New(context.Background(), Options{ModelPath: path, Workers: 1})
+			p, err := New(context.Background(), Options{ModelPath: path, Workers: 1, Runtime: testRuntime})
 			if err != nil {
 				t.Fatal(err)
 			}

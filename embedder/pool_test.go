@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgesearch/edgesearch/guest"
 )
 
 // modelPath is the f16 all-MiniLM-L6-v2 GGUF that `make model` pulls.
@@ -36,13 +38,17 @@ var (
 	sharedErr  error
 )
 
+// testRuntime is the runtime pool(t) and the oracle tests run the guest on:
+// $EDGESEARCH_RUNTIME, else wazero (make test-wasmedge sets it).
+var testRuntime = os.Getenv("EDGESEARCH_RUNTIME")
+
 // pool returns one Pool on the real model, shared by the tests that only
 // embed (loading the model per test would dominate the run time).
 func pool(t testing.TB) *Pool {
 	t.Helper()
 	path := modelPath(t)
 	sharedOnce.Do(func() {
-		sharedPool, sharedErr = New(context.Background(), Options{ModelPath: path, Workers: 2, MaxWait: -1})
+		sharedPool, sharedErr = New(context.Background(), Options{ModelPath: path, Workers: 2, MaxWait: -1, Runtime: testRuntime})
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
@@ -396,12 +402,12 @@ func TestVocabularyOnlyInstanceRefusesToEmbed(t *testing.T) {
 		t.Errorf("vocabulary GGUF is %d bytes of a %d-byte model", len(vocab), m.size)
 	}
 	ctx := context.Background()
-	rt, compiled, err := newRuntime(ctx, "")
+	rt, err := newGuestRuntime(ctx, "", guest.Binary, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rt.Close(ctx)
-	in, err := newTokenizer(ctx, rt, compiled, vocab)
+	defer rt.close(ctx)
+	in, err := newTokenizer(ctx, rt, vocab)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,6 +68,9 @@ type config struct {
 	// in (a zero URL keeps them all local) and the bound on a call to it
 	// (parseBackend).
 	Backend backendConfig
+	// Runtime runs the guest (embedder.Options.Runtime); checkRuntime
+	// resolved it to a name this binary has.
+	Runtime string
 	// Warnings are things resolving noticed and fixed (a key with spaces
 	// around it) that the command logs once it has a logger; none holds
 	// the key.
@@ -100,6 +103,7 @@ var settings = map[string]setting{
 	"max-texts":     {flag: "max-texts", env: []string{"EDGESEARCH_MAX_TEXTS"}, def: "2048"},
 	"facet-scan":    {flag: "facet-scan", env: []string{"EDGESEARCH_FACET_SCAN"}, def: "100000"},
 	"max-tokens":    {flag: "max-tokens", env: []string{"EDGESEARCH_MAX_TOKENS", "ctx_size"}, def: "0"},
+	"runtime":       {flag: "runtime", env: []string{"EDGESEARCH_RUNTIME"}, def: "wazero"},
 	"max-batch":     {flag: "max-batch", env: []string{"EDGESEARCH_MAX_BATCH", "batch_size"}, def: "0"},
 	"queue":         {flag: "queue", env: []string{"EDGESEARCH_QUEUE"}, def: "0"},
 	"bulk-queue":    {flag: "bulk-queue", env: []string{"EDGESEARCH_BULK_QUEUE"}, def: "0"},
@@ -132,6 +136,7 @@ func addCommonFlags(fs *pflag.FlagSet) {
 	fs.String("profile", profileAuto, "auto, standard or small: small (for 512 MB–1 GB boards, and the default on 32-bit arm or under 1.5 GiB of memory) uses the q8_0 model, one worker, shorter queues, a smaller vector graph, half-precision vectors on disk and a 128 MiB soft memory limit")
 	fs.Int("max-tokens", 0, "truncate texts to this many tokens (default: the model's limit)")
 	fs.Int("max-batch", 0, "most texts per guest call (default 32)")
+	fs.String("runtime", "wazero", runtimeHelp)
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.String("log-format", "text", "log format: text or json")
 }
@@ -141,11 +146,11 @@ func addCommonFlags(fs *pflag.FlagSet) {
 // not stop it parsing, so no command line that worked before fails now).
 // A command missing here shows none of them, and a test says so.
 var sharedFlagsOf = map[string][]string{
-	"edgesearch serve":         {"model", "data", "threads", "profile", "max-tokens", "max-batch", "log-level", "log-format"},
-	"edgesearch embed":         {"model", "threads", "profile", "max-tokens", "max-batch"},
-	"edgesearch search":        {"model", "data", "threads", "profile", "max-tokens", "max-batch"},
-	"edgesearch import":        {"model", "data", "threads", "profile", "max-tokens", "max-batch"},
-	"edgesearch reindex":       {"model", "data", "threads", "profile", "max-tokens", "max-batch"},
+	"edgesearch serve":         {"model", "data", "threads", "profile", "max-tokens", "max-batch", "runtime", "log-level", "log-format"},
+	"edgesearch embed":         {"model", "threads", "profile", "max-tokens", "max-batch", "runtime"},
+	"edgesearch search":        {"model", "data", "threads", "profile", "max-tokens", "max-batch", "runtime"},
+	"edgesearch import":        {"model", "data", "threads", "profile", "max-tokens", "max-batch", "runtime"},
+	"edgesearch reindex":       {"model", "data", "threads", "profile", "max-tokens", "max-batch", "runtime"},
 	"edgesearch backup":        {"data"},
 	"edgesearch model":         {},
 	"edgesearch model pull":    {"model", "profile"}, // the small profile pulls the q8_0 model
@@ -290,6 +295,9 @@ func resolveConfig(fs *pflag.FlagSet, getenv func(string) string) (config, error
 		if *d, err = time.ParseDuration(strings.TrimSpace(raw[name])); err != nil || *d <= 0 {
 			return config{}, usageError{fmt.Errorf("%s=%q: want a positive duration such as 30s or 2m", from[name], raw[name])}
 		}
+	}
+	if cfg.Runtime, err = checkRuntime(raw["runtime"]); err != nil {
+		return config{}, usageError{fmt.Errorf("%s=%w", from["runtime"], err)}
 	}
 	if cfg.Backend, err = parseBackend(raw["backend"]); err != nil {
 		return config{}, usageError{fmt.Errorf("%s=%w", from["backend"], err)}

@@ -332,6 +332,7 @@ func poolOptions(cfg config) embedder.Options {
 		MaxWait:       cfg.MaxWait,
 		MaxBatch:      cfg.MaxBatch,
 		MaxTokens:     cfg.MaxTokens,
+		Runtime:       cfg.Runtime,
 	}
 }
 
