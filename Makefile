@@ -15,7 +15,7 @@ PIP_PKGS  := openai==3.57.0 wasmtime==50.0.1
 
 export EDGESEARCH_MODEL := $(MODEL)
 
-.PHONY: help build run model model-source test test-386 test-arm test-deps wasm wasm-check bench cross container-bins container fixtures fuzz reliability loadtest weaviate clean
+.PHONY: help build run model model-source test test-386 test-arm test-deps wasm wasm-check bench cross container-bins container fixtures fuzz reliability loadtest weaviate wasmedge build-wasmedge test-wasmedge bench-wasmedge clean
 
 help:
 	@echo "make run        fetch the model if missing, build, serve on $(ADDR)"
@@ -24,6 +24,9 @@ help:
 	@echo "make model      download (or convert) the default model into $(CACHE)"
 	@echo "make wasm       rebuild guest/edgesearch.wasm with clang"
 	@echo "make bench      benchmarks, peers included; writes bench/RESULTS.md and bench/chart-*.svg"
+	@echo "make wasmedge   build libwasmedge and the wasmedge CLI (LLVM AOT) into $(CACHE)/wasmedge, once (15-30 min)"
+	@echo "make build-wasmedge  $(BIN)-wasmedge: cgo build with --runtime wasmedge (needs make wasmedge)"
+	@echo "make test-wasmedge   the embedder's oracle tests on WasmEdge, and the guest under the wasmedge CLI"
 	@echo "make fuzz       every fuzz target for FUZZTIME (30s) each"
 	@echo "make reliability  bad inputs, hostile files, kill -9 rounds against a real server"
 	@echo "make loadtest   mixed load of 64 clients against a real server on 127.0.0.1"
@@ -121,6 +124,29 @@ loadtest: build model
 	@echo "==> 64 clients of mixed traffic for 60 s, twice, against $(BIN) on 127.0.0.1 (about 5 minutes)"
 	@mkdir -p bench/out
 	$(GO) run ./bench/loadtest -bin $(BIN) -model '$(MODEL)' -out bench/out/loadtest.md
+
+# WasmEdge is optional: nothing else here needs it, and the default build
+# stays CGO_ENABLED=0. embedder/wasmedge/env.sh points cgo at the library.
+wasmedge:
+	@echo "==> building libwasmedge and the wasmedge CLI into $(CACHE)/wasmedge (embedder/wasmedge/build.sh)"
+	bash embedder/wasmedge/build.sh
+
+build-wasmedge:
+	@echo "==> building $(BIN)-wasmedge (cgo, -tags wasmedge, links $(CACHE)/wasmedge/lib/libwasmedge.so)"
+	@. embedder/wasmedge/env.sh; \
+	if [ -n "$$WASMEDGE_MISSING" ]; then echo "build-wasmedge: $$WASMEDGE_MISSING" >&2; exit 1; fi; \
+	$(GO) build -tags wasmedge -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)-wasmedge $(PKG)
+
+test-wasmedge:
+	@echo "==> embedder tests on WasmEdge (EDGESEARCH_RUNTIME=wasmedge), then the guest under the wasmedge CLI"
+	@. embedder/wasmedge/env.sh; \
+	if [ -n "$$WASMEDGE_MISSING" ]; then echo "test-wasmedge: not run: $$WASMEDGE_MISSING" >&2; exit 1; fi; \
+	EDGESEARCH_RUNTIME=wasmedge $(GO) test -tags wasmedge -count=1 -run 'TokenIDs|VectorsMatch|OtherWeightTypes|WasmEdge' ./embedder/ && \
+	bash embedder/wasmedge/standalone.sh
+
+bench-wasmedge:
+	@echo "==> wazero, WasmEdge AOT, WasmEdge interpreter and llama.cpp on the same guest, model and threads"
+	bash bench/wasmedge/run.sh
 
 bench: build model
 	@echo "==> benchmarks (this takes several minutes); writing bench/RESULTS.md and bench/chart-*.svg"

@@ -34,6 +34,9 @@ go run ./bench/embedbench -model "$MODEL" -threads "$THREADS" -cli bin/edgesearc
 echo "==> llama.cpp (threads=$THREADS)"
 python3 bench/peers/llamacpp.py "$MODEL" "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/llamacpp.json"
 
+echo "==> WasmEdge beside wazero (skipped without make wasmedge)"
+bash bench/wasmedge/run.sh || echo "    skipped: run make wasmedge first"
+
 echo "==> sentence-transformers (threads=$THREADS)"
 python3 bench/peers/sentence_transformers.py "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/sentence_transformers.json"
 
