@@ -55,6 +55,10 @@ type Options struct {
 	// MaxTokens overrides the model's sequence limit ([CLS]/[SEP] included);
 	// default: the model's own (256 for all-MiniLM-L6-v2).
 	MaxTokens int
+	// Runtime names the WebAssembly runtime that runs the guest: "" or
+	// "wazero" (the default, pure Go), or another this build registers;
+	// New returns an error listing them for an unknown name.
+	Runtime string
 	// CacheDir holds wazero's compilation cache; default
 	// $XDG_CACHE_HOME/edgesearch/wazero (or ~/.cache/...). "-" disables it.
 	CacheDir string

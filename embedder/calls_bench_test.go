@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgesearch/edgesearch/guest"
 )
 
 // worstBatch is the largest batch a worker embeds: 32 texts of the model's
@@ -34,11 +36,11 @@ func BenchmarkWorstBatchGuestCalls(b *testing.B) {
 		paths = append(paths, strings.Split(extra, ",")...)
 	}
 	ctx := context.Background()
-	rt, compiled, err := newRuntime(ctx, "")
+	rt, err := newGuestRuntime(ctx, "", guest.Binary, "")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer rt.Close(ctx)
+	defer rt.close(ctx)
 	texts := worstBatch()
 	for _, path := range paths {
 		b.Run(filepath.Base(path), func(b *testing.B) {
@@ -47,7 +49,7 @@ func BenchmarkWorstBatchGuestCalls(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer m.Close()
-			in, err := newInstance(ctx, rt, compiled, m, 0, true)
+			in, err := newInstance(ctx, rt, m, 0, true)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -14,9 +14,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/edgesearch/edgesearch/embedder/gguf"
+	"github.com/edgesearch/edgesearch/guest"
 )
 
 // tinyBERT writes a one-layer BERT GGUF with 32-wide embeddings and random
@@ -123,10 +122,9 @@ func tinyBERT(t testing.TB, typ gguf.TensorType) []byte {
 }
 
 var (
-	fuzzOnce     sync.Once
-	fuzzRuntime  wazero.Runtime
-	fuzzCompiled wazero.CompiledModule
-	fuzzErr      error
+	fuzzOnce    sync.Once
+	fuzzRuntime guestRuntime
+	fuzzErr     error
 )
 
 // fuzzInstance is a fresh guest instance with no model, from a runtime
@@ -134,12 +132,12 @@ var (
 func fuzzInstance(t testing.TB) *instance {
 	t.Helper()
 	fuzzOnce.Do(func() {
-		fuzzRuntime, fuzzCompiled, fuzzErr = newRuntime(context.Background(), "")
+		fuzzRuntime, fuzzErr = newGuestRuntime(context.Background(), "", guest.Binary, "")
 	})
 	if fuzzErr != nil {
 		t.Fatal(fuzzErr)
 	}
-	in, err := instantiate(context.Background(), fuzzRuntime, fuzzCompiled)
+	in, err := instantiate(context.Background(), fuzzRuntime)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,24 +7,21 @@ import (
 	"fmt"
 	"math"
 	"strings"
-
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
 )
 
 // instance is one guest module with a loaded model. It is not safe for
 // concurrent use: a worker goroutine owns it.
 type instance struct {
-	mod  api.Module
-	mem  api.Memory
+	mod  guestModule
+	mem  guestMemory
 	dims int
 
-	malloc, free, lastError          api.Function
-	load, loadVocab                  api.Function
-	modelInfo, nEmbd                 api.Function
-	setMaxTokens, tokenize, embedBat api.Function
-	jobStart, jobStep, jobFinish     api.Function
-	jobCancel                        api.Function
+	malloc, free, lastError          guestFunction
+	load, loadVocab                  guestFunction
+	modelInfo, nEmbd                 guestFunction
+	setMaxTokens, tokenize, embedBat guestFunction
+	jobStart, jobStep, jobFinish     guestFunction
+	jobCancel                        guestFunction
 
 	// scratch is a guest buffer reused across calls, grown on demand, so a
 	// steady stream of requests does no guest allocation.
@@ -35,8 +32,8 @@ type instance struct {
 
 // newInstance instantiates the compiled guest and loads the model into it.
 // maxTokens ≤ 0 keeps the model's own limit.
-func newInstance(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, model *modelFile, maxTokens int, tune bool) (*instance, error) {
-	in, err := instantiate(ctx, rt, compiled)
+func newInstance(ctx context.Context, rt guestRuntime, model *modelFile, maxTokens int, tune bool) (*instance, error) {
+	in, err := instantiate(ctx, rt)
 	if err != nil {
 		return nil, err
 	}
@@ -66,41 +63,38 @@ func newInstance(ctx context.Context, rt wazero.Runtime, compiled wazero.Compile
 }
 
 // instantiate starts a guest instance with no model loaded.
-func instantiate(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (*instance, error) {
-	cfg := wazero.NewModuleConfig().
-		WithName(""). // anonymous: several instances of one module share a runtime
-		WithStartFunctions("_initialize")
-	mod, err := rt.InstantiateModule(withGuestMemory(ctx), compiled, cfg)
+func instantiate(ctx context.Context, rt guestRuntime) (*instance, error) {
+	mod, err := rt.instantiate(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't instantiate the guest: %w", err)
+		return nil, err
 	}
-	in := &instance{mod: mod, mem: mod.Memory()}
-	for name, fn := range map[string]*api.Function{
+	in := &instance{mod: mod, mem: mod.memory()}
+	for name, fn := range map[string]*guestFunction{
 		"es_malloc": &in.malloc, "es_free": &in.free, "es_last_error": &in.lastError,
 		"es_load": &in.load, "es_load_vocab": &in.loadVocab, "es_model_info": &in.modelInfo, "es_n_embd": &in.nEmbd,
 		"es_set_max_tokens": &in.setMaxTokens, "es_tokenize": &in.tokenize,
 		"es_embed_batch": &in.embedBat, "es_job_start": &in.jobStart, "es_job_step": &in.jobStep,
 		"es_job_finish": &in.jobFinish, "es_job_cancel": &in.jobCancel,
 	} {
-		if *fn = mod.ExportedFunction(name); *fn == nil {
-			mod.Close(ctx)
+		if *fn = mod.function(name); *fn == nil {
+			mod.close(ctx)
 			return nil, fmt.Errorf("guest does not export %s", name)
 		}
 	}
 	if in.mem == nil {
-		mod.Close(ctx)
+		mod.close(ctx)
 		return nil, fmt.Errorf("guest exports no memory")
 	}
 	return in, nil
 }
 
-func (in *instance) close(ctx context.Context) { in.mod.Close(ctx) }
+func (in *instance) close(ctx context.Context) { in.mod.close(ctx) }
 
 // call1 calls fn and returns its single result as a signed 32-bit value.
-func (in *instance) call1(ctx context.Context, fn api.Function, args ...uint64) (int32, error) {
+func (in *instance) call1(ctx context.Context, fn guestFunction, args ...uint64) (int32, error) {
 	res, err := fn.Call(ctx, args...)
 	if err != nil {
-		return 0, trapError{fmt.Errorf("guest %s trapped: %w", fn.Definition().Name(), err)}
+		return 0, trapError{fmt.Errorf("guest %s trapped: %w", fn.name(), err)}
 	}
 	return int32(uint32(res[0])), nil
 }

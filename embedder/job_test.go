@@ -83,7 +83,7 @@ func bitsInstances(t *testing.T) map[string]*instance {
 	}
 	defer m.Close()
 	fuzzInstance(t) // sets up the shared runtime
-	in, err := newInstance(context.Background(), fuzzRuntime, fuzzCompiled, m, 0, false)
+	in, err := newInstance(context.Background(), fuzzRuntime, m, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}

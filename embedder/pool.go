@@ -12,20 +12,16 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-
 	"github.com/edgesearch/edgesearch/guest"
 )
 
 // Pool embeds texts on a fixed set of guest instances. Its methods are safe
 // for concurrent use.
 type Pool struct {
-	opts     Options
-	info     ModelInfo
-	rt       wazero.Runtime
-	compiled wazero.CompiledModule
-	model    *modelFile
+	opts  Options
+	info  ModelInfo
+	rt    guestRuntime
+	model *modelFile
 	// Two lanes: queue for interactive texts (Embed), bulk for bulk
 	// indexing (EmbedBulk). A worker takes interactive texts first, also
 	// between the steps of a bulk batch (run).
@@ -161,13 +157,13 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		return nil, err
 	}
 
-	rt, compiled, err := newRuntime(ctx, cacheDir(opts.CacheDir))
+	rt, err := newGuestRuntime(ctx, opts.Runtime, guest.Binary, cacheDir(opts.CacheDir))
 	if err != nil {
 		model.Close()
 		return nil, err
 	}
 
-	p := &Pool{opts: opts, rt: rt, compiled: compiled, model: model,
+	p := &Pool{opts: opts, rt: rt, model: model,
 		queue: make(chan *job, opts.QueueSize), bulk: make(chan *job, opts.BulkQueueSize)}
 	instances := make([]*instance, opts.MinWorkers)
 	errs := make([]error, opts.MinWorkers)
@@ -176,29 +172,29 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			instances[i], errs[i] = newInstance(ctx, rt, compiled, model, opts.MaxTokens, !opts.KeepFirstStack)
+			instances[i], errs[i] = newInstance(ctx, rt, model, opts.MaxTokens, !opts.KeepFirstStack)
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		model.Close()
-		rt.Close(ctx)
+		rt.close(ctx)
 		return nil, fmt.Errorf("model %s: %w", opts.ModelPath, errs[firstErr(errs)])
 	}
 	if p.info, err = instances[0].info(ctx); err != nil {
 		model.Close()
-		rt.Close(ctx)
+		rt.close(ctx)
 		return nil, err
 	}
 	if p.vocab, err = vocabGGUF(model); err == nil {
-		p.tok, err = newTokenizer(ctx, rt, compiled, p.vocab)
+		p.tok, err = newTokenizer(ctx, rt, p.vocab)
 	}
 	if err != nil {
 		for _, in := range instances {
 			in.close(ctx)
 		}
 		model.Close()
-		rt.Close(ctx)
+		rt.close(ctx)
 		return nil, fmt.Errorf("model %s: tokenizer: %w", opts.ModelPath, err)
 	}
 	for _, in := range instances {
@@ -220,28 +216,6 @@ func firstErr(errs []error) int {
 		}
 	}
 	return 0
-}
-
-// newRuntime makes a wazero runtime with WASI and compiles the guest in it,
-// through the compilation cache in dir when dir is not empty.
-func newRuntime(ctx context.Context, dir string) (wazero.Runtime, wazero.CompiledModule, error) {
-	cfg := wazero.NewRuntimeConfig()
-	if dir != "" {
-		if cache, err := wazero.NewCompilationCacheWithDir(dir); err == nil {
-			cfg = cfg.WithCompilationCache(cache)
-		}
-	}
-	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
-		rt.Close(ctx)
-		return nil, nil, fmt.Errorf("couldn't set up WASI: %w", err)
-	}
-	compiled, err := rt.CompileModule(ctx, guest.Binary)
-	if err != nil {
-		rt.Close(ctx)
-		return nil, nil, fmt.Errorf("couldn't compile the guest: %w", err)
-	}
-	return rt, compiled, nil
 }
 
 // cacheDir resolves Options.CacheDir: "" is the user cache, "-" none.
@@ -461,7 +435,7 @@ func (p *Pool) Tokenize(ctx context.Context, text string) ([]Token, error) {
 		}
 		// The last one trapped; start another.
 		var err error
-		if p.tok, err = newTokenizer(context.Background(), p.rt, p.compiled, p.vocab); err != nil {
+		if p.tok, err = newTokenizer(context.Background(), p.rt, p.vocab); err != nil {
 			return nil, fmt.Errorf("%w: %w", errLostInstance, err)
 		}
 	}
@@ -488,7 +462,7 @@ func (p *Pool) grow() {
 	p.live++
 	p.wg.Add(1)
 	go func() {
-		in, err := newInstance(context.Background(), p.rt, p.compiled, p.model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
+		in, err := newInstance(context.Background(), p.rt, p.model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
 		if err != nil {
 			// The instances already up carry on; the next wait tries again.
 			p.workersMu.Lock()
@@ -536,7 +510,7 @@ func (p *Pool) Close() error {
 		p.tok = nil
 	}
 	p.tokMu.Unlock()
-	return errors.Join(p.rt.Close(context.Background()), p.model.Close())
+	return errors.Join(p.rt.close(context.Background()), p.model.Close())
 }
 
 // work is a worker's loop: it owns in until the queues close.
@@ -880,7 +854,7 @@ func isTrap(err error) bool {
 // replace closes a trapped instance and starts a new one in its place.
 func (p *Pool) replace(ctx context.Context, old *instance) *instance {
 	old.close(ctx)
-	in, err := newInstance(ctx, p.rt, p.compiled, p.model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
+	in, err := newInstance(ctx, p.rt, p.model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
 	if err != nil {
 		return nil
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgesearch/edgesearch/guest"
 )
 
 // modelPath is the f16 all-MiniLM-L6-v2 GGUF that `make model` pulls.
@@ -396,12 +398,12 @@ func TestVocabularyOnlyInstanceRefusesToEmbed(t *testing.T) {
 		t.Errorf("vocabulary GGUF is %d bytes of a %d-byte model", len(vocab), m.size)
 	}
 	ctx := context.Background()
-	rt, compiled, err := newRuntime(ctx, "")
+	rt, err := newGuestRuntime(ctx, "", guest.Binary, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rt.Close(ctx)
-	in, err := newTokenizer(ctx, rt, compiled, vocab)
+	defer rt.close(ctx)
+	in, err := newTokenizer(ctx, rt, vocab)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package embedder
 import (
 	"context"
 	"time"
-
-	"github.com/tetratelabs/wazero/api"
 )
 
 // Choosing where the guest's native stack lives.
@@ -44,10 +42,15 @@ const tuneText = "a"
 
 // tuneEmbed replaces in.jobStep with the fastest of a few fresh lookups of
 // the same export. It changes nothing the guest computes.
+//
+// It is wazero's quirk: on another runtime it does nothing.
 func (in *instance) tuneEmbed(ctx context.Context) error {
+	if _, ok := in.mod.(wazeroModule); !ok {
+		return nil
+	}
 	cands := []*candidate{{fn: in.jobStep}}
 	for len(cands) < tuneCandidates {
-		fn := in.mod.ExportedFunction("es_job_step")
+		fn := in.mod.function("es_job_step")
 		if fn == nil {
 			break
 		}
@@ -80,7 +83,7 @@ func (in *instance) tuneEmbed(ctx context.Context) error {
 }
 
 type candidate struct {
-	fn   api.Function
+	fn   guestFunction
 	best time.Duration
 }
 

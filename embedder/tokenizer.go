@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/edgesearch/edgesearch/embedder/gguf"
 )
 
@@ -41,8 +39,8 @@ func vocabGGUF(m *modelFile) ([]byte, error) {
 
 // newTokenizer starts an instance with only the vocabulary of vocab (from
 // vocabGGUF) loaded.
-func newTokenizer(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, vocab []byte) (*instance, error) {
-	in, err := instantiate(ctx, rt, compiled)
+func newTokenizer(ctx context.Context, rt guestRuntime, vocab []byte) (*instance, error) {
+	in, err := instantiate(ctx, rt)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,77 @@
+package embedder
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// wazeroRuntime runs the guest on wazero (pure Go, no cgo), with its
+// compilation cache and one anonymous instance per worker.
+type wazeroRuntime struct {
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+}
+
+// newWazeroRuntime makes a wazero runtime with WASI and compiles wasm in
+// it, through the compilation cache in cacheDir when that is not empty.
+func newWazeroRuntime(ctx context.Context, wasm []byte, cacheDir string) (guestRuntime, error) {
+	cfg := wazero.NewRuntimeConfig()
+	if cacheDir != "" {
+		if cache, err := wazero.NewCompilationCacheWithDir(cacheDir); err == nil {
+			cfg = cfg.WithCompilationCache(cache)
+		}
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("couldn't set up WASI: %w", err)
+	}
+	compiled, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("couldn't compile the guest: %w", err)
+	}
+	return &wazeroRuntime{rt: rt, compiled: compiled}, nil
+}
+
+func (r *wazeroRuntime) instantiate(ctx context.Context) (guestModule, error) {
+	cfg := wazero.NewModuleConfig().
+		WithName(""). // anonymous: several instances of one module share a runtime
+		WithStartFunctions("_initialize")
+	mod, err := r.rt.InstantiateModule(withGuestMemory(ctx), r.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't instantiate the guest: %w", err)
+	}
+	return wazeroModule{mod}, nil
+}
+
+func (r *wazeroRuntime) close(ctx context.Context) error { return r.rt.Close(ctx) }
+
+type wazeroModule struct{ mod api.Module }
+
+// function looks name up afresh: each lookup gets a native stack of its
+// own, which stack.go relies on.
+func (m wazeroModule) function(name string) guestFunction {
+	fn := m.mod.ExportedFunction(name)
+	if fn == nil {
+		return nil
+	}
+	return wazeroFunction{fn}
+}
+
+func (m wazeroModule) memory() guestMemory {
+	if mem := m.mod.Memory(); mem != nil {
+		return mem
+	}
+	return nil
+}
+
+func (m wazeroModule) close(ctx context.Context) { m.mod.Close(ctx) }
+
+type wazeroFunction struct{ api.Function }
+
+func (f wazeroFunction) name() string { return f.Definition().Name() }
