@@ -55,6 +55,13 @@ type Options struct {
 	// MaxTokens overrides the model's sequence limit ([CLS]/[SEP] included);
 	// default: the model's own (256 for all-MiniLM-L6-v2).
 	MaxTokens int
+	// Kernels chooses who runs the linear layers' matrix products: "host"
+	// (native AVX2 or NEON code in this process, served to the guest as
+	// an import; one query's products use the cores no other worker is
+	// using) or "guest" (the guest's own SIMD128, the module that also
+	// runs standalone). Default "host" where the CPU has those
+	// instructions (or wazero interprets the guest), else "guest".
+	Kernels string
 	// Runtime names the WebAssembly runtime that runs the guest: "" or
 	// "wazero" (the default, pure Go), or another this build registers;
 	// New returns an error listing them for an unknown name.

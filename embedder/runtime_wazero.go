@@ -35,7 +35,43 @@ func newWazeroRuntime(ctx context.Context, wasm []byte, cacheDir string) (guestR
 		rt.Close(ctx)
 		return nil, fmt.Errorf("couldn't compile the guest: %w", err)
 	}
+	for _, f := range compiled.ImportedFunctions() {
+		if mod, _, _ := f.Import(); mod == hostModule {
+			if err := instantiateHostKernels(ctx, rt); err != nil {
+				rt.Close(ctx)
+				return nil, err
+			}
+			break
+		}
+	}
 	return &wazeroRuntime{rt: rt, compiled: compiled}, nil
+}
+
+// instantiateHostKernels adds the module the host-kernel guest imports
+// (kernels.go) to rt. A failed check in hostMatmul panics with its error,
+// which wazero turns into a trap: the guest call returns that error.
+func instantiateHostKernels(ctx context.Context, rt wazero.Runtime) error {
+	params := make([]api.ValueType, hostMatmulParams)
+	for i := range params {
+		params[i] = api.ValueTypeI32
+	}
+	matmul := api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		mem := mod.Memory()
+		if mem == nil {
+			panic(fmt.Errorf("es_host_matmul: the guest has no memory"))
+		}
+		view, _ := mem.Read(0, mem.Size())
+		if err := hostMatmul(ctx, view, stack[:hostMatmulParams]); err != nil {
+			panic(err)
+		}
+	})
+	_, err := rt.NewHostModuleBuilder(hostModule).
+		NewFunctionBuilder().WithGoModuleFunction(matmul, params, nil).Export("matmul").
+		Instantiate(ctx)
+	if err != nil {
+		return fmt.Errorf("couldn't set up the host kernels: %w", err)
+	}
+	return nil
 }
 
 func (r *wazeroRuntime) instantiate(ctx context.Context) (guestModule, error) {

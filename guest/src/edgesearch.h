@@ -114,4 +114,29 @@ int32_t ES_EXPORT(es_job_step)(int32_t job);
 int32_t ES_EXPORT(es_job_finish)(int32_t job, float *out);
 int32_t ES_EXPORT(es_job_cancel)(int32_t job);
 
+/*
+ * Imports of the host-kernel build (build.sh's second output,
+ * edgesearch-host.wasm, compiled with ES_HOST_KERNELS): besides WASI it
+ * imports this one function from the module "edgesearch", which the
+ * host serves with native vector code. The default build imports only
+ * WASI and runs its own SIMD128 kernels.
+ *
+ * es_host_matmul: y[i][j] = bias[j] + sum_t x[i][t] * w(j, t) for i < m,
+ * j < n, t < k. x rows are ldx floats apart, y rows ldy floats apart;
+ * bias is n floats, or 0 for none. w is in panels of ES_PANEL output
+ * columns: panel p holds, for each t < k in turn, the ES_PANEL values
+ * w(p*ES_PANEL + c, t), c < ES_PANEL, with columns past n zero. wtype is
+ * ES_W_F32 (floats) or ES_W_F16 (IEEE half precision). The host checks
+ * every range against the memory's size and the pointers' alignment (4
+ * bytes, 2 for half weights) and traps the guest when one is out of
+ * bounds; it writes only y.
+ */
+enum { ES_PANEL = 16, ES_W_F32 = 0, ES_W_F16 = 1 };
+
+#ifdef ES_HOST_KERNELS
+__attribute__((import_module("edgesearch"), import_name("matmul"))) void es_host_matmul(
+    const float *x, uint32_t ldx, const void *w, uint32_t wtype, const float *bias, float *y,
+    uint32_t ldy, int32_t m, int32_t n, int32_t k);
+#endif
+
 #endif

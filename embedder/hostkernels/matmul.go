@@ -1,0 +1,138 @@
+// Package hostkernels multiplies matrices for the guest's linear layers in
+// native code: AVX2 with FMA and F16C on amd64 (when the CPU has them),
+// NEON (ARMv8.0) on arm64, Go loops elsewhere. The host-kernel build of the
+// guest (guest/edgesearch-host.wasm) imports es_host_matmul, and embedder
+// serves it with MatMul after checking every range against the guest's
+// memory; this package sees only Go slices and checks their lengths.
+//
+// Weights come in panels of Panel output columns: panel p holds, for each
+// input t in turn, the Panel values w(p·Panel + c, t), with the columns past
+// n zero. A tile of Rows rows of x against one panel is then a broadcast of
+// x[i][t] times one contiguous run of w per step, which is how every BLAS
+// lays out its inner kernel.
+package hostkernels
+
+import "fmt"
+
+const (
+	// Panel is the output columns of one panel of weights.
+	Panel = 16
+	// Rows is the rows of x one kernel call takes.
+	Rows = 6
+)
+
+// Weights is a panel-packed weight matrix: float32, or uint16 holding IEEE
+// half precision.
+type Weights interface{ float32 | uint16 }
+
+// PanelLen is the elements n columns of k inputs take in panels.
+func PanelLen(n, k int) int { return (n + Panel - 1) / Panel * Panel * k }
+
+// MatMul sets y[i·ldy + j] = bias[j] + Σ_t x[i·ldx + t]·w(j, t) for i < m,
+// j < n, t < k, with w packed in panels (PanelLen(n, k) elements) and bias
+// n floats or nil. It panics when a slice is shorter than those shapes
+// need, or a size is negative: the caller checks what it was given.
+func MatMul[W Weights](y []float32, ldy int, x []float32, ldx int, w []W, bias []float32, m, n, k int) {
+	if m < 0 || n < 0 || k < 0 || ldx < 0 || ldy < 0 {
+		panic(fmt.Sprintf("hostkernels: negative size (m %d, n %d, k %d, ldx %d, ldy %d)", m, n, k, ldx, ldy))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if len(x) < (m-1)*ldx+k || len(y) < (m-1)*ldy+n || len(w) < PanelLen(n, k) || (bias != nil && len(bias) < n) {
+		panic(fmt.Sprintf("hostkernels: slices too short for %d×%d×%d (x %d ld %d, y %d ld %d, w %d, bias %d)",
+			m, n, k, len(x), ldx, len(y), ldy, len(w), len(bias)))
+	}
+	if k == 0 {
+		for i := range m {
+			row := y[i*ldy : i*ldy+n]
+			for j := range row {
+				row[j] = 0
+				if bias != nil {
+					row[j] = bias[j]
+				}
+			}
+		}
+		return
+	}
+	tile := tileFunc[W]()
+	var b [Panel]float32
+	var tmp [Rows * Panel]float32
+	var offs [Rows]int
+	for j := 0; j < n; j += Panel {
+		cols := min(Panel, n-j)
+		b = [Panel]float32{}
+		if bias != nil {
+			copy(b[:], bias[j:j+cols])
+		}
+		wp := w[j*k : (j+Panel)*k]
+		for i := 0; i < m; i += Rows {
+			rows := min(Rows, m-i)
+			// Missing rows of the last tile repeat its last row: the
+			// kernel computes them and they are not stored.
+			for r := range offs {
+				offs[r] = (i + min(r, rows-1)) * ldx
+			}
+			if rows == Rows && cols == Panel {
+				tile(x, &offs, wp, k, y[i*ldy+j:(i+Rows-1)*ldy+j+Panel], ldy, &b)
+				continue
+			}
+			tile(x, &offs, wp, k, tmp[:], Panel, &b)
+			for r := range rows {
+				copy(y[(i+r)*ldy+j:(i+r)*ldy+j+cols], tmp[r*Panel:r*Panel+cols])
+			}
+		}
+	}
+}
+
+// tileFunc returns the kernel for W: this CPU's, or the Go loop.
+func tileFunc[W Weights]() func(x []float32, offs *[Rows]int, w []W, k int, y []float32, ldy int, bias *[Panel]float32) {
+	var zero W
+	switch any(zero).(type) {
+	case float32:
+		return any(tileF32).(func(x []float32, offs *[Rows]int, w []W, k int, y []float32, ldy int, bias *[Panel]float32))
+	default:
+		return any(tileF16).(func(x []float32, offs *[Rows]int, w []W, k int, y []float32, ldy int, bias *[Panel]float32))
+	}
+}
+
+// tileF32Go is the Go kernel: y[r][c] = bias[c] + Σ_t x[offs[r]+t]·w[t·Panel+c]
+// for r < Rows, c < Panel, y rows ldy apart.
+func tileF32Go(x []float32, offs *[Rows]int, w []float32, k int, y []float32, ldy int, bias *[Panel]float32) {
+	for r := range Rows {
+		var acc [Panel]float32
+		xr := x[offs[r] : offs[r]+k]
+		for t, xv := range xr {
+			wt := w[t*Panel : t*Panel+Panel]
+			for c := range acc {
+				acc[c] += xv * wt[c]
+			}
+		}
+		row := y[r*ldy : r*ldy+Panel]
+		for c := range row {
+			row[c] = acc[c] + bias[c]
+		}
+	}
+}
+
+// tileF16Go is tileF32Go with half-precision weights.
+func tileF16Go(x []float32, offs *[Rows]int, w []uint16, k int, y []float32, ldy int, bias *[Panel]float32) {
+	for r := range Rows {
+		var acc [Panel]float32
+		xr := x[offs[r] : offs[r]+k]
+		for t, xv := range xr {
+			wt := w[t*Panel : t*Panel+Panel]
+			for c := range acc {
+				acc[c] += xv * HalfToFloat(wt[c])
+			}
+		}
+		row := y[r*ldy : r*ldy+Panel]
+		for c := range row {
+			row[c] = acc[c] + bias[c]
+		}
+	}
+}
+
+// Accelerated reports whether MatMul runs native vector kernels on this
+// CPU rather than Go loops.
+func Accelerated() bool { return simd }

@@ -1,0 +1,190 @@
+package embedder
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/edgesearch/edgesearch/embedder/hostkernels"
+	"github.com/edgesearch/edgesearch/guest"
+)
+
+// Host kernels. The guest's six linear layers are 95% of its time, and
+// under wazero its SIMD128 kernels reach about 17 GFLOP/s a core where the
+// same core's AVX2 does five times that. The host-kernel build of the guest
+// (guest.HostBinary) imports es_host_matmul, which hostMatmul serves with
+// package hostkernels, and everything else (tokenizer, attention, norms)
+// stays in the guest. The guest keeps its own kernels in guest.Binary,
+// which runs standalone under any WASI runtime (Options.Kernels "guest").
+
+// Kernels names, for Options.Kernels.
+const (
+	KernelsHost  = "host"
+	KernelsGuest = "guest"
+)
+
+// defaultKernels is the kernels of Options.Kernels "": the host's where
+// they are native vector code, or where wazero interprets the guest (on
+// 32-bit Arm and 386 a Go loop beats interpreted SIMD128); else the
+// guest's compiled SIMD128, which beats a Go loop.
+func defaultKernels() string {
+	if hostkernels.Accelerated() || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64") {
+		return KernelsHost
+	}
+	return KernelsGuest
+}
+
+// guestBinary returns the module for Options.Kernels.
+func guestBinary(kernels string) ([]byte, error) {
+	switch kernels {
+	case "":
+		return guestBinary(defaultKernels())
+	case KernelsHost:
+		return guest.HostBinary, nil
+	case KernelsGuest:
+		return guest.Binary, nil
+	}
+	return nil, fmt.Errorf("embedder: unknown kernels %q (want %q or %q)", kernels, KernelsHost, KernelsGuest)
+}
+
+// The host module the host-kernel guest imports: its name and functions.
+const hostModule = "edgesearch"
+
+// hostMatmulParams is es_host_matmul's parameter count, all i32: x, ldx, w,
+// wtype, bias, y, ldy, m, n, k.
+const hostMatmulParams = 10
+
+// Weight types of es_host_matmul (ES_W_F32, ES_W_F16 in edgesearch.h).
+const (
+	wF32 = 0
+	wF16 = 1
+)
+
+// hostMatmul serves es_host_matmul (guest/src/edgesearch.h) on mem, the
+// guest's whole linear memory, with the guest's arguments in args. Every
+// range it reads or writes is checked against len(mem) first, and a
+// pointer must be aligned to its element: a call that fails a check
+// returns an error naming it (the runtime then traps the guest) and
+// touches nothing. With ctx from withKernelThreads it may split the
+// output columns across more goroutines.
+func hostMatmul(ctx context.Context, mem []byte, args []uint64) error {
+	if len(args) != hostMatmulParams {
+		return fmt.Errorf("es_host_matmul: %d arguments, want %d", len(args), hostMatmulParams)
+	}
+	a := func(i int) uint64 { return uint64(uint32(args[i])) }
+	x, ldx, w, wtype, bias, y, ldy := a(0), a(1), a(2), a(3), a(4), a(5), a(6)
+	m, n, k := int32(uint32(args[7])), int32(uint32(args[8])), int32(uint32(args[9]))
+	if m < 0 || n < 0 || k < 0 {
+		return fmt.Errorf("es_host_matmul: negative shape %d×%d×%d", m, n, k)
+	}
+	if wtype != wF32 && wtype != wF16 {
+		return fmt.Errorf("es_host_matmul: unknown weight type %d", wtype)
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	M, N, K := uint64(m), uint64(n), uint64(k)
+	size := uint64(len(mem))
+	// span checks that count elements of esize bytes at off lie in mem,
+	// aligned; the products stay far inside uint64 (each factor < 2^32).
+	span := func(what string, off, count, esize uint64) error {
+		if off%esize != 0 {
+			return fmt.Errorf("es_host_matmul: %s at %d is not aligned to %d bytes", what, off, esize)
+		}
+		if count*esize > size || off > size-count*esize {
+			return fmt.Errorf("es_host_matmul: %s [%d, +%d) is outside guest memory of %d bytes", what, off, count*esize, size)
+		}
+		return nil
+	}
+	wsize := uint64(4)
+	if wtype == wF16 {
+		wsize = 2
+	}
+	nx, ny, nw := (M-1)*ldx+K, (M-1)*ldy+N, uint64(hostkernels.PanelLen(int(n), int(k)))
+	if err := span("x", x, nx, 4); err != nil {
+		return err
+	}
+	if err := span("y", y, ny, 4); err != nil {
+		return err
+	}
+	if err := span("w", w, nw, wsize); err != nil {
+		return err
+	}
+	if bias != 0 {
+		if err := span("bias", bias, N, 4); err != nil {
+			return err
+		}
+	}
+	xs := floats(mem, x, nx)
+	ys := floats(mem, y, ny)
+	var bs []float32
+	if bias != 0 {
+		bs = floats(mem, bias, N)
+	}
+	if wtype == wF16 {
+		split(ctx, ys, int(ldy), xs, int(ldx), unsafe.Slice((*uint16)(unsafe.Pointer(&mem[w])), nw), bs, int(m), int(n), int(k))
+	} else {
+		split(ctx, ys, int(ldy), xs, int(ldx), floats(mem, w, nw), bs, int(m), int(n), int(k))
+	}
+	return nil
+}
+
+// floats views count float32 at off in mem (checked and aligned).
+func floats(mem []byte, off, count uint64) []float32 {
+	if count == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&mem[off])), count)
+}
+
+// minSplitWork is the fewest multiply-adds a product must have to be split
+// across goroutines: waking one costs a few microseconds, about what 100k
+// multiply-adds take on one core.
+const minSplitWork = 256 << 10
+
+// split runs hostkernels.MatMul, its panels of columns divided among up to
+// kernelThreads(ctx) goroutines (this one included). Columns are
+// independent, so the result does not depend on the division.
+func split[W hostkernels.Weights](ctx context.Context, y []float32, ldy int, x []float32, ldx int, w []W, bias []float32, m, n, k int) {
+	panels := (n + hostkernels.Panel - 1) / hostkernels.Panel
+	threads := min(kernelThreads(ctx), panels)
+	if threads <= 1 || m*n*k < minSplitWork {
+		hostkernels.MatMul(y, ldy, x, ldx, w, bias, m, n, k)
+		return
+	}
+	part := func(i int) {
+		p0, p1 := panels*i/threads, panels*(i+1)/threads
+		j0, j1 := p0*hostkernels.Panel, min(p1*hostkernels.Panel, n)
+		var b []float32
+		if bias != nil {
+			b = bias[j0:j1]
+		}
+		hostkernels.MatMul(y[j0:], ldy, x, ldx, w[j0*k:], b, m, j1-j0, k)
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < threads; i++ {
+		wg.Go(func() { part(i) })
+	}
+	part(0)
+	wg.Wait()
+}
+
+// threadsKey is the context key of withKernelThreads.
+type threadsKey struct{}
+
+// withKernelThreads returns ctx carrying threads, which the host kernels
+// called under it ask how many goroutines one product may use.
+func withKernelThreads(ctx context.Context, threads func() int) context.Context {
+	return context.WithValue(ctx, threadsKey{}, threads)
+}
+
+// kernelThreads is how many goroutines a product called under ctx may use:
+// 1 unless ctx says more.
+func kernelThreads(ctx context.Context) int {
+	if f, ok := ctx.Value(threadsKey{}).(func() int); ok {
+		return max(1, f())
+	}
+	return 1
+}
