@@ -65,7 +65,8 @@ const (
 // hostMatmul serves es_host_matmul (guest/src/edgesearch.h) on mem, the
 // guest's whole linear memory, with the guest's arguments in args. Every
 // range it reads or writes is checked against len(mem) first, and a
-// pointer must be aligned to its element: a call that fails a check
+// pointer must be aligned to its element, and rows may not overlap (ldx ≥
+// k, ldy ≥ n): a call that fails a check
 // returns an error naming it (the runtime then traps the guest) and
 // touches nothing. With ctx from withKernelThreads it may split the
 // output columns across more goroutines.
@@ -85,16 +86,25 @@ func hostMatmul(ctx context.Context, mem []byte, args []uint64) error {
 	if m == 0 || n == 0 {
 		return nil
 	}
+	if m > 1 && (ldx < uint64(k) || ldy < uint64(n)) {
+		// Rows that overlap are no matrix the guest means, and with a
+		// leading dimension of 0 a small range would stand for any
+		// number of rows of work.
+		return fmt.Errorf("es_host_matmul: leading dimensions %d and %d are narrower than rows of %d and %d", ldx, ldy, k, n)
+	}
 	M, N, K := uint64(m), uint64(n), uint64(k)
 	size := uint64(len(mem))
 	// span checks that count elements of esize bytes at off lie in mem,
-	// aligned; the products stay far inside uint64 (each factor < 2^32).
+	// aligned. Counts are below 2^63 (each factor is below 2^32 and a
+	// panel count below 2^28), and count*esize is formed only once it is
+	// known to be at most size.
 	span := func(what string, off, count, esize uint64) error {
 		if off%esize != 0 {
 			return fmt.Errorf("es_host_matmul: %s at %d is not aligned to %d bytes", what, off, esize)
 		}
-		if count*esize > size || off > size-count*esize {
-			return fmt.Errorf("es_host_matmul: %s [%d, +%d) is outside guest memory of %d bytes", what, off, count*esize, size)
+		if count > size/esize || off > size-count*esize {
+			return fmt.Errorf("es_host_matmul: %s at %d, %d elements of %d bytes, is outside guest memory of %d bytes",
+				what, off, count, esize, size)
 		}
 		return nil
 	}
@@ -102,7 +112,8 @@ func hostMatmul(ctx context.Context, mem []byte, args []uint64) error {
 	if wtype == wF16 {
 		wsize = 2
 	}
-	nx, ny, nw := (M-1)*ldx+K, (M-1)*ldy+N, uint64(hostkernels.PanelLen(int(n), int(k)))
+	panels := (N + hostkernels.Panel - 1) / hostkernels.Panel
+	nx, ny, nw := (M-1)*ldx+K, (M-1)*ldy+N, panels*hostkernels.Panel*K
 	if err := span("x", x, nx, 4); err != nil {
 		return err
 	}
