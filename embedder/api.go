@@ -70,8 +70,9 @@ type Options struct {
 	// $XDG_CACHE_HOME/edgesearch/wazero (or ~/.cache/...). "-" disables it.
 	CacheDir string
 	// KeepFirstStack skips the check, at instance start, of where wazero put
-	// the embedding call's native stack (see stack.go). Only benchmarks
-	// showing what the check avoids want it.
+	// the embedding call's native stack (see stack.go; it is made only for
+	// the guest's kernels). Only benchmarks showing what the check avoids
+	// want it.
 	KeepFirstStack bool
 
 	// beforeStep, when set (by tests), is called by a worker before each

@@ -158,6 +158,9 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		return nil, err
 	}
 
+	if opts.Kernels == "" {
+		opts.Kernels = defaultKernels()
+	}
 	wasm, err := guestBinary(opts.Kernels)
 	if err != nil {
 		model.Close()
@@ -178,7 +181,7 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			instances[i], errs[i] = newInstance(ctx, rt, model, opts.MaxTokens, !opts.KeepFirstStack)
+			instances[i], errs[i] = newInstance(ctx, rt, model, opts.MaxTokens, tuneStacks(opts))
 		}()
 	}
 	wg.Wait()
@@ -468,7 +471,7 @@ func (p *Pool) grow() {
 	p.live++
 	p.wg.Add(1)
 	go func() {
-		in, err := newInstance(context.Background(), p.rt, p.model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
+		in, err := newInstance(context.Background(), p.rt, p.model, p.opts.MaxTokens, tuneStacks(p.opts))
 		if err != nil {
 			// The instances already up carry on; the next wait tries again.
 			p.workersMu.Lock()
@@ -870,7 +873,7 @@ func isTrap(err error) bool {
 // replace closes a trapped instance and starts a new one in its place.
 func (p *Pool) replace(ctx context.Context, old *instance) *instance {
 	old.close(ctx)
-	in, err := newInstance(ctx, p.rt, p.model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
+	in, err := newInstance(ctx, p.rt, p.model, p.opts.MaxTokens, tuneStacks(p.opts))
 	if err != nil {
 		return nil
 	}
