@@ -52,92 +52,162 @@ func guestBinary(kernels string) ([]byte, error) {
 // The host module the host-kernel guest imports: its name and functions.
 const hostModule = "edgesearch"
 
-// hostMatmulParams is es_host_matmul's parameter count, all i32: x, ldx, w,
-// wtype, bias, y, ldy, m, n, k.
-const hostMatmulParams = 10
+// Parameter counts of the imports, all i32: es_host_matmul's x, ldx, w,
+// wtype, bias, y, ldy, m, n, k; es_host_matmul_rows's x, ldx, w, ldw,
+// wlayout, bias, y, ldy, m, n, k.
+const (
+	hostMatmulParams     = 10
+	hostMatmulRowsParams = 11
+)
 
-// Weight types of es_host_matmul (ES_W_F32, ES_W_F16 in edgesearch.h).
+// Weight types of es_host_matmul (ES_W_F32, ES_W_F16 in edgesearch.h) and
+// layouts of es_host_matmul_rows (ES_W_ROWS_N, ES_W_ROWS_K).
 const (
 	wF32 = 0
 	wF16 = 1
+
+	wRowsN = 0
+	wRowsK = 1
 )
 
 // hostMatmul serves es_host_matmul (guest/src/edgesearch.h) on mem, the
 // guest's whole linear memory, with the guest's arguments in args. Every
-// range it reads or writes is checked against len(mem) first, and a
+// range it reads or writes is checked against len(mem) first, every
 // pointer must be aligned to its element, and rows may not overlap (ldx ≥
-// k, ldy ≥ n): a call that fails a check
-// returns an error naming it (the runtime then traps the guest) and
-// touches nothing. With ctx from withKernelThreads it may split the
-// output columns across more goroutines.
+// k, ldy ≥ n): a call that fails a check returns an error naming it (the
+// runtime then traps the guest) and touches nothing. With ctx from
+// withKernelThreads it may split the output columns across more
+// goroutines.
 func hostMatmul(ctx context.Context, mem []byte, args []uint64) error {
 	if len(args) != hostMatmulParams {
 		return fmt.Errorf("es_host_matmul: %d arguments, want %d", len(args), hostMatmulParams)
 	}
 	a := func(i int) uint64 { return uint64(uint32(args[i])) }
-	x, ldx, w, wtype, bias, y, ldy := a(0), a(1), a(2), a(3), a(4), a(5), a(6)
-	m, n, k := int32(uint32(args[7])), int32(uint32(args[8])), int32(uint32(args[9]))
-	if m < 0 || n < 0 || k < 0 {
-		return fmt.Errorf("es_host_matmul: negative shape %d×%d×%d", m, n, k)
-	}
+	w, wtype := a(2), a(3)
 	if wtype != wF32 && wtype != wF16 {
 		return fmt.Errorf("es_host_matmul: unknown weight type %d", wtype)
 	}
-	if m == 0 || n == 0 {
-		return nil
-	}
-	if m > 1 && (ldx < uint64(k) || ldy < uint64(n)) {
-		// Rows that overlap are no matrix the guest means, and with a
-		// leading dimension of 0 a small range would stand for any
-		// number of rows of work.
-		return fmt.Errorf("es_host_matmul: leading dimensions %d and %d are narrower than rows of %d and %d", ldx, ldy, k, n)
-	}
-	M, N, K := uint64(m), uint64(n), uint64(k)
-	size := uint64(len(mem))
-	// span checks that count elements of esize bytes at off lie in mem,
-	// aligned. Counts are below 2^63 (each factor is below 2^32 and a
-	// panel count below 2^28), and count*esize is formed only once it is
-	// known to be at most size.
-	span := func(what string, off, count, esize uint64) error {
-		if off%esize != 0 {
-			return fmt.Errorf("es_host_matmul: %s at %d is not aligned to %d bytes", what, off, esize)
-		}
-		if count > size/esize || off > size-count*esize {
-			return fmt.Errorf("es_host_matmul: %s at %d, %d elements of %d bytes, is outside guest memory of %d bytes",
-				what, off, count, esize, size)
-		}
-		return nil
+	p, err := checkProduct("es_host_matmul", mem, a(0), a(1), a(4), a(5), a(6), args[7], args[8], args[9])
+	if err != nil || p.m == 0 || p.n == 0 {
+		return err
 	}
 	wsize := uint64(4)
 	if wtype == wF16 {
 		wsize = 2
 	}
-	panels := (N + hostkernels.Panel - 1) / hostkernels.Panel
-	nx, ny, nw := (M-1)*ldx+K, (M-1)*ldy+N, panels*hostkernels.Panel*K
-	if err := span("x", x, nx, 4); err != nil {
+	N, K := uint64(p.n), uint64(p.k)
+	nw := (N + hostkernels.Panel - 1) / hostkernels.Panel * hostkernels.Panel * K
+	if err := span("es_host_matmul", mem, "w", w, nw, wsize); err != nil {
 		return err
-	}
-	if err := span("y", y, ny, 4); err != nil {
-		return err
-	}
-	if err := span("w", w, nw, wsize); err != nil {
-		return err
-	}
-	if bias != 0 {
-		if err := span("bias", bias, N, 4); err != nil {
-			return err
-		}
-	}
-	xs := floats(mem, x, nx)
-	ys := floats(mem, y, ny)
-	var bs []float32
-	if bias != 0 {
-		bs = floats(mem, bias, N)
 	}
 	if wtype == wF16 {
-		split(ctx, ys, int(ldy), xs, int(ldx), unsafe.Slice((*uint16)(unsafe.Pointer(&mem[w])), nw), bs, int(m), int(n), int(k))
+		split(ctx, p.y, p.ldy, p.x, p.ldx, unsafe.Slice((*uint16)(unsafe.Pointer(&mem[w])), nw), p.bias, p.m, p.n, p.k)
 	} else {
-		split(ctx, ys, int(ldy), xs, int(ldx), floats(mem, w, nw), bs, int(m), int(n), int(k))
+		split(ctx, p.y, p.ldy, p.x, p.ldx, floats(mem, w, nw), p.bias, p.m, p.n, p.k)
+	}
+	return nil
+}
+
+// hostMatmulRows serves es_host_matmul_rows: hostMatmul with w row-major
+// in guest memory, which it packs into panels in a buffer of its own.
+func hostMatmulRows(ctx context.Context, mem []byte, args []uint64) error {
+	const fn = "es_host_matmul_rows"
+	if len(args) != hostMatmulRowsParams {
+		return fmt.Errorf("%s: %d arguments, want %d", fn, len(args), hostMatmulRowsParams)
+	}
+	a := func(i int) uint64 { return uint64(uint32(args[i])) }
+	w, ldw, layout := a(2), a(3), a(4)
+	if layout != wRowsN && layout != wRowsK {
+		return fmt.Errorf("%s: unknown weight layout %d", fn, layout)
+	}
+	p, err := checkProduct(fn, mem, a(0), a(1), a(5), a(6), a(7), args[8], args[9], args[10])
+	if err != nil || p.m == 0 || p.n == 0 {
+		return err
+	}
+	rows, width := uint64(p.n), uint64(p.k)
+	if layout == wRowsK {
+		rows, width = width, rows
+	}
+	if rows > 1 && ldw < width {
+		return fmt.Errorf("%s: leading dimension %d of w is narrower than its rows of %d", fn, ldw, width)
+	}
+	if rows == 0 || width == 0 {
+		// k = 0: no weights to read; MatMul writes the bias (or zeros).
+		hostkernels.MatMul(p.y, p.ldy, p.x, p.ldx, []float32(nil), p.bias, p.m, p.n, p.k)
+		return nil
+	}
+	nw := (rows-1)*ldw + width
+	if err := span(fn, mem, "w", w, nw, 4); err != nil {
+		return err
+	}
+	buf := packBuffers.Get().(*[]float32)
+	defer packBuffers.Put(buf)
+	if need := hostkernels.PanelLen(p.n, p.k); cap(*buf) < need {
+		*buf = make([]float32, need)
+	}
+	panels := (*buf)[:hostkernels.PanelLen(p.n, p.k)]
+	hostkernels.Pack(panels, floats(mem, w, nw), int(ldw), p.n, p.k, layout == wRowsN)
+	split(ctx, p.y, p.ldy, p.x, p.ldx, panels, p.bias, p.m, p.n, p.k)
+	return nil
+}
+
+// packBuffers holds es_host_matmul_rows's panels between calls.
+var packBuffers = sync.Pool{New: func() any { return new([]float32) }}
+
+// product is a checked product's operands, viewed in guest memory.
+type product struct {
+	x, y, bias []float32
+	ldx, ldy   int
+	m, n, k    int
+}
+
+// checkProduct checks the x, bias and y of a product of shape m×n×k
+// (raw i32 arguments) against mem and views them; m or n zero is an
+// empty product, not checked further.
+func checkProduct(fn string, mem []byte, x, ldx, bias, y, ldy uint64, rawM, rawN, rawK uint64) (product, error) {
+	m, n, k := int32(uint32(rawM)), int32(uint32(rawN)), int32(uint32(rawK))
+	if m < 0 || n < 0 || k < 0 {
+		return product{}, fmt.Errorf("%s: negative shape %d×%d×%d", fn, m, n, k)
+	}
+	if m == 0 || n == 0 {
+		return product{}, nil
+	}
+	if m > 1 && (ldx < uint64(k) || ldy < uint64(n)) {
+		// Rows that overlap are no matrix the guest means, and with a
+		// leading dimension of 0 a small range would stand for any
+		// number of rows of work.
+		return product{}, fmt.Errorf("%s: leading dimensions %d and %d are narrower than rows of %d and %d", fn, ldx, ldy, k, n)
+	}
+	M, N, K := uint64(m), uint64(n), uint64(k)
+	nx, ny := (M-1)*ldx+K, (M-1)*ldy+N
+	if err := span(fn, mem, "x", x, nx, 4); err != nil {
+		return product{}, err
+	}
+	if err := span(fn, mem, "y", y, ny, 4); err != nil {
+		return product{}, err
+	}
+	p := product{x: floats(mem, x, nx), y: floats(mem, y, ny), ldx: int(ldx), ldy: int(ldy), m: int(m), n: int(n), k: int(k)}
+	if bias != 0 {
+		if err := span(fn, mem, "bias", bias, N, 4); err != nil {
+			return product{}, err
+		}
+		p.bias = floats(mem, bias, N)
+	}
+	return p, nil
+}
+
+// span checks that count elements of esize bytes at off lie in mem,
+// aligned. Counts are below 2^63 (each factor is below 2^32, a panel
+// count below 2^28), and count*esize is formed only once it is known to
+// be at most len(mem).
+func span(fn string, mem []byte, what string, off, count, esize uint64) error {
+	size := uint64(len(mem))
+	if off%esize != 0 {
+		return fmt.Errorf("%s: %s at %d is not aligned to %d bytes", fn, what, off, esize)
+	}
+	if count > size/esize || off > size-count*esize {
+		return fmt.Errorf("%s: %s at %d, %d elements of %d bytes, is outside guest memory of %d bytes",
+			fn, what, off, count, esize, size)
 	}
 	return nil
 }

@@ -12,22 +12,22 @@ import (
 	"github.com/edgesearch/edgesearch/embedder/hostkernels"
 )
 
-// matmulCallerWasm is a module that imports es_host_matmul as the
-// host-kernel guest does, exports one page of memory and a function "call"
-// that passes its ten arguments straight to the import: a guest that
-// sends whatever pointers a test wants.
-func matmulCallerWasm() []byte {
+// matmulCallerWasm is a module that imports the host kernel fn (of params
+// i32 parameters) as the host-kernel guest does, exports one page of
+// memory and a function "call" that passes its arguments straight to the
+// import: a guest that sends whatever pointers a test wants.
+func matmulCallerWasm(fn string, params byte) []byte {
 	section := func(id byte, body ...byte) []byte { return append([]byte{id, byte(len(body))}, body...) }
 	name := func(s string) []byte { return append([]byte{byte(len(s))}, s...) }
 	var b []byte
 	b = append(b, 0, 'a', 's', 'm', 1, 0, 0, 0)
-	typ := []byte{1, 0x60, hostMatmulParams}
-	for range hostMatmulParams {
+	typ := []byte{1, 0x60, params}
+	for range params {
 		typ = append(typ, 0x7f) // i32
 	}
 	b = append(b, section(1, append(typ, 0)...)...)
 	imp := append([]byte{1}, name(hostModule)...)
-	imp = append(imp, name("matmul")...)
+	imp = append(imp, name(fn)...)
 	b = append(b, section(2, append(imp, 0, 0)...)...) // function of type 0
 	b = append(b, section(3, 1, 0)...)                 // one function of type 0
 	b = append(b, section(5, 1, 0, 1)...)              // one memory, one page
@@ -37,7 +37,7 @@ func matmulCallerWasm() []byte {
 	exp = append(exp, 2, 0)
 	b = append(b, section(7, exp...)...)
 	body := []byte{0} // no locals
-	for i := range byte(hostMatmulParams) {
+	for i := range params {
 		body = append(body, 0x20, i) // local.get i
 	}
 	body = append(body, 0x10, 0, 0x0b) // call 0, end
@@ -50,7 +50,7 @@ func matmulCallerWasm() []byte {
 // the range, and leave the guest's memory as it was.
 func TestHostMatmulTrapsOnRangesOutsideGuestMemory(t *testing.T) {
 	ctx := context.Background()
-	rt, err := newWazeroRuntime(ctx, matmulCallerWasm(), "")
+	rt, err := newWazeroRuntime(ctx, matmulCallerWasm("matmul", hostMatmulParams), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +133,72 @@ func TestHostMatmulTrapsOnRangesOutsideGuestMemory(t *testing.T) {
 	}
 }
 
+// TestHostMatmulRowsTrapsOnRangesOutsideGuestMemory is the test above for
+// es_host_matmul_rows, whose w is row-major with a leading dimension.
+func TestHostMatmulRowsTrapsOnRangesOutsideGuestMemory(t *testing.T) {
+	ctx := context.Background()
+	rt, err := newWazeroRuntime(ctx, matmulCallerWasm("matmul_rows", hostMatmulRowsParams), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.close(ctx)
+	mod, err := rt.instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.close(ctx)
+	mem, call := mod.memory(), mod.function("call")
+	const page = 65536
+	fill := make([]byte, page)
+	for i := range fill {
+		fill[i] = byte(i * 5)
+	}
+	type args struct{ x, ldx, w, ldw, layout, bias, y, ldy, m, n, k uint32 }
+	cases := map[string]struct {
+		a    args
+		want string
+	}{
+		"w rows past the end":    {args{0, 8, page - 64, 8, 0, 0, 8192, 4, 2, 4, 8}, "w at"},
+		"w columns past the end": {args{0, 8, page - 64, 4, 1, 0, 8192, 4, 2, 4, 8}, "w at"},
+		"w huge leading dim":     {args{0, 8, 1024, math.MaxUint32, 0, 0, 8192, 4, 2, 4, 8}, "w at"},
+		"w rows overlap":         {args{0, 8, 1024, 2, 0, 0, 8192, 4, 2, 4, 8}, "leading dimension"},
+		"w misaligned":           {args{0, 8, 1026, 8, 0, 0, 8192, 4, 2, 4, 8}, "not aligned"},
+		"unknown layout":         {args{0, 8, 1024, 8, 2, 0, 8192, 4, 2, 4, 8}, "unknown weight layout"},
+		"y past the end":         {args{0, 8, 1024, 8, 0, 0, page - 16, 4, 2, 4, 8}, "y at"},
+		"x past the end":         {args{page - 16, 8, 1024, 8, 0, 0, 8192, 4, 2, 4, 8}, "x at"},
+		"bias past the end":      {args{0, 8, 1024, 8, 0, page - 8, 8192, 4, 2, 4, 8}, "bias at"},
+	}
+	for name, tc := range cases {
+		mem.Write(0, fill)
+		a := tc.a
+		_, err := call.Call(ctx, uint64(a.x), uint64(a.ldx), uint64(a.w), uint64(a.ldw), uint64(a.layout), uint64(a.bias),
+			uint64(a.y), uint64(a.ldy), uint64(a.m), uint64(a.n), uint64(a.k))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", name, err, tc.want)
+		}
+		if got, _ := mem.Read(0, page); !bytes.Equal(got, fill) {
+			t.Errorf("%s: a refused call changed guest memory", name)
+		}
+	}
+	// In range, both layouts give x·wᵀ: x (1×2) = [1 2], w with rows
+	// [3 4] and [5 6] (n = 2 rows of k = 2), so y = [11 17].
+	var buf [64]byte
+	for i, v := range []float32{1, 2, 3, 4, 5, 6, 3, 5, 4, 6} {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+	}
+	mem.Write(0, buf[:])
+	for layout, w := range map[uint64]uint64{wRowsN: 8, wRowsK: 24} {
+		if _, err := call.Call(ctx, 0, 2, w, 2, layout, 0, 4096, 2, 1, 2, 2); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := mem.Read(4096, 8)
+		y0, y1 := math.Float32frombits(binary.LittleEndian.Uint32(raw)), math.Float32frombits(binary.LittleEndian.Uint32(raw[4:]))
+		if y0 != 11 || y1 != 17 {
+			t.Errorf("layout %d: y = [%v %v], want [11 17]", layout, y0, y1)
+		}
+	}
+}
+
 // FuzzHostMatmul throws any arguments at hostMatmul over a small memory:
 // it returns an error or computes, and never touches memory outside y.
 func FuzzHostMatmul(f *testing.F) {
@@ -208,4 +274,39 @@ func TestUnknownKernelsIsAnError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `"gpu"`) {
 		t.Errorf("New with kernels \"gpu\": %v", err)
 	}
+}
+
+// FuzzHostMatmulRows is FuzzHostMatmul for es_host_matmul_rows.
+func FuzzHostMatmulRows(f *testing.F) {
+	f.Add(uint32(0), uint32(2), uint32(8), uint32(2), uint32(0), uint32(0), uint32(4096), uint32(2), uint32(1), uint32(2), uint32(2))
+	f.Add(uint32(0), uint32(40), uint32(2048), uint32(33), uint32(1), uint32(0), uint32(4096), uint32(33), uint32(7), uint32(33), uint32(40))
+	f.Fuzz(func(t *testing.T, x, ldx, w, ldw, layout, bias, y, ldy, m, n, k uint32) {
+		const size = 8192
+		mem := make([]byte, size+64)
+		for i := range mem {
+			mem[i] = byte(i)
+		}
+		before := bytes.Clone(mem)
+		args := []uint64{uint64(x), uint64(ldx), uint64(w), uint64(ldw), uint64(layout), uint64(bias), uint64(y), uint64(ldy), uint64(m), uint64(n), uint64(k)}
+		if err := hostMatmulRows(context.Background(), mem[:size], args); err != nil {
+			if !bytes.Equal(mem, before) {
+				t.Fatal("a refused call changed memory")
+			}
+			return
+		}
+		allowed := map[int]bool{}
+		for i := range uint64(m) {
+			for j := range uint64(n) {
+				at := int(uint64(y) + 4*(i*uint64(ldy)+j))
+				for b := range 4 {
+					allowed[at+b] = true
+				}
+			}
+		}
+		for i := range mem {
+			if mem[i] != before[i] && (!allowed[i] || i >= size) {
+				t.Fatalf("byte %d changed outside y (args %v)", i, args)
+			}
+		}
+	})
 }

@@ -51,24 +51,28 @@ func newWazeroRuntime(ctx context.Context, wasm []byte, cacheDir string) (guestR
 // (kernels.go) to rt. A failed check in hostMatmul panics with its error,
 // which wazero turns into a trap: the guest call returns that error.
 func instantiateHostKernels(ctx context.Context, rt wazero.Runtime) error {
-	params := make([]api.ValueType, hostMatmulParams)
-	for i := range params {
-		params[i] = api.ValueTypeI32
+	serve := func(params int, f func(context.Context, []byte, []uint64) error) (api.GoModuleFunc, []api.ValueType) {
+		types := make([]api.ValueType, params)
+		for i := range types {
+			types[i] = api.ValueTypeI32
+		}
+		return func(ctx context.Context, mod api.Module, stack []uint64) {
+			mem := mod.Memory()
+			if mem == nil {
+				panic(fmt.Errorf("%s: the guest has no memory", hostModule))
+			}
+			view, _ := mem.Read(0, mem.Size())
+			if err := f(ctx, view, stack[:params]); err != nil {
+				panic(err)
+			}
+		}, types
 	}
-	matmul := api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-		mem := mod.Memory()
-		if mem == nil {
-			panic(fmt.Errorf("es_host_matmul: the guest has no memory"))
-		}
-		view, _ := mem.Read(0, mem.Size())
-		if err := hostMatmul(ctx, view, stack[:hostMatmulParams]); err != nil {
-			panic(err)
-		}
-	})
-	_, err := rt.NewHostModuleBuilder(hostModule).
-		NewFunctionBuilder().WithGoModuleFunction(matmul, params, nil).Export("matmul").
-		Instantiate(ctx)
-	if err != nil {
+	b := rt.NewHostModuleBuilder(hostModule)
+	matmul, params := serve(hostMatmulParams, hostMatmul)
+	b.NewFunctionBuilder().WithGoModuleFunction(matmul, params, nil).Export("matmul")
+	rows, params := serve(hostMatmulRowsParams, hostMatmulRows)
+	b.NewFunctionBuilder().WithGoModuleFunction(rows, params, nil).Export("matmul_rows")
+	if _, err := b.Instantiate(ctx); err != nil {
 		return fmt.Errorf("couldn't set up the host kernels: %w", err)
 	}
 	return nil

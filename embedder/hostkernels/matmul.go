@@ -136,3 +136,46 @@ func tileF16Go(x []float32, offs *[Rows]int, w []uint16, k int, y []float32, ldy
 // Accelerated reports whether MatMul runs native vector kernels on this
 // CPU rather than Go loops.
 func Accelerated() bool { return simd }
+
+// Pack lays out n columns of k weights in panels (PanelLen(n, k) elements
+// of dst) from a row-major matrix w: with byColumn, column j is row j of w
+// (w(j, t) = w[j·ldw + t], n rows of k, as a linear layer's weights or the
+// keys of attention); without, w holds k rows of n (w(j, t) = w[t·ldw +
+// j], as attention's values). It panics when a slice is too short.
+func Pack(dst, w []float32, ldw, n, k int, byColumn bool) {
+	if n <= 0 || k <= 0 {
+		return
+	}
+	rows, width := n, k
+	if !byColumn {
+		rows, width = k, n
+	}
+	if (rows > 1 && ldw < width) || len(w) < (rows-1)*ldw+width || len(dst) < PanelLen(n, k) {
+		panic(fmt.Sprintf("hostkernels: Pack of %d×%d (ld %d) from %d into %d", n, k, ldw, len(w), len(dst)))
+	}
+	dst = dst[:PanelLen(n, k)]
+	for p := 0; p*Panel < n; p++ {
+		panel := dst[p*Panel*k : (p+1)*Panel*k]
+		cols := min(Panel, n-p*Panel)
+		if byColumn {
+			for c := range Panel {
+				if c >= cols {
+					for t := range k {
+						panel[t*Panel+c] = 0
+					}
+					continue
+				}
+				row := w[(p*Panel+c)*ldw : (p*Panel+c)*ldw+k]
+				for t, v := range row {
+					panel[t*Panel+c] = v
+				}
+			}
+			continue
+		}
+		for t := range k {
+			seg := panel[t*Panel : t*Panel+Panel]
+			copy(seg, w[t*ldw+p*Panel:t*ldw+p*Panel+cols])
+			clear(seg[cols:])
+		}
+	}
+}

@@ -191,3 +191,46 @@ func BenchmarkMatMul(b *testing.B) {
 		})
 	}
 }
+
+// TestPackLaysOutBothOrders packs a matrix given either way round and
+// checks the panels against pack, the tests' own layout.
+func TestPackLaysOutBothOrders(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 5, 16, 17, 33} {
+		for _, k := range []int{1, 3, 32, 55} {
+			w := make([]float32, n*k) // n rows of k
+			for i := range w {
+				w[i] = float32(r.NormFloat64())
+			}
+			want := pack(w, n, k, func(f float32) float32 { return f })
+			ld := k + 3
+			rows := make([]float32, (n-1)*ld+k)
+			for j := range n {
+				copy(rows[j*ld:], w[j*k:j*k+k])
+			}
+			ldT := n + 2
+			cols := make([]float32, (k-1)*ldT+n) // k rows of n
+			for j := range n {
+				for tt := range k {
+					cols[tt*ldT+j] = w[j*k+tt]
+				}
+			}
+			for _, byColumn := range []bool{true, false} {
+				got := make([]float32, PanelLen(n, k))
+				for i := range got {
+					got[i] = 99 // Pack must write every element, padding too
+				}
+				if byColumn {
+					Pack(got, rows, ld, n, k, true)
+				} else {
+					Pack(got, cols, ldT, n, k, false)
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("n %d k %d byColumn %v: element %d is %v, want %v", n, k, byColumn, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

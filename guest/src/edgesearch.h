@@ -117,7 +117,7 @@ int32_t ES_EXPORT(es_job_cancel)(int32_t job);
 /*
  * Imports of the host-kernel build (build.sh's second output,
  * edgesearch-host.wasm, compiled with ES_HOST_KERNELS): besides WASI it
- * imports this one function from the module "edgesearch", which the
+ * imports two functions from the module "edgesearch", which the
  * host serves with native vector code. The default build imports only
  * WASI and runs its own SIMD128 kernels.
  *
@@ -129,14 +129,24 @@ int32_t ES_EXPORT(es_job_cancel)(int32_t job);
  * ES_W_F32 (floats) or ES_W_F16 (IEEE half precision). The host checks
  * every range against the memory's size and the pointers' alignment (4
  * bytes, 2 for half weights) and traps the guest when one is out of
- * bounds; it writes only y.
+ * bounds, or when rows overlap (ldx < k or ldy < n with m > 1); it writes
+ * only y.
+ *
+ * es_host_matmul_rows: the same product with w as the guest has it,
+ * row-major f32 with rows ldw floats apart: with wlayout ES_W_ROWS_N, n
+ * rows of k (w(j, t) = w[j*ldw + t], attention's keys); with
+ * ES_W_ROWS_K, k rows of n (w(j, t) = w[t*ldw + j], attention's values).
+ * The host packs it into panels itself; checks as above.
  */
-enum { ES_PANEL = 16, ES_W_F32 = 0, ES_W_F16 = 1 };
+enum { ES_PANEL = 16, ES_W_F32 = 0, ES_W_F16 = 1, ES_W_ROWS_N = 0, ES_W_ROWS_K = 1 };
 
 #ifdef ES_HOST_KERNELS
 __attribute__((import_module("edgesearch"), import_name("matmul"))) void es_host_matmul(
     const float *x, uint32_t ldx, const void *w, uint32_t wtype, const float *bias, float *y,
     uint32_t ldy, int32_t m, int32_t n, int32_t k);
+__attribute__((import_module("edgesearch"), import_name("matmul_rows"))) void es_host_matmul_rows(
+    const float *x, uint32_t ldx, const float *w, uint32_t ldw, uint32_t wlayout,
+    const float *bias, float *y, uint32_t ldy, int32_t m, int32_t n, int32_t k);
 #endif
 
 #endif
