@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/edgesearch/edgesearch/embedder/hostkernels"
@@ -65,6 +66,7 @@ const (
 const (
 	wF32 = 0
 	wF16 = 1
+	wQ8  = 2
 
 	wRowsN = 0
 	wRowsK = 1
@@ -84,26 +86,48 @@ func hostMatmul(ctx context.Context, mem []byte, args []uint64) error {
 	}
 	a := func(i int) uint64 { return uint64(uint32(args[i])) }
 	w, wtype := a(2), a(3)
-	if wtype != wF32 && wtype != wF16 {
+	if wtype != wF32 && wtype != wF16 && wtype != wQ8 {
 		return fmt.Errorf("es_host_matmul: unknown weight type %d", wtype)
 	}
 	p, err := checkProduct("es_host_matmul", mem, a(0), a(1), a(4), a(5), a(6), args[7], args[8], args[9])
 	if err != nil || p.m == 0 || p.n == 0 {
 		return err
 	}
-	wsize := uint64(4)
-	if wtype == wF16 {
-		wsize = 2
-	}
 	N, K := uint64(p.n), uint64(p.k)
-	nw := (N + hostkernels.Panel - 1) / hostkernels.Panel * hostkernels.Panel * K
-	if err := span("es_host_matmul", mem, "w", w, nw, wsize); err != nil {
-		return err
-	}
-	if wtype == wF16 {
-		split(ctx, p.y, p.ldy, p.x, p.ldx, unsafe.Slice((*uint16)(unsafe.Pointer(&mem[w])), nw), p.bias, p.m, p.n, p.k)
-	} else {
-		split(ctx, p.y, p.ldy, p.x, p.ldx, floats(mem, w, nw), p.bias, p.m, p.n, p.k)
+	panels := (N + hostkernels.Panel - 1) / hostkernels.Panel
+	switch wtype {
+	case wF32, wF16:
+		wsize := uint64(4)
+		if wtype == wF16 {
+			wsize = 2
+		}
+		nw := panels * hostkernels.Panel * K
+		if err := span("es_host_matmul", mem, "w", w, nw, wsize); err != nil {
+			return err
+		}
+		if wtype == wF16 {
+			ws := unsafe.Slice((*uint16)(unsafe.Pointer(&mem[w])), nw)
+			split(ctx, p, func(j0, j1 int, y, bias []float32) {
+				hostkernels.MatMul(y, p.ldy, p.x, p.ldx, ws[j0*p.k:], bias, p.m, j1-j0, p.k)
+			})
+		} else {
+			ws := floats(mem, w, nw)
+			split(ctx, p, func(j0, j1 int, y, bias []float32) {
+				hostkernels.MatMul(y, p.ldy, p.x, p.ldx, ws[j0*p.k:], bias, p.m, j1-j0, p.k)
+			})
+		}
+	case wQ8:
+		if p.k%hostkernels.Q8Block != 0 {
+			return fmt.Errorf("es_host_matmul: q8 weights need k a multiple of %d, not %d", hostkernels.Q8Block, p.k)
+		}
+		pb := uint64(hostkernels.Q8PanelBytes(p.k))
+		if err := span("es_host_matmul", mem, "w", w, panels*pb/4, 4); err != nil {
+			return err
+		}
+		ws := mem[w : w+panels*pb]
+		split(ctx, p, func(j0, j1 int, y, bias []float32) {
+			hostkernels.MatMulQ8(y, p.ldy, p.x, p.ldx, ws[uint64(j0/hostkernels.Panel)*pb:], bias, p.m, j1-j0, p.k)
+		})
 	}
 	return nil
 }
@@ -147,7 +171,9 @@ func hostMatmulRows(ctx context.Context, mem []byte, args []uint64) error {
 	}
 	panels := (*buf)[:hostkernels.PanelLen(p.n, p.k)]
 	hostkernels.Pack(panels, floats(mem, w, nw), int(ldw), p.n, p.k, layout == wRowsN)
-	split(ctx, p.y, p.ldy, p.x, p.ldx, panels, p.bias, p.m, p.n, p.k)
+	split(ctx, p, func(j0, j1 int, y, bias []float32) {
+		hostkernels.MatMul(y, p.ldy, p.x, p.ldx, panels[j0*p.k:], bias, p.m, j1-j0, p.k)
+	})
 	return nil
 }
 
@@ -225,32 +251,55 @@ func floats(mem []byte, off, count uint64) []float32 {
 // multiply-adds take on one core.
 const minSplitWork = 256 << 10
 
-// split runs hostkernels.MatMul, its panels of columns divided among up to
-// kernelThreads(ctx) goroutines (this one included). Columns are
-// independent, so the result does not depend on the division.
-func split[W hostkernels.Weights](ctx context.Context, y []float32, ldy int, x []float32, ldx int, w []W, bias []float32, m, n, k int) {
-	panels := (n + hostkernels.Panel - 1) / hostkernels.Panel
+// split runs the product p by run(j0, j1, y, bias), which multiplies
+// columns [j0, j1) into y and bias (p's, from column j0), dividing the
+// columns among up to kernelThreads(ctx) goroutines, this one included.
+// Columns are independent, so the result does not depend on the division.
+//
+// The columns go in chunks of a few panels that each goroutine claims in
+// turn, rather than one share per goroutine: on a machine where another
+// process holds the other core, a helper may start late or stop halfway,
+// and then the caller takes the chunks it has not claimed instead of
+// waiting for it (with fixed shares, one query on such a machine took
+// longer on two threads than on one).
+func split(ctx context.Context, p product, run func(j0, j1 int, y, bias []float32)) {
+	cols := func(j0, j1 int) {
+		var b []float32
+		if p.bias != nil {
+			b = p.bias[j0:j1]
+		}
+		run(j0, j1, p.y[j0:], b)
+	}
+	panels := (p.n + hostkernels.Panel - 1) / hostkernels.Panel
 	threads := min(kernelThreads(ctx), panels)
-	if threads <= 1 || m*n*k < minSplitWork {
-		hostkernels.MatMul(y, ldy, x, ldx, w, bias, m, n, k)
+	if threads <= 1 || p.m*p.n*p.k < minSplitWork {
+		cols(0, p.n)
 		return
 	}
-	part := func(i int) {
-		p0, p1 := panels*i/threads, panels*(i+1)/threads
-		j0, j1 := p0*hostkernels.Panel, min(p1*hostkernels.Panel, n)
-		var b []float32
-		if bias != nil {
-			b = bias[j0:j1]
+	chunks := min(panels, splitChunks*threads)
+	var next atomic.Int32
+	var done sync.WaitGroup
+	done.Add(chunks)
+	work := func() {
+		for {
+			c := int(next.Add(1)) - 1
+			if c >= chunks {
+				return
+			}
+			p0, p1 := panels*c/chunks, panels*(c+1)/chunks
+			cols(p0*hostkernels.Panel, min(p1*hostkernels.Panel, p.n))
+			done.Done()
 		}
-		hostkernels.MatMul(y[j0:], ldy, x, ldx, w[j0*k:], b, m, j1-j0, k)
 	}
-	var wg sync.WaitGroup
-	for i := 1; i < threads; i++ {
-		wg.Go(func() { part(i) })
+	for range threads - 1 {
+		go work()
 	}
-	part(0)
-	wg.Wait()
+	work()
+	done.Wait()
 }
+
+// splitChunks is the chunks per goroutine split cuts a product into.
+const splitChunks = 4
 
 // threadsKey is the context key of withKernelThreads.
 type threadsKey struct{}

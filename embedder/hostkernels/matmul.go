@@ -12,7 +12,11 @@
 // lays out its inner kernel.
 package hostkernels
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
 
 const (
 	// Panel is the output columns of one panel of weights.
@@ -56,6 +60,51 @@ func MatMul[W Weights](y []float32, ldy int, x []float32, ldx int, w []W, bias [
 		return
 	}
 	tile := tileFunc[W]()
+	tiles(y, ldy, x, ldx, bias, m, n, func(j int, x []float32, offs *[Rows]int, y []float32, ldy int, b *[Panel]float32) {
+		tile(x, offs, w[j*k:(j+Panel)*k], k, y, ldy, b)
+	})
+}
+
+// Q8Block is the inputs of one Q8_0 block: a scale per column and block.
+const Q8Block = 32
+
+// Q8PanelBytes is the bytes one panel of k inputs (a multiple of Q8Block)
+// takes in MatMulQ8's layout: per block, the Panel columns' scales as
+// float32, then Q8Block steps of Panel int8.
+func Q8PanelBytes(k int) int { return k / Q8Block * (4*Panel + Q8Block*Panel) }
+
+// MatMulQ8 is MatMul with Q8_0 weights: w holds (n+Panel-1)/Panel panels
+// of Q8PanelBytes(k) bytes, and w(j, t) = scale(j, t/32) · q(j, t), which
+// float32 holds exactly. k must be a multiple of Q8Block. It panics when a
+// slice is shorter than those shapes need, or a size is negative or k not
+// a multiple of Q8Block.
+func MatMulQ8(y []float32, ldy int, x []float32, ldx int, w []byte, bias []float32, m, n, k int) {
+	if m < 0 || n < 0 || k < 0 || ldx < 0 || ldy < 0 || k%Q8Block != 0 {
+		panic(fmt.Sprintf("hostkernels: bad q8 shape (m %d, n %d, k %d, ldx %d, ldy %d)", m, n, k, ldx, ldy))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	pb := Q8PanelBytes(k)
+	if len(x) < (m-1)*ldx+k || len(y) < (m-1)*ldy+n || len(w) < (n+Panel-1)/Panel*pb || (bias != nil && len(bias) < n) {
+		panic(fmt.Sprintf("hostkernels: slices too short for %d×%d×%d (x %d ld %d, y %d ld %d, w %d, bias %d)",
+			m, n, k, len(x), ldx, len(y), ldy, len(w), len(bias)))
+	}
+	if k == 0 {
+		MatMul(y, ldy, x, ldx, []float32(nil), bias, m, n, 0)
+		return
+	}
+	tiles(y, ldy, x, ldx, bias, m, n, func(j int, x []float32, offs *[Rows]int, y []float32, ldy int, b *[Panel]float32) {
+		p := j / Panel
+		tileQ8(x, offs, w[p*pb:(p+1)*pb], k, y, ldy, b)
+	})
+}
+
+// tiles runs tile over every Rows×Panel tile of the m×n product, with the
+// column j of the tile's panel, the six row offsets into x, where to write
+// (y itself, or a scratch tile at the edges) and the panel's bias.
+func tiles(y []float32, ldy int, x []float32, ldx int, bias []float32, m, n int,
+	tile func(j int, x []float32, offs *[Rows]int, y []float32, ldy int, b *[Panel]float32)) {
 	var b [Panel]float32
 	var tmp [Rows * Panel]float32
 	var offs [Rows]int
@@ -65,7 +114,6 @@ func MatMul[W Weights](y []float32, ldy int, x []float32, ldx int, w []W, bias [
 		if bias != nil {
 			copy(b[:], bias[j:j+cols])
 		}
-		wp := w[j*k : (j+Panel)*k]
 		for i := 0; i < m; i += Rows {
 			rows := min(Rows, m-i)
 			// Missing rows of the last tile repeat its last row: the
@@ -74,10 +122,10 @@ func MatMul[W Weights](y []float32, ldy int, x []float32, ldx int, w []W, bias [
 				offs[r] = (i + min(r, rows-1)) * ldx
 			}
 			if rows == Rows && cols == Panel {
-				tile(x, &offs, wp, k, y[i*ldy+j:(i+Rows-1)*ldy+j+Panel], ldy, &b)
+				tile(j, x, &offs, y[i*ldy+j:(i+Rows-1)*ldy+j+Panel], ldy, &b)
 				continue
 			}
-			tile(x, &offs, wp, k, tmp[:], Panel, &b)
+			tile(j, x, &offs, tmp[:], Panel, &b)
 			for r := range rows {
 				copy(y[(i+r)*ldy+j:(i+r)*ldy+j+cols], tmp[r*Panel:r*Panel+cols])
 			}
@@ -106,6 +154,27 @@ func tileF32Go(x []float32, offs *[Rows]int, w []float32, k int, y []float32, ld
 			wt := w[t*Panel : t*Panel+Panel]
 			for c := range acc {
 				acc[c] += xv * wt[c]
+			}
+		}
+		row := y[r*ldy : r*ldy+Panel]
+		for c := range row {
+			row[c] = acc[c] + bias[c]
+		}
+	}
+}
+
+// tileQ8Go is tileF32Go with Q8_0 weights in MatMulQ8's layout.
+func tileQ8Go(x []float32, offs *[Rows]int, w []byte, k int, y []float32, ldy int, bias *[Panel]float32) {
+	const blockBytes = 4*Panel + Q8Block*Panel
+	for r := range Rows {
+		var acc [Panel]float32
+		xr := x[offs[r] : offs[r]+k]
+		for t, xv := range xr {
+			blk := w[t/Q8Block*blockBytes:]
+			q := blk[4*Panel+t%Q8Block*Panel:]
+			for c := range acc {
+				scale := math.Float32frombits(binary.LittleEndian.Uint32(blk[4*c:]))
+				acc[c] += xv * (scale * float32(int8(q[c])))
 			}
 		}
 		row := y[r*ldy : r*ldy+Panel]

@@ -1,6 +1,7 @@
 package hostkernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -183,6 +184,13 @@ func BenchmarkMatMul(b *testing.B) {
 			}
 			b.ReportMetric(float64(2*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
+		wq := make([]byte, (s.n+Panel-1)/Panel*Q8PanelBytes(s.k))
+		b.Run(fmt.Sprintf("q8/%dx%dx%d", s.m, s.n, s.k), func(b *testing.B) {
+			for b.Loop() {
+				MatMulQ8(y, s.ldy, x, s.ldx, wq, nil, s.m, s.n, s.k)
+			}
+			b.ReportMetric(float64(2*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 		b.Run(fmt.Sprintf("f16/%dx%dx%d", s.m, s.n, s.k), func(b *testing.B) {
 			for b.Loop() {
 				MatMul(y, s.ldy, x, s.ldx, wh, nil, s.m, s.n, s.k)
@@ -228,6 +236,86 @@ func TestPackLaysOutBothOrders(t *testing.T) {
 				for i := range got {
 					if got[i] != want[i] {
 						t.Fatalf("n %d k %d byColumn %v: element %d is %v, want %v", n, k, byColumn, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// packQ8 lays q8 weights (n rows of k int8, one scale per row and block of
+// 32) out as MatMulQ8 reads them.
+func packQ8(q []int8, scales []float32, n, k int) []byte {
+	nb := k / Q8Block
+	pb := Q8PanelBytes(k)
+	out := make([]byte, (n+Panel-1)/Panel*pb)
+	for j := range n {
+		p, c := j/Panel, j%Panel
+		for b := range nb {
+			blk := out[p*pb+b*(4*Panel+Q8Block*Panel):]
+			binary.LittleEndian.PutUint32(blk[4*c:], math.Float32bits(scales[j*nb+b]))
+			for s := range Q8Block {
+				blk[4*Panel+s*Panel+c] = byte(q[j*k+b*Q8Block+s])
+			}
+		}
+	}
+	return out
+}
+
+// TestMatMulQ8MatchesReference is TestMatMulMatchesReference for Q8_0
+// weights: every row count around the tiles, column count around the
+// panels, and widths of one to three blocks.
+func TestMatMulQ8MatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, m := range []int{1, 5, 6, 7, 13} {
+		for _, n := range []int{1, 15, 16, 17, 40} {
+			for _, k := range []int{32, 64, 96} {
+				ldx, ldy := k+3, n+1
+				x := make([]float32, (m-1)*ldx+k)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+				}
+				q := make([]int8, n*k)
+				for i := range q {
+					q[i] = int8(r.IntN(255) - 127)
+				}
+				scales := make([]float32, n*k/Q8Block)
+				for i := range scales {
+					scales[i] = HalfToFloat(floatToHalf(float32(r.Float64() / 64)))
+				}
+				bias := make([]float32, n)
+				for i := range bias {
+					bias[i] = float32(r.NormFloat64())
+				}
+				w := packQ8(q, scales, n, k)
+				for _, useSIMD := range []bool{simd, false} {
+					saved := simd
+					simd = useSIMD
+					y := make([]float32, (m-1)*ldy+n+5)
+					const sentinel = -777
+					for i := range y {
+						y[i] = sentinel
+					}
+					MatMulQ8(y, ldy, x, ldx, w, bias, m, n, k)
+					simd = saved
+					for i := range y {
+						row, col := i/ldy, i%ldy
+						if row >= m || col >= n {
+							if y[i] != sentinel {
+								t.Fatalf("m%d n%d k%d simd %v: wrote y[%d] outside the block", m, n, k, useSIMD, i)
+							}
+							continue
+						}
+						sum, abs := float64(bias[col]), math.Abs(float64(bias[col]))
+						for tt := range k {
+							wv := float64(scales[col*k/Q8Block+tt/Q8Block]) * float64(q[col*k+tt])
+							p := float64(x[row*ldx+tt]) * wv
+							sum += p
+							abs += math.Abs(p)
+						}
+						if diff := math.Abs(float64(y[i]) - sum); diff > 1e-6*abs+1e-30 {
+							t.Fatalf("m%d n%d k%d simd %v: y[%d][%d] = %v, want %v", m, n, k, useSIMD, row, col, y[i], sum)
+						}
 					}
 				}
 			}

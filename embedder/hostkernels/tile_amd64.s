@@ -134,6 +134,35 @@ loop:
 	STORE
 	RET
 
+// func tileQ8Kernel(x *float32, offs *[6]int, w *byte, k int, y *float32, ldy int, bias *[16]float32)
+// Per block of 32 inputs: sixteen float32 scales, then 32 steps of sixteen
+// int8, which widen (VPMOVSXBD, VCVTDQ2PS) and scale to the weights of the
+// step; k is a positive multiple of 32.
+TEXT ·tileQ8Kernel(SB), NOSPLIT, $0-56
+	ROWS
+	ZERO12
+	SHRQ $5, CX
+block:
+	MOVQ DX, BX
+	ADDQ $64, DX
+	MOVQ $32, DI
+step:
+	VPMOVSXBD (DX), Y12
+	VPMOVSXBD 8(DX), Y13
+	VCVTDQ2PS Y12, Y12
+	VCVTDQ2PS Y13, Y13
+	VMULPS (BX), Y12, Y12
+	VMULPS 32(BX), Y13, Y13
+	FMA12
+	ADDQ $16, DX
+	INCQ AX
+	DECQ DI
+	JNZ  step
+	DECQ CX
+	JNZ  block
+	STORE
+	RET
+
 // func hasF16C() bool: CPUID leaf 1, ECX bit 29.
 TEXT ·hasF16C(SB), NOSPLIT, $0-1
 	MOVL $1, AX

@@ -9,7 +9,7 @@
 // V(4r)..V(4r+3) for row r, which start as the bias. The loads stay
 // within what the Go side checked; k > 0.
 //
-// Go's assembler has no FCVTL: those are WORDs, each with the instruction
+// Go's assembler has no FCVTL, SXTL, SCVTF or vector FMUL: those are WORDs, each with the instruction
 // in ARM syntax beside it, checked by assembling the comment with GNU as
 // (binutils-aarch64-linux-gnu, -march=armv8-a, which refuses anything
 // past ARMv8.0) and comparing the bytes, and again by disassembling the
@@ -118,5 +118,41 @@ loop:
 	FMLA24
 	SUBS $1, R3, R3
 	BNE  loop
+	STORE
+	RET
+
+// func tileQ8Kernel(x *float32, offs *[6]int, w *byte, k int, y *float32, ldy int, bias *[16]float32)
+// Per block of 32 inputs: sixteen float32 scales (R7), then 32 steps of
+// sixteen int8, which widen (SXTL, SCVTF) and scale (FMUL) to the weights
+// of the step; k is a positive multiple of 32.
+TEXT ·tileQ8Kernel(SB), NOSPLIT, $0-56
+	SETUP
+	LSR  $5, R3, R3
+block:
+	MOVD R2, R7
+	ADD  $64, R2, R2
+	MOVD $32, R8
+step:
+	VLD1.P 16(R2), [V28.B16]
+	WORD $0x0f08a79d // sxtl v29.8h, v28.8b
+	WORD $0x4f08a79c // sxtl2 v28.8h, v28.16b
+	WORD $0x0f10a7b8 // sxtl v24.4s, v29.4h
+	WORD $0x4f10a7b9 // sxtl2 v25.4s, v29.8h
+	WORD $0x0f10a79a // sxtl v26.4s, v28.4h
+	WORD $0x4f10a79b // sxtl2 v27.4s, v28.8h
+	WORD $0x4e21db18 // scvtf v24.4s, v24.4s
+	WORD $0x4e21db39 // scvtf v25.4s, v25.4s
+	WORD $0x4e21db5a // scvtf v26.4s, v26.4s
+	WORD $0x4e21db7b // scvtf v27.4s, v27.4s
+	VLD1 (R7), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x6e3cdf18 // fmul v24.4s, v24.4s, v28.4s
+	WORD $0x6e3ddf39 // fmul v25.4s, v25.4s, v29.4s
+	WORD $0x6e3edf5a // fmul v26.4s, v26.4s, v30.4s
+	WORD $0x6e3fdf7b // fmul v27.4s, v27.4s, v31.4s
+	FMLA24
+	SUBS $1, R8, R8
+	BNE  step
+	SUBS $1, R3, R3
+	BNE  block
 	STORE
 	RET

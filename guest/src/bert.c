@@ -72,9 +72,14 @@ enum { RAW_NO, RAW_FILE, RAW_Q8, RAW_PANEL };
 /* Floats of arena a tensor kept in its file type takes. */
 static uint64_t raw_floats(const gguf_tensor *t) { return (t->size + 3) / 4; }
 
+/* Bytes of one block of 32 inputs of an ES_W_Q8 panel: the scales as
+ * f32, then 32 steps of ES_PANEL int8. */
+enum { Q8_PANEL_BLOCK = ES_PANEL * 4 + Q8_0_BLOCK * ES_PANEL };
+
 /* Floats of arena rows x k weights packed in panels of type wtype take. */
 static uint64_t panel_floats(uint64_t rows, uint64_t k, uint32_t wtype) {
-  uint64_t n = (rows + ES_PANEL - 1) / ES_PANEL * ES_PANEL * k;
+  uint64_t panels = (rows + ES_PANEL - 1) / ES_PANEL, n = panels * ES_PANEL * k;
+  if (wtype == ES_W_Q8) return panels * (k / Q8_0_BLOCK) * Q8_PANEL_BLOCK / 4;
   return wtype == ES_W_F16 ? (n + 1) / 2 : n;
 }
 
@@ -108,6 +113,28 @@ static float tensor_elem(const gguf_tensor *t, uint64_t r, uint64_t c, uint64_t 
 static void pack_panels(const gguf_tensor *t, uint64_t rows, uint64_t k, uint32_t wtype,
                         void *dst) {
   const uint64_t np = (rows + ES_PANEL - 1) / ES_PANEL;
+  if (wtype == ES_W_Q8) {
+    /* The tensor is Q8_0 (all_linear checked), rows whole blocks. */
+    const uint64_t nb = k / Q8_0_BLOCK;
+    uint8_t *d = dst;
+    for (uint64_t p = 0; p < np; p++)
+      for (uint64_t b = 0; b < nb; b++, d += Q8_PANEL_BLOCK)
+        for (uint64_t c = 0; c < ES_PANEL; c++) {
+          uint64_t r = p * ES_PANEL + c;
+          float scale = 0;
+          const uint8_t *src = NULL;
+          if (r < rows) {
+            src = t->data + (r * nb + b) * Q8_0_BYTES;
+            uint16_t h;
+            memcpy(&h, src, 2);
+            scale = es_f16(h);
+          }
+          memcpy(d + 4 * c, &scale, 4);
+          for (uint64_t s = 0; s < Q8_0_BLOCK; s++)
+            d[ES_PANEL * 4 + s * ES_PANEL + c] = src ? src[2 + s] : 0;
+        }
+    return;
+  }
   if (wtype == ES_W_F16) {
     uint16_t *d = dst;
     const uint8_t *src = t->data;
@@ -223,6 +250,7 @@ static int all_linear(const gguf_ctx *g, const bert_model *m, uint32_t type) {
   return 1;
 }
 
+#ifndef ES_HOST_KERNELS
 /*
  * Whether every linear weight is Q8_0 with widths the q8 kernels take (rows
  * a multiple of four; Q8_0 rows are whole blocks of 32 already). Then they
@@ -233,6 +261,7 @@ static int all_linear_q8(const gguf_ctx *g, const bert_model *m) {
   if (m->n_embd % 4 || m->n_ff % 4) return 0;
   return all_linear(g, m, GGML_Q8_0);
 }
+#endif
 
 /* Floats the arena needs: every tensor the model uses. */
 static void count_floats(const gguf_ctx *g, const bert_model *m, int q8, uint64_t *total,
@@ -453,12 +482,15 @@ bert_model *bert_load(uint8_t *buf, size_t len, int vocab_only, char *err, size_
     goto fail;
   }
   uint64_t total;
-  m->q8 = all_linear_q8(&g, m);
 #ifdef ES_HOST_KERNELS
-  /* The host's kernels take every linear weight but Q8_0 ones (whose
-   * integer kernels stay in the guest), F16 ones as they are. */
-  m->panels = !m->q8;
-  m->panel_type = all_linear(&g, m, GGML_F16) ? ES_W_F16 : ES_W_F32;
+  /* The host's kernels take every linear weight, F16 and Q8_0 ones as
+   * they are (Q8_0 rows are whole blocks of 32), others as f32. */
+  m->panels = 1;
+  m->panel_type = all_linear(&g, m, GGML_F16)    ? ES_W_F16
+                  : all_linear(&g, m, GGML_Q8_0) ? ES_W_Q8
+                                                 : ES_W_F32;
+#else
+  m->q8 = all_linear_q8(&g, m);
 #endif
   count_floats(&g, m, m->q8, &total, &all_f32);
   if (m->panels) all_f32 = 0; /* panels are copies: nothing points into the file */

@@ -126,7 +126,10 @@ int32_t ES_EXPORT(es_job_cancel)(int32_t job);
  * bias is n floats, or 0 for none. w is in panels of ES_PANEL output
  * columns: panel p holds, for each t < k in turn, the ES_PANEL values
  * w(p*ES_PANEL + c, t), c < ES_PANEL, with columns past n zero. wtype is
- * ES_W_F32 (floats) or ES_W_F16 (IEEE half precision). The host checks
+ * ES_W_F32 (floats), ES_W_F16 (IEEE half precision) or ES_W_Q8 (k a
+ * multiple of 32; a panel is, per block of 32 inputs, ES_PANEL float
+ * scales and then 32 steps of ES_PANEL int8, w(j, t) being the scale of
+ * j's block times its int8: 576 bytes a block). The host checks
  * every range against the memory's size and the pointers' alignment (4
  * bytes, 2 for half weights) and traps the guest when one is out of
  * bounds, or when rows overlap (ldx < k or ldy < n with m > 1); it writes
@@ -138,7 +141,8 @@ int32_t ES_EXPORT(es_job_cancel)(int32_t job);
  * ES_W_ROWS_K, k rows of n (w(j, t) = w[t*ldw + j], attention's values).
  * The host packs it into panels itself; checks as above.
  */
-enum { ES_PANEL = 16, ES_W_F32 = 0, ES_W_F16 = 1, ES_W_ROWS_N = 0, ES_W_ROWS_K = 1 };
+enum { ES_PANEL = 16, ES_W_F32 = 0, ES_W_F16 = 1, ES_W_Q8 = 2 };
+enum { ES_W_ROWS_N = 0, ES_W_ROWS_K = 1 };
 
 #ifdef ES_HOST_KERNELS
 __attribute__((import_module("edgesearch"), import_name("matmul"))) void es_host_matmul(
