@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/edgesearch/edgesearch/embedder/hostkernels"
@@ -257,11 +258,13 @@ const minSplitWork = 256 << 10
 // Columns are independent, so the result does not depend on the division.
 //
 // The columns go in chunks of a few panels that each goroutine claims in
-// turn, rather than one share per goroutine: on a machine where another
-// process holds the other core, a helper may start late or stop halfway,
-// and then the caller takes the chunks it has not claimed instead of
-// waiting for it (with fixed shares, one query on such a machine took
-// longer on two threads than on one).
+// turn, so a helper that starts late leaves its chunks to the others. One
+// descheduled halfway by another process on the same cores (the kernel
+// gives it back a time slice later, milliseconds) still holds up the
+// caller, who must not return while a helper writes guest memory: when
+// the caller has waited longer than splitPatience for helpers, split stops
+// splitting for splitBackoff, so a machine whose other cores are busy runs
+// one query at one thread's speed instead of at the scheduler's pace.
 func split(ctx context.Context, p product, run func(j0, j1 int, y, bias []float32)) {
 	cols := func(j0, j1 int) {
 		var b []float32
@@ -272,7 +275,7 @@ func split(ctx context.Context, p product, run func(j0, j1 int, y, bias []float3
 	}
 	panels := (p.n + hostkernels.Panel - 1) / hostkernels.Panel
 	threads := min(kernelThreads(ctx), panels)
-	if threads <= 1 || p.m*p.n*p.k < minSplitWork {
+	if threads <= 1 || p.m*p.n*p.k < minSplitWork || time.Now().UnixNano() < splitPausedUntil.Load() {
 		cols(0, p.n)
 		return
 	}
@@ -280,11 +283,14 @@ func split(ctx context.Context, p product, run func(j0, j1 int, y, bias []float3
 	var next atomic.Int32
 	var done sync.WaitGroup
 	done.Add(chunks)
-	work := func() {
+	work := func(helper bool) {
 		for {
 			c := int(next.Add(1)) - 1
 			if c >= chunks {
 				return
+			}
+			if helper && splitHelperClaimed != nil {
+				splitHelperClaimed()
 			}
 			p0, p1 := panels*c/chunks, panels*(c+1)/chunks
 			cols(p0*hostkernels.Panel, min(p1*hostkernels.Panel, p.n))
@@ -292,14 +298,35 @@ func split(ctx context.Context, p product, run func(j0, j1 int, y, bias []float3
 		}
 	}
 	for range threads - 1 {
-		go work()
+		go work(true)
 	}
-	work()
+	work(false)
+	waited := time.Now()
 	done.Wait()
+	if now := time.Now(); now.Sub(waited) > splitPatience {
+		splitPaused.Add(1)
+		splitPausedUntil.Store(now.Add(splitBackoff).UnixNano())
+	}
 }
 
 // splitChunks is the chunks per goroutine split cuts a product into.
-const splitChunks = 4
+// splitPatience is the longest the caller may wait for helpers before
+// split pauses for splitBackoff: a chunk of a query takes tens of
+// microseconds, a scheduler's time slice milliseconds.
+const (
+	splitChunks   = 4
+	splitPatience = time.Millisecond
+	splitBackoff  = time.Second
+)
+
+// splitPausedUntil is when split may split again (Unix nanoseconds), and
+// splitPaused counts the pauses. splitHelperClaimed, when set (by tests),
+// runs as a helper claims a chunk.
+var (
+	splitPausedUntil   atomic.Int64
+	splitPaused        atomic.Int64
+	splitHelperClaimed func()
+)
 
 // threadsKey is the context key of withKernelThreads.
 type threadsKey struct{}

@@ -7,7 +7,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/edgesearch/edgesearch/embedder/hostkernels"
 )
@@ -254,6 +256,7 @@ func TestHostMatmulGivesTheSameBitsOnAnyNumberOfThreads(t *testing.T) {
 	}
 	yOff, bOff := 4*m*k, 4*(m*k+m*n)
 	var first []byte
+	splitPausedUntil.Store(0)
 	for _, threads := range []int{1, 2, 3, 7, 100} {
 		ctx := withKernelThreads(context.Background(), func() int { return threads })
 		args := []uint64{0, k, uint64(wOff), wF16, uint64(bOff), uint64(yOff), n, m, n, k}
@@ -266,6 +269,35 @@ func TestHostMatmulGivesTheSameBitsOnAnyNumberOfThreads(t *testing.T) {
 		} else if !bytes.Equal(y, first) {
 			t.Errorf("%d threads give other bits than 1", threads)
 		}
+	}
+}
+
+// TestSplitPausesWhenHelpersRunLate: a helper descheduled halfway (another
+// process holds its core) stalls the product, so split stops splitting
+// for a while.
+func TestSplitPausesWhenHelpersRunLate(t *testing.T) {
+	// A product of 64 panels in 16 chunks of 2 ms each: the helpers have
+	// 32 ms to start and claim a chunk, and the first claim stalls.
+	p := product{m: 1, n: 64 * hostkernels.Panel, k: minSplitWork, y: make([]float32, 64*hostkernels.Panel)}
+	run := func(j0, j1 int, y, bias []float32) { time.Sleep(2 * time.Millisecond) }
+	var claims atomic.Int32
+	splitHelperClaimed = func() {
+		if claims.Add(1) == 1 {
+			time.Sleep(30 * time.Millisecond) // a scheduler's time slice and more
+		}
+	}
+	defer func() { splitHelperClaimed = nil; splitPausedUntil.Store(0) }()
+	splitPausedUntil.Store(0)
+	paused := splitPaused.Load()
+	ctx := withKernelThreads(context.Background(), func() int { return 4 })
+	split(ctx, p, run)
+	if got := splitPaused.Load() - paused; got != 1 {
+		t.Fatalf("split paused %d times after a stalled helper, want 1", got)
+	}
+	before := claims.Load()
+	split(ctx, p, run)
+	if got := claims.Load() - before; got != 0 {
+		t.Errorf("helpers claimed %d chunks while split was paused, want 0", got)
 	}
 }
 
