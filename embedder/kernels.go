@@ -16,10 +16,12 @@ import (
 // Host kernels. The guest's six linear layers are 95% of its time, and
 // under wazero its SIMD128 kernels reach about 17 GFLOP/s a core where the
 // same core's AVX2 does five times that. The host-kernel build of the guest
-// (guest.HostBinary) imports es_host_matmul, which hostMatmul serves with
-// package hostkernels, and everything else (tokenizer, attention, norms)
-// stays in the guest. The guest keeps its own kernels in guest.Binary,
-// which runs standalone under any WASI runtime (Options.Kernels "guest").
+// (guest.HostBinary) imports es_host_matmul (the linear layers) and
+// es_host_matmul_rows (attention's two products), which hostMatmul and
+// hostMatmulRows serve with package hostkernels; everything else
+// (tokenizer, softmax, norms, GELU) stays in the guest. The guest keeps its
+// own kernels in guest.Binary, which runs standalone under any WASI
+// runtime (Options.Kernels "guest").
 
 // Kernels names, for Options.Kernels.
 const (
@@ -28,9 +30,10 @@ const (
 )
 
 // defaultKernels is the kernels of Options.Kernels "": the host's where
-// they are native vector code, or where wazero interprets the guest (on
-// 32-bit Arm and 386 a Go loop beats interpreted SIMD128); else the
-// guest's compiled SIMD128, which beats a Go loop.
+// they are native vector code, or where wazero interprets the guest (32-bit
+// Arm, 386: there a compiled Go loop runs the products instead of an
+// interpreter stepping through SIMD128); else the guest's compiled
+// SIMD128, which beats a Go loop.
 func defaultKernels() string {
 	if hostkernels.Accelerated() || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64") {
 		return KernelsHost
