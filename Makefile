@@ -22,7 +22,7 @@ help:
 	@echo "make test       install test dependencies, check the guest build, run all tests"
 	@echo "make build      build $(BIN)"
 	@echo "make model      download (or convert) the default model into $(CACHE)"
-	@echo "make wasm       rebuild guest/edgesearch.wasm with clang"
+	@echo "make wasm       rebuild guest/edgesearch.wasm and guest/edgesearch-host.wasm with clang"
 	@echo "make bench      benchmarks, peers included; writes bench/RESULTS.md and bench/chart-*.svg"
 	@echo "make wasmedge   build libwasmedge and the wasmedge CLI (LLVM AOT) into $(CACHE)/wasmedge, once (15-30 min)"
 	@echo "make build-wasmedge  $(BIN)-wasmedge: cgo build with --runtime wasmedge (needs make wasmedge)"
@@ -70,16 +70,16 @@ test-deps:
 	@test -d web/qdranttest/js/node_modules || { echo "    npm ci --prefix web/qdranttest/js (@qdrant/js-client-rest)"; npm ci --prefix web/qdranttest/js --no-audit --no-fund; }
 
 wasm:
-	@echo "==> building guest/edgesearch.wasm"
+	@echo "==> building guest/edgesearch.wasm and guest/edgesearch-host.wasm"
 	bash guest/build.sh
 
-# wasm-check rebuilds the guest into a temp file and fails if it differs
-# from the committed one.
+# wasm-check rebuilds both guest modules into a temp dir and fails if either
+# differs from the committed one.
 wasm-check:
-	@echo "==> checking guest/edgesearch.wasm matches a rebuild"
-	@tmp=$$(mktemp -d) && bash guest/build.sh $$tmp/edgesearch.wasm >/dev/null && \
-	if cmp -s $$tmp/edgesearch.wasm guest/edgesearch.wasm; then echo "    identical"; rm -rf $$tmp; \
-	else echo "guest/edgesearch.wasm differs from a rebuild: run 'make wasm' and commit it" >&2; rm -rf $$tmp; exit 1; fi
+	@echo "==> checking guest/edgesearch.wasm and guest/edgesearch-host.wasm match a rebuild"
+	@tmp=$$(mktemp -d) && bash guest/build.sh $$tmp/edgesearch.wasm $$tmp/edgesearch-host.wasm >/dev/null && \
+	if cmp -s $$tmp/edgesearch.wasm guest/edgesearch.wasm && cmp -s $$tmp/edgesearch-host.wasm guest/edgesearch-host.wasm; then echo "    identical"; rm -rf $$tmp; \
+	else echo "guest/edgesearch.wasm or guest/edgesearch-host.wasm differs from a rebuild: run 'make wasm' and commit both" >&2; rm -rf $$tmp; exit 1; fi
 
 test: test-deps wasm-check model-source weaviate test-arm
 	@echo "==> go vet"

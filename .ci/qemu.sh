@@ -69,7 +69,7 @@ step() {
 # arm64_tests PKG [TEST FLAGS...]: builds PKG's test binary for linux/arm64
 # and runs it under qemu from the package directory, where its testdata is.
 arm64_tests() {
-	local pkg=$1 bin=$tmp/arm64/$1.test
+	local pkg=$1 bin=$tmp/arm64/${1//\//_}.test
 	shift
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $GO test -c -o "$bin" "./$pkg" || return 1
 	# A test that runs its own binary again (store's kill -9 test) execs
@@ -105,6 +105,7 @@ arm64_part() {
 		TestConcurrentCallersGetTheirOwnVectors TestF16VectorsMatchSentenceTransformers
 		TestOtherWeightTypesMatchSentenceTransformers TestLlamaCppConverterOutputRebuilt
 		TestWASICLIUnderWazero TestWASICLIUnderWasmtime)
+	step "arm64 hostkernels" arm64_tests embedder/hostkernels
 	step "arm64 embedder" arm64_tests embedder -test.skip "$(IFS='|' && echo "${skip[*]}")"
 	# The indexer, less the four tests that embed whole trees with the real
 	# model (about a minute natively, most of an hour emulated); its parsers,

@@ -55,6 +55,13 @@ type Options struct {
 	// MaxTokens overrides the model's sequence limit ([CLS]/[SEP] included);
 	// default: the model's own (256 for all-MiniLM-L6-v2).
 	MaxTokens int
+	// Kernels chooses who runs the linear layers' matrix products: "host"
+	// (native AVX2 or NEON code in this process, served to the guest as
+	// an import; one query's products use the cores no other worker is
+	// using) or "guest" (the guest's own SIMD128, the module that also
+	// runs standalone). Default "host" where the CPU has those
+	// instructions (or wazero interprets the guest), else "guest".
+	Kernels string
 	// Runtime names the WebAssembly runtime that runs the guest: "" or
 	// "wazero" (the default, pure Go), or another this build registers;
 	// New returns an error listing them for an unknown name.
@@ -63,8 +70,9 @@ type Options struct {
 	// $XDG_CACHE_HOME/edgesearch/wazero (or ~/.cache/...). "-" disables it.
 	CacheDir string
 	// KeepFirstStack skips the check, at instance start, of where wazero put
-	// the embedding call's native stack (see stack.go). Only benchmarks
-	// showing what the check avoids want it.
+	// the embedding call's native stack (see stack.go; it is made only for
+	// the guest's kernels). Only benchmarks showing what the check avoids
+	// want it.
 	KeepFirstStack bool
 
 	// beforeStep, when set (by tests), is called by a worker before each

@@ -11,6 +11,13 @@
 // hold the collector and the core); between the steps of a bulk job the
 // worker runs the interactive batches that wait.
 //
+// The guest's linear layers and attention products run either in the guest
+// (its SIMD128 kernels, guest.Binary) or, by default where the CPU has AVX2
+// or NEON, on the host (guest.HostBinary imports them; kernels.go serves
+// them with package hostkernels and checks every range first); one query's
+// products then use the cores no other worker is using. The runtime is
+// wazero unless Options.Runtime names another (runtime.go).
+//
 // This is the only package that reads or writes guest memory; instance.go
-// holds every such access.
+// and kernels.go hold every such access.
 package embedder

@@ -9,13 +9,13 @@ import (
 	"context"
 	"encoding/binary"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/edgesearch/edgesearch/embedder/gguf"
-	"github.com/edgesearch/edgesearch/guest"
 )
 
 // tinyBERT writes a one-layer BERT GGUF with 32-wide embeddings and random
@@ -121,23 +121,36 @@ func tinyBERT(t testing.TB, typ gguf.TensorType) []byte {
 	return buf.Bytes()
 }
 
-var (
-	fuzzOnce    sync.Once
-	fuzzRuntime guestRuntime
-	fuzzErr     error
-)
+// fuzzRuntimes are the runtimes of every fuzz iteration, one per
+// Options.Kernels, made once.
+var fuzzRuntimes sync.Map // kernels → func() (guestRuntime, error)
 
-// fuzzInstance is a fresh guest instance with no model, from a runtime
-// shared by all fuzz iterations.
-func fuzzInstance(t testing.TB) *instance {
+// fuzzInstance is a fresh guest instance of the standalone module (guest
+// kernels) with no model, from a runtime shared by all fuzz iterations.
+func fuzzInstance(t testing.TB) *instance { return fuzzInstanceOf(t, KernelsGuest) }
+
+// fuzzRuntimeOf is the shared runtime of the module of Options.Kernels
+// kernels.
+func fuzzRuntimeOf(t testing.TB, kernels string) guestRuntime {
 	t.Helper()
-	fuzzOnce.Do(func() {
-		fuzzRuntime, fuzzErr = newGuestRuntime(context.Background(), "", guest.Binary, "")
-	})
-	if fuzzErr != nil {
-		t.Fatal(fuzzErr)
+	once, _ := fuzzRuntimes.LoadOrStore(kernels, sync.OnceValues(func() (guestRuntime, error) {
+		wasm, err := guestBinary(kernels)
+		if err != nil {
+			return nil, err
+		}
+		return newGuestRuntime(context.Background(), "", wasm, "")
+	}))
+	rt, err := once.(func() (guestRuntime, error))()
+	if err != nil {
+		t.Fatal(err)
 	}
-	in, err := instantiate(context.Background(), fuzzRuntime)
+	return rt
+}
+
+// fuzzInstanceOf is fuzzInstance for the module of Options.Kernels kernels.
+func fuzzInstanceOf(t testing.TB, kernels string) *instance {
+	t.Helper()
+	in, err := instantiate(context.Background(), fuzzRuntimeOf(t, kernels))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,20 +158,36 @@ func fuzzInstance(t testing.TB) *instance {
 	return in
 }
 
+// allKernels are the values of Options.Kernels every oracle test runs:
+// both on wazero, the guest's alone on another runtime (testRuntime),
+// which serves no host kernels.
+var allKernels = func() []string {
+	if testRuntime != "" && testRuntime != "wazero" {
+		return []string{KernelsGuest}
+	}
+	return []string{KernelsHost, KernelsGuest}
+}()
+
+// testRuntime is the runtime pool(t) and the oracle tests run the guest on:
+// $EDGESEARCH_RUNTIME, else wazero (make test-wasmedge sets it).
+var testRuntime = os.Getenv("EDGESEARCH_RUNTIME")
+
 func TestTinyBERTLoadsAndEmbeds(t *testing.T) {
-	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.Q8_0} {
-		in := fuzzInstance(t)
-		if err := in.loadModel(context.Background(), modelBytes(tinyBERT(t, typ))); err != nil {
-			t.Fatalf("%s: %v", typ, err)
-		}
-		in.dims = 32
-		embs, err := in.embed(context.Background(), []string{"hello world", "", strings.Repeat("edges ", 20)})
-		if err != nil {
-			t.Fatalf("%s: %v", typ, err)
-		}
-		if embs[0].Tokens != 4 || embs[1].Tokens != 2 || !embs[2].Truncated || embs[2].Tokens != 12 {
-			t.Errorf("%s: tokens %d, %d, %d (truncated %v); want 4, 2, 12 (true)",
-				typ, embs[0].Tokens, embs[1].Tokens, embs[2].Tokens, embs[2].Truncated)
+	for _, kernels := range allKernels {
+		for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.Q8_0} {
+			in := fuzzInstanceOf(t, kernels)
+			if err := in.loadModel(context.Background(), modelBytes(tinyBERT(t, typ))); err != nil {
+				t.Fatalf("%s %s: %v", kernels, typ, err)
+			}
+			in.dims = 32
+			embs, err := in.embed(context.Background(), []string{"hello world", "", strings.Repeat("edges ", 20)})
+			if err != nil {
+				t.Fatalf("%s %s: %v", kernels, typ, err)
+			}
+			if embs[0].Tokens != 4 || embs[1].Tokens != 2 || !embs[2].Truncated || embs[2].Tokens != 12 {
+				t.Errorf("%s %s: tokens %d, %d, %d (truncated %v); want 4, 2, 12 (true)",
+					kernels, typ, embs[0].Tokens, embs[1].Tokens, embs[2].Tokens, embs[2].Truncated)
+			}
 		}
 	}
 }
@@ -181,17 +210,19 @@ func TestCorruptGGUFGivesAnErrorNotATrap(t *testing.T) {
 	version := bytes.Clone(good)
 	binary.LittleEndian.PutUint32(version[4:], 99)
 	cases["unknown version"] = version
-	for name, data := range cases {
-		err := fuzzInstance(t).loadModel(context.Background(), modelBytes(data))
-		if err == nil {
-			t.Errorf("%s: loaded without error", name)
-			continue
-		}
-		if isTrap(err) {
-			t.Errorf("%s: guest trapped: %v", name, err)
-		}
-		if strings.TrimSpace(strings.TrimPrefix(err.Error(), "couldn't load the model:")) == "" {
-			t.Errorf("%s: empty error message", name)
+	for _, kernels := range allKernels {
+		for name, data := range cases {
+			err := fuzzInstanceOf(t, kernels).loadModel(context.Background(), modelBytes(data))
+			if err == nil {
+				t.Errorf("%s %s: loaded without error", kernels, name)
+				continue
+			}
+			if isTrap(err) {
+				t.Errorf("%s %s: guest trapped: %v", kernels, name, err)
+			}
+			if strings.TrimSpace(strings.TrimPrefix(err.Error(), "couldn't load the model:")) == "" {
+				t.Errorf("%s %s: empty error message", kernels, name)
+			}
 		}
 	}
 }
@@ -203,26 +234,29 @@ func FuzzLoad(f *testing.F) {
 		f.Add(good[:len(good)*2/3])
 	}
 	f.Add([]byte("GGUF"))
+	// Both modules: the host-kernel one packs weights its own way.
 	f.Fuzz(func(t *testing.T, data []byte) {
-		in := fuzzInstance(t)
-		err := in.loadModel(context.Background(), modelBytes(data))
-		if isTrap(err) {
-			t.Fatalf("guest trapped on a %d-byte file: %v", len(data), err)
-		}
-		if err != nil {
-			return
-		}
-		// Whatever loaded must also embed and tokenize without trapping.
-		d, err := in.call1(context.Background(), in.nEmbd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in.dims = int(d)
-		if _, err := in.embed(context.Background(), []string{"hello world", ""}); isTrap(err) {
-			t.Fatalf("embed trapped after a successful load: %v", err)
-		}
-		if _, err := in.info(context.Background()); isTrap(err) {
-			t.Fatalf("model info trapped: %v", err)
+		for _, kernels := range allKernels {
+			in := fuzzInstanceOf(t, kernels)
+			err := in.loadModel(context.Background(), modelBytes(data))
+			if isTrap(err) {
+				t.Fatalf("%s: guest trapped on a %d-byte file: %v", kernels, len(data), err)
+			}
+			if err != nil {
+				continue
+			}
+			// Whatever loaded must also embed and tokenize without trapping.
+			d, err := in.call1(context.Background(), in.nEmbd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.dims = int(d)
+			if _, err := in.embed(context.Background(), []string{"hello world", ""}); isTrap(err) {
+				t.Fatalf("%s: embed trapped after a successful load: %v", kernels, err)
+			}
+			if _, err := in.info(context.Background()); isTrap(err) {
+				t.Fatalf("%s: model info trapped: %v", kernels, err)
+			}
 		}
 	})
 }

@@ -115,17 +115,21 @@ func TestLlamaCppConverterOutputRebuiltByteForByteEmbedsLikeSentenceTransformers
 			// the fixture; a user who wants that parity sets MaxTokens, and
 			// so does this test, which keeps long_truncated in the
 			// comparison instead of skipping it.
-			p, err := New(context.Background(), Options{ModelPath: rebuilt, Workers: 1, MaxTokens: 256})
-			if err != nil {
-				t.Fatalf("llama.cpp's %s GGUF does not load: %v", tc.typ, err)
+			for _, kernels := range allKernels {
+				t.Run(kernels, func(t *testing.T) {
+					p, err := New(context.Background(), Options{ModelPath: rebuilt, Workers: 1, MaxTokens: 256, Kernels: kernels})
+					if err != nil {
+						t.Fatalf("llama.cpp's %s GGUF does not load: %v", tc.typ, err)
+					}
+					defer p.Close()
+					info := p.Info()
+					if info.Name != "MiniLM L6 H384 Uncased" || info.MaxTokens != 256 {
+						t.Errorf("loaded model %q with max %d tokens, want llama.cpp's name %q and 256",
+							info.Name, info.MaxTokens, "MiniLM L6 H384 Uncased")
+					}
+					checkAgainstOracles(t, p, tc.minCosST, vectors.Sets, tc.llamaSet, want.SHA256, tc.minCosLlama)
+				})
 			}
-			defer p.Close()
-			info := p.Info()
-			if info.Name != "MiniLM L6 H384 Uncased" || info.MaxTokens != 256 {
-				t.Errorf("loaded model %q with max %d tokens, want llama.cpp's name %q and 256",
-					info.Name, info.MaxTokens, "MiniLM L6 H384 Uncased")
-			}
-			checkAgainstOracles(t, p, tc.minCosST, vectors.Sets, tc.llamaSet, want.SHA256, tc.minCosLlama)
 		})
 	}
 }

@@ -145,7 +145,9 @@ func checkAgainstLlama(t *testing.T, embs []Embedding, name string, set llamaVec
 }
 
 func TestF16VectorsMatchSentenceTransformers(t *testing.T) {
-	checkAgainstST(t, pool(t), 0.999)
+	for _, kernels := range allKernels {
+		t.Run(kernels, func(t *testing.T) { checkAgainstST(t, poolOf(t, kernels), 0.999) })
+	}
 }
 
 // hfDir is the Hugging Face folder `edgesearch model pull --source` unpacks.
@@ -167,15 +169,19 @@ func TestOtherWeightTypesMatchSentenceTransformers(t *testing.T) {
 			if err := model.Convert(context.Background(), hfDir(t), path, tc.typ); err != nil {
 				t.Fatal(err)
 			}
-			p, err := New(context.Background(), Options{ModelPath: path, Workers: 1, Runtime: testRuntime})
-			if err != nil {
-				t.Fatal(err)
+			for _, kernels := range allKernels {
+				t.Run(kernels, func(t *testing.T) {
+					p, err := New(context.Background(), Options{ModelPath: path, Workers: 1, Kernels: kernels, Runtime: testRuntime})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer p.Close()
+					if got := p.Info().WeightType; !strings.EqualFold(got, tc.typ.String()) {
+						t.Errorf("guest reports weight type %q, want %s", got, tc.typ)
+					}
+					checkAgainstST(t, p, tc.minCos)
+				})
 			}
-			defer p.Close()
-			if got := p.Info().WeightType; !strings.EqualFold(got, tc.typ.String()) {
-				t.Errorf("guest reports weight type %q, want %s", got, tc.typ)
-			}
-			checkAgainstST(t, p, tc.minCos)
 		})
 	}
 }
@@ -185,14 +191,18 @@ func TestF16VectorsMatchLlamaCpp(t *testing.T) {
 		Sets map[string]llamaVectorSet `json:"sets"`
 	}
 	readFixture(t, "llamacpp_vectors.json", &fx)
-	embs := checkAgainstST(t, pool(t), 0.999)
-	// llamacpp_f16 is llama.cpp on its own converter's GGUF, ours_f16 is
-	// llama.cpp on the GGUF our converter writes.
-	for _, name := range []string{"llamacpp_f16", "ours_f16"} {
-		set, ok := fx.Sets[name]
-		if !ok {
-			t.Fatalf("llamacpp_vectors.json: no set %s", name)
-		}
-		checkAgainstLlama(t, embs, name, set, 0.999)
+	for _, kernels := range allKernels {
+		t.Run(kernels, func(t *testing.T) {
+			embs := checkAgainstST(t, poolOf(t, kernels), 0.999)
+			// llamacpp_f16 is llama.cpp on its own converter's GGUF,
+			// ours_f16 is llama.cpp on the GGUF our converter writes.
+			for _, name := range []string{"llamacpp_f16", "ours_f16"} {
+				set, ok := fx.Sets[name]
+				if !ok {
+					t.Fatalf("llamacpp_vectors.json: no set %s", name)
+				}
+				checkAgainstLlama(t, embs, name, set, 0.999)
+			}
+		})
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-
-	"github.com/edgesearch/edgesearch/guest"
 )
 
 // Pool embeds texts on a fixed set of guest instances. Its methods are safe
@@ -56,6 +54,9 @@ type Pool struct {
 	workersMu sync.Mutex
 	live      int
 	idle      atomic.Int32
+	// busy counts the workers running a batch: the host kernels of one
+	// use the cores the others leave (kernelThreads).
+	busy atomic.Int32
 
 	stats Stats
 }
@@ -157,7 +158,24 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		return nil, err
 	}
 
-	rt, err := newGuestRuntime(ctx, opts.Runtime, guest.Binary, cacheDir(opts.CacheDir))
+	// The host kernels are served through wazero's host modules; another
+	// runtime runs the standalone module with the guest's own kernels.
+	otherRuntime := opts.Runtime != "" && opts.Runtime != "wazero"
+	switch {
+	case opts.Kernels == "" && otherRuntime:
+		opts.Kernels = KernelsGuest
+	case opts.Kernels == "":
+		opts.Kernels = defaultKernels()
+	case opts.Kernels == KernelsHost && otherRuntime:
+		model.Close()
+		return nil, fmt.Errorf("embedder: runtime %q runs the guest's own kernels, not the host's: leave Kernels empty or set %q", opts.Runtime, KernelsGuest)
+	}
+	wasm, err := guestBinary(opts.Kernels)
+	if err != nil {
+		model.Close()
+		return nil, err
+	}
+	rt, err := newGuestRuntime(ctx, opts.Runtime, wasm, cacheDir(opts.CacheDir))
 	if err != nil {
 		model.Close()
 		return nil, err
@@ -172,7 +190,7 @@ func New(ctx context.Context, opts Options) (*Pool, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			instances[i], errs[i] = newInstance(ctx, rt, model, opts.MaxTokens, !opts.KeepFirstStack)
+			instances[i], errs[i] = newInstance(ctx, rt, model, opts.MaxTokens, tuneStacks(opts))
 		}()
 	}
 	wg.Wait()
@@ -462,7 +480,7 @@ func (p *Pool) grow() {
 	p.live++
 	p.wg.Add(1)
 	go func() {
-		in, err := newInstance(context.Background(), p.rt, p.model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
+		in, err := newInstance(context.Background(), p.rt, p.model, p.opts.MaxTokens, tuneStacks(p.opts))
 		if err != nil {
 			// The instances already up carry on; the next wait tries again.
 			p.workersMu.Lock()
@@ -516,7 +534,7 @@ func (p *Pool) Close() error {
 // work is a worker's loop: it owns in until the queues close.
 func (p *Pool) work(in *instance) {
 	defer p.wg.Done()
-	ctx := context.Background()
+	ctx := withKernelThreads(context.Background(), p.kernelThreads)
 	batch := make([]*job, 0, p.opts.MaxBatch)
 	// credit is the bulk work this worker owes: interactive batches go
 	// first, but while bulk texts wait each one earns the bulk lane
@@ -551,7 +569,9 @@ func (p *Pool) work(in *instance) {
 			p.mu.RUnlock()
 		}
 		start := time.Now()
+		p.busy.Add(1)
 		in = p.run(ctx, in, batch, bulk, &credit)
+		p.busy.Add(-1)
 		switch {
 		case len(p.bulk) == 0:
 			credit = 0 // nothing waits to spend it on
@@ -559,6 +579,14 @@ func (p *Pool) work(in *instance) {
 			credit += p.bulkCredit(time.Since(start))
 		}
 	}
+}
+
+// kernelThreads is how many goroutines one host matrix product may use: the
+// cores (Options.Workers) less the other workers running a batch, so one
+// query alone uses every core and a bulk import on every worker does not
+// oversubscribe them.
+func (p *Pool) kernelThreads() int {
+	return p.opts.Workers - int(p.busy.Load()) + 1
 }
 
 // bulkCredit is the bulk work owed for t spent on interactive work.
@@ -854,7 +882,7 @@ func isTrap(err error) bool {
 // replace closes a trapped instance and starts a new one in its place.
 func (p *Pool) replace(ctx context.Context, old *instance) *instance {
 	old.close(ctx)
-	in, err := newInstance(ctx, p.rt, p.model, p.opts.MaxTokens, !p.opts.KeepFirstStack)
+	in, err := newInstance(ctx, p.rt, p.model, p.opts.MaxTokens, tuneStacks(p.opts))
 	if err != nil {
 		return nil
 	}

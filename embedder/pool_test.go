@@ -33,33 +33,36 @@ func modelPath(t testing.TB) string {
 }
 
 var (
-	sharedOnce sync.Once
-	sharedPool *Pool
-	sharedErr  error
+	sharedMu    sync.Mutex
+	sharedPools = map[string]*Pool{}
 )
 
-// testRuntime is the runtime pool(t) and the oracle tests run the guest on:
-// $EDGESEARCH_RUNTIME, else wazero (make test-wasmedge sets it).
-var testRuntime = os.Getenv("EDGESEARCH_RUNTIME")
+// pool returns one Pool on the real model with the default kernels, shared
+// by the tests that only embed (loading the model per test would dominate
+// the run time).
+func pool(t testing.TB) *Pool { return poolOf(t, "") }
 
-// pool returns one Pool on the real model, shared by the tests that only
-// embed (loading the model per test would dominate the run time).
-func pool(t testing.TB) *Pool {
+// poolOf is pool with Options.Kernels kernels.
+func poolOf(t testing.TB, kernels string) *Pool {
 	t.Helper()
 	path := modelPath(t)
-	sharedOnce.Do(func() {
-		sharedPool, sharedErr = New(context.Background(), Options{ModelPath: path, Workers: 2, MaxWait: -1, Runtime: testRuntime})
-	})
-	if sharedErr != nil {
-		t.Fatal(sharedErr)
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if p, ok := sharedPools[kernels]; ok {
+		return p
 	}
-	return sharedPool
+	p, err := New(context.Background(), Options{ModelPath: path, Workers: 2, MaxWait: -1, Kernels: kernels, Runtime: testRuntime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharedPools[kernels] = p
+	return p
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if sharedPool != nil {
-		sharedPool.Close()
+	for _, p := range sharedPools {
+		p.Close()
 	}
 	os.Exit(code)
 }

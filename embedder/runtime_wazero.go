@@ -35,7 +35,47 @@ func newWazeroRuntime(ctx context.Context, wasm []byte, cacheDir string) (guestR
 		rt.Close(ctx)
 		return nil, fmt.Errorf("couldn't compile the guest: %w", err)
 	}
+	for _, f := range compiled.ImportedFunctions() {
+		if mod, _, _ := f.Import(); mod == hostModule {
+			if err := instantiateHostKernels(ctx, rt); err != nil {
+				rt.Close(ctx)
+				return nil, err
+			}
+			break
+		}
+	}
 	return &wazeroRuntime{rt: rt, compiled: compiled}, nil
+}
+
+// instantiateHostKernels adds the module the host-kernel guest imports
+// (kernels.go) to rt. A failed check in hostMatmul panics with its error,
+// which wazero turns into a trap: the guest call returns that error.
+func instantiateHostKernels(ctx context.Context, rt wazero.Runtime) error {
+	serve := func(params int, f func(context.Context, []byte, []uint64) error) (api.GoModuleFunc, []api.ValueType) {
+		types := make([]api.ValueType, params)
+		for i := range types {
+			types[i] = api.ValueTypeI32
+		}
+		return func(ctx context.Context, mod api.Module, stack []uint64) {
+			mem := mod.Memory()
+			if mem == nil {
+				panic(fmt.Errorf("%s: the guest has no memory", hostModule))
+			}
+			view, _ := mem.Read(0, mem.Size())
+			if err := f(ctx, view, stack[:params]); err != nil {
+				panic(err)
+			}
+		}, types
+	}
+	b := rt.NewHostModuleBuilder(hostModule)
+	matmul, params := serve(hostMatmulParams, hostMatmul)
+	b.NewFunctionBuilder().WithGoModuleFunction(matmul, params, nil).Export("matmul")
+	rows, params := serve(hostMatmulRowsParams, hostMatmulRows)
+	b.NewFunctionBuilder().WithGoModuleFunction(rows, params, nil).Export("matmul_rows")
+	if _, err := b.Instantiate(ctx); err != nil {
+		return fmt.Errorf("couldn't set up the host kernels: %w", err)
+	}
+	return nil
 }
 
 func (r *wazeroRuntime) instantiate(ctx context.Context) (guestModule, error) {

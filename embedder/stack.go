@@ -30,6 +30,12 @@ import (
 // instance's start and avoids a 2× slowdown in about half of them;
 // bench/RESULTS.md has the before and after.
 
+// tuneStacks reports whether instances of a pool with opts (Kernels
+// resolved) run tuneEmbed: for the guest's kernels, unless KeepFirstStack.
+func tuneStacks(opts Options) bool {
+	return !opts.KeepFirstStack && opts.Kernels == KernelsGuest
+}
+
 // tuneCandidates is how many lookups of es_job_step compete: three
 // consecutive slots hold both page offsets even when the first is the last
 // slot of its span.

@@ -33,18 +33,24 @@ func main() {
 		rounds    = flag.Int("rounds", 3, "throughput rounds (the best is reported)")
 		stacks    = flag.Int("stack-check", 12, "fresh one-worker pools timed with and without the embedder's stack check (0 skips)")
 		busy      = flag.Duration("busy", 0, "how long to saturate the workers with bulk work while timing a 10 ms sleeper and one-query embeddings (0 skips)")
+		kernels   = flag.String("kernels", "", `who runs the matrix products: "host", "guest" or "" (the embedder's default)`)
 	)
 	flag.Parse()
+	kernelsOpt = *kernels
 	if err := run(*modelPath, *sentences, *threads, *cli, *rounds, *stacks, *busy); err != nil {
 		fmt.Fprintln(os.Stderr, "embedbench:", err)
 		os.Exit(1)
 	}
 }
 
+// kernelsOpt is -kernels, for every pool this run makes.
+var kernelsOpt string
+
 // result has the field names bench/peers/*.py print, so bench/report.py
 // reads all three alike.
 type result struct {
 	Peer           string  `json:"peer"`
+	Kernels        string  `json:"kernels"`
 	Model          string  `json:"gguf"`
 	Threads        int     `json:"threads"`
 	Texts          int     `json:"n_texts"`
@@ -96,10 +102,10 @@ func run(modelPath, sentencesPath string, threads int, cli string, rounds, stack
 		return err
 	}
 	ctx := context.Background()
-	res := result{Peer: "edgesearch", Model: filepath.Base(modelPath), Threads: threads, Texts: len(texts), WasmBytes: len(guest.Binary)}
+	res := result{Peer: "edgesearch", Kernels: kernelsOpt, Model: filepath.Base(modelPath), Threads: threads, Texts: len(texts), WasmBytes: len(guest.Binary)}
 
 	t0 := time.Now()
-	pool, err := embedder.New(ctx, embedder.Options{ModelPath: modelPath, Workers: threads})
+	pool, err := embedder.New(ctx, embedder.Options{ModelPath: modelPath, Workers: threads, Kernels: kernelsOpt, MaxWait: -1})
 	if err != nil {
 		return err
 	}
@@ -176,7 +182,7 @@ func stackCheck(ctx context.Context, modelPath string, n int) (*stacks, error) {
 	st := &stacks{Pools: n}
 	for i := 0; i < 2*n; i++ {
 		keep := i%2 == 0
-		pool, err := embedder.New(ctx, embedder.Options{ModelPath: modelPath, Workers: 1, KeepFirstStack: keep})
+		pool, err := embedder.New(ctx, embedder.Options{ModelPath: modelPath, Workers: 1, KeepFirstStack: keep, Kernels: kernelsOpt})
 		if err != nil {
 			return nil, err
 		}

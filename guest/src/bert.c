@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edgesearch.h"
 #include "gguf.h"
 #include "kernels.h"
 
@@ -50,6 +51,8 @@ typedef struct {
   int alias;      /* F32 weights point into the file */
   float *next;    /* next free float in the arena */
   int q8;         /* linear weights are packed for es_matmul_q8 */
+  int panels;     /* linear weights are packed for es_host_matmul */
+  uint32_t panel_type;
   char *err;
   size_t cap;
 } loader;
@@ -62,11 +65,99 @@ static void shape_str(char *s, size_t cap, const uint64_t *ne, uint32_t n) {
 }
 
 /* How tensor_as stores a tensor: widened to f32, copied in its file type,
- * or (a Q8_0 linear weight) packed for es_matmul_q8. */
-enum { RAW_NO, RAW_FILE, RAW_Q8 };
+ * (a Q8_0 linear weight) packed for es_matmul_q8, or (a linear weight of
+ * the host-kernel build) packed in panels for es_host_matmul. */
+enum { RAW_NO, RAW_FILE, RAW_Q8, RAW_PANEL };
 
 /* Floats of arena a tensor kept in its file type takes. */
 static uint64_t raw_floats(const gguf_tensor *t) { return (t->size + 3) / 4; }
+
+/* Bytes of one block of 32 inputs of an ES_W_Q8 panel: the scales as
+ * f32, then 32 steps of ES_PANEL int8. */
+enum { Q8_PANEL_BLOCK = ES_PANEL * 4 + Q8_0_BLOCK * ES_PANEL };
+
+/* Floats of arena rows x k weights packed in panels of type wtype take. */
+static uint64_t panel_floats(uint64_t rows, uint64_t k, uint32_t wtype) {
+  uint64_t panels = (rows + ES_PANEL - 1) / ES_PANEL, n = panels * ES_PANEL * k;
+  if (wtype == ES_W_Q8) return panels * (k / Q8_0_BLOCK) * Q8_PANEL_BLOCK / 4;
+  return wtype == ES_W_F16 ? (n + 1) / 2 : n;
+}
+
+/* Element (r, c) of a 2-D F32, F16 or Q8_0 tensor with rows of k, as f32. */
+static float tensor_elem(const gguf_tensor *t, uint64_t r, uint64_t c, uint64_t k) {
+  switch (t->type) {
+  case GGML_F32: {
+    float v;
+    memcpy(&v, t->data + (r * k + c) * 4, 4);
+    return v;
+  }
+  case GGML_F16: {
+    uint16_t h;
+    memcpy(&h, t->data + (r * k + c) * 2, 2);
+    return es_f16(h);
+  }
+  default: { /* Q8_0: gguf_parse checked rows are whole blocks */
+    const uint8_t *b = t->data + (r * (k / Q8_0_BLOCK) + c / Q8_0_BLOCK) * Q8_0_BYTES;
+    uint16_t h;
+    memcpy(&h, b, 2);
+    return es_f16(h) * (float)(int8_t)b[2 + c % Q8_0_BLOCK];
+  }
+  }
+}
+
+/*
+ * Packs rows x k weights into the panels es_host_matmul reads (see
+ * edgesearch.h): F16 stays half precision when wtype is ES_W_F16 (then
+ * the tensor is F16), anything else widens to f32.
+ */
+static void pack_panels(const gguf_tensor *t, uint64_t rows, uint64_t k, uint32_t wtype,
+                        void *dst) {
+  const uint64_t np = (rows + ES_PANEL - 1) / ES_PANEL;
+  if (wtype == ES_W_Q8) {
+    /* The tensor is Q8_0 (all_linear checked), rows whole blocks. */
+    const uint64_t nb = k / Q8_0_BLOCK;
+    uint8_t *d = dst;
+    for (uint64_t p = 0; p < np; p++)
+      for (uint64_t b = 0; b < nb; b++, d += Q8_PANEL_BLOCK)
+        for (uint64_t c = 0; c < ES_PANEL; c++) {
+          uint64_t r = p * ES_PANEL + c;
+          float scale = 0;
+          const uint8_t *src = NULL;
+          if (r < rows) {
+            src = t->data + (r * nb + b) * Q8_0_BYTES;
+            uint16_t h;
+            memcpy(&h, src, 2);
+            scale = es_f16(h);
+          }
+          memcpy(d + 4 * c, &scale, 4);
+          for (uint64_t s = 0; s < Q8_0_BLOCK; s++)
+            d[ES_PANEL * 4 + s * ES_PANEL + c] = src ? src[2 + s] : 0;
+        }
+    return;
+  }
+  if (wtype == ES_W_F16) {
+    uint16_t *d = dst;
+    const uint8_t *src = t->data;
+    for (uint64_t p = 0; p < np; p++)
+      for (uint64_t c = 0; c < ES_PANEL; c++) {
+        uint64_t r = p * ES_PANEL + c;
+        uint16_t *o = d + p * ES_PANEL * k + c;
+        for (uint64_t i = 0; i < k; i++, o += ES_PANEL) {
+          uint16_t h = 0;
+          if (r < rows) memcpy(&h, src + (r * k + i) * 2, 2);
+          *o = h;
+        }
+      }
+    return;
+  }
+  float *d = dst;
+  for (uint64_t p = 0; p < np; p++)
+    for (uint64_t c = 0; c < ES_PANEL; c++) {
+      uint64_t r = p * ES_PANEL + c;
+      float *o = d + p * ES_PANEL * k + c;
+      for (uint64_t i = 0; i < k; i++, o += ES_PANEL) *o = r < rows ? tensor_elem(t, r, i, k) : 0;
+    }
+}
 
 /*
  * Finds, checks and converts one tensor. ne1 == 0 means a vector of ne0.
@@ -98,6 +189,11 @@ static float *tensor_as(loader *L, const char *name, uint64_t ne0, uint64_t ne1,
   size_t n = (size_t)t->n_elem;
   if (L->alias) return (float *)t->data;
   float *dst = L->next;
+  if (raw == RAW_PANEL) {
+    pack_panels(t, ne1, ne0, L->panel_type, dst);
+    L->next += panel_floats(ne1, ne0, L->panel_type);
+    return dst;
+  }
   if (raw == RAW_Q8) {
     es_pack_q8(t->data, (int)ne1, (int)ne0, (uint8_t *)dst);
     L->next += ES_Q8_PACKED_BYTES(ne1, ne0) / 4;
@@ -141,6 +237,20 @@ static const char *const block_parts[] = {
     "ffn_up", "ffn_down", "layer_output_norm",
 };
 
+/* Whether every linear weight has type type. */
+static int all_linear(const gguf_ctx *g, const bert_model *m, uint32_t type) {
+  static const int linear[6] = {0, 1, 2, 3, 5, 6};
+  char name[64];
+  for (uint32_t l = 0; l < m->n_layer; l++)
+    for (int p = 0; p < 6; p++) {
+      snprintf(name, sizeof name, "blk.%u.%s.weight", l, block_parts[linear[p]]);
+      const gguf_tensor *t = gguf_find_tensor(g, name);
+      if (!t || t->type != type) return 0;
+    }
+  return 1;
+}
+
+#ifndef ES_HOST_KERNELS
 /*
  * Whether every linear weight is Q8_0 with widths the q8 kernels take (rows
  * a multiple of four; Q8_0 rows are whole blocks of 32 already). Then they
@@ -149,20 +259,14 @@ static const char *const block_parts[] = {
  */
 static int all_linear_q8(const gguf_ctx *g, const bert_model *m) {
   if (m->n_embd % 4 || m->n_ff % 4) return 0;
-  static const int linear[6] = {0, 1, 2, 3, 5, 6};
-  char name[64];
-  for (uint32_t l = 0; l < m->n_layer; l++)
-    for (int p = 0; p < 6; p++) {
-      snprintf(name, sizeof name, "blk.%u.%s.weight", l, block_parts[linear[p]]);
-      const gguf_tensor *t = gguf_find_tensor(g, name);
-      if (!t || t->type != GGML_Q8_0) return 0;
-    }
-  return 1;
+  return all_linear(g, m, GGML_Q8_0);
 }
+#endif
 
 /* Floats the arena needs: every tensor the model uses. */
 static void count_floats(const gguf_ctx *g, const bert_model *m, int q8, uint64_t *total,
                          int *all_f32) {
+  /* m->panels and m->panel_type are set; q8 excludes panels. */
   static const char *const top[] = {"token_embd.weight", "token_types.weight",
                                     "position_embd.weight", "token_embd_norm.weight",
                                     "token_embd_norm.bias"};
@@ -186,6 +290,8 @@ static void count_floats(const gguf_ctx *g, const bert_model *m, int q8, uint64_
       *total += raw_floats(t); /* the token table stays raw */
     else if (q8 && k % 2 == 0 && part != 4 && part != 7) /* a linear weight */
       *total += ES_Q8_PACKED_BYTES(t->ne[1], t->ne[0]) / 4;
+    else if (m->panels && k % 2 == 0 && part != 4 && part != 7)
+      *total += panel_floats(t->ne[1], t->ne[0], m->panel_type);
     else
       *total += t->n_elem;
     if (t->type != GGML_F32) *all_f32 = 0;
@@ -210,13 +316,17 @@ static int load_weights(loader *L, bert_model *m) {
                     &ly->down_w, &ly->ln2_w};
     float **b[8] = {&ly->q_b, &ly->k_b, &ly->v_b, &ly->o_b, &ly->ln1_b, &ly->up_b,
                     &ly->down_b, &ly->ln2_b};
-    /* ne0 is the input width, ne1 the output width; norms are vectors. */
+    /* ne0 is the input width, ne1 the output width; norms are vectors.
+     * Weights first, then biases, so that q, k and v lie back to back
+     * in the arena, weights and biases (linear_qkv uses that). */
     uint64_t in[8] = {E, E, E, E, E, E, F, E}, out[8] = {E, E, E, E, 0, F, E, 0};
+    char name[64];
     for (int p = 0; p < 8; p++) {
-      char name[64];
       snprintf(name, sizeof name, "blk.%u.%s.weight", l, block_parts[p]);
-      int raw = L->q8 && out[p] ? RAW_Q8 : RAW_NO;
+      int raw = !out[p] ? RAW_NO : L->q8 ? RAW_Q8 : L->panels ? RAW_PANEL : RAW_NO;
       if (!(*w[p] = tensor_as(L, name, in[p], out[p], 1, raw))) return -1;
+    }
+    for (int p = 0; p < 8; p++) {
       snprintf(name, sizeof name, "blk.%u.%s.bias", l, block_parts[p]);
       /* Linear biases are optional (some BERT variants drop them); a norm
        * without its bias is not a layer norm we know. */
@@ -372,9 +482,19 @@ bert_model *bert_load(uint8_t *buf, size_t len, int vocab_only, char *err, size_
     goto fail;
   }
   uint64_t total;
+#ifdef ES_HOST_KERNELS
+  /* The host's kernels take every linear weight, F16 and Q8_0 ones as
+   * they are (Q8_0 rows are whole blocks of 32), others as f32. */
+  m->panels = 1;
+  m->panel_type = all_linear(&g, m, GGML_F16)    ? ES_W_F16
+                  : all_linear(&g, m, GGML_Q8_0) ? ES_W_Q8
+                                                 : ES_W_F32;
+#else
   m->q8 = all_linear_q8(&g, m);
+#endif
   count_floats(&g, m, m->q8, &total, &all_f32);
-  loader L = {&g, all_f32, NULL, m->q8, err, cap};
+  if (m->panels) all_f32 = 0; /* panels are copies: nothing points into the file */
+  loader L = {&g, all_f32, NULL, m->q8, m->panels, m->panel_type, err, cap};
   if (!all_f32) {
     if (total > (SIZE_MAX - 64) / 4 || !(m->arena = malloc((size_t)total * 4))) {
       errf(err, cap, "model: out of memory for %llu weights", (unsigned long long)total);
@@ -383,7 +503,7 @@ bert_model *bert_load(uint8_t *buf, size_t len, int vocab_only, char *err, size_
     L.next = m->arena;
   }
   if (load_weights(&L, m)) goto fail;
-  if (!m->q8 && pack_weights(m)) {
+  if (!m->q8 && !m->panels && pack_weights(m)) {
     errf(err, cap, "model: out of memory packing weights");
     goto fail;
   }
@@ -481,10 +601,17 @@ int bert_pass_begin(bert_pass *p, const bert_model *m, const int32_t *ids,
   return 0;
 }
 
-/* y = x w^T + b for rows rows of x: the q8, packed or plain kernel. */
+/* y = x w^T + b for rows rows of x: the host's, q8, packed or plain kernel. */
 static void linear(const bert_pass *p, const float *x, size_t ldx, const float *w,
                    const float *b, float *y, size_t ldy, size_t rows, size_t n, size_t k) {
   const bert_model *m = p->m;
+#ifdef ES_HOST_KERNELS
+  if (m->panels) {
+    es_host_matmul(x, (uint32_t)ldx, w, m->panel_type, b, y, (uint32_t)ldy, (int32_t)rows,
+                   (int32_t)n, (int32_t)k);
+    return;
+  }
+#endif
   if (m->q8)
     es_matmul_q8(x, ldx, (const uint8_t *)w, b, y, ldy, (int)rows, (int)n, (int)k,
                  (uint8_t *)p->pk);
@@ -525,6 +652,17 @@ static void attend(const bert_pass *p, size_t i0, int L, size_t h) {
   const float *base = p->qkv + i0 * 3 * E;
   const float *q = base + h * D, *k = base + E + h * D, *v = base + 2 * E + h * D;
   float *sc = p->sc, *vt = p->vt;
+#ifdef ES_HOST_KERNELS
+  /* Both products on the host, which packs k and v itself: with the
+   * linear layers there, the guest's attention was 28% of a batch. */
+  es_host_matmul_rows(q, (uint32_t)(3 * E), k, (uint32_t)(3 * E), ES_W_ROWS_N, NULL, sc,
+                      (uint32_t)L, L, L, (int32_t)D);
+  for (int r = 0; r < L; r++) es_softmax(sc + (size_t)r * L, L, scale);
+  es_host_matmul_rows(sc, (uint32_t)L, v, (uint32_t)(3 * E), ES_W_ROWS_K, NULL,
+                      p->att + i0 * E + h * D, (uint32_t)E, L, (int32_t)D, L);
+  (void)vt;
+  return;
+#endif
   es_matmul(q, 3 * E, k, 3 * E, NULL, sc, (size_t)L, L, L, (int)D);
   for (int r = 0; r < L; r++) es_softmax(sc + (size_t)r * L, L, scale);
   for (int r = 0; r < L; r++)
@@ -557,6 +695,23 @@ static void pool(const bert_pass *p) {
  * multiply-adds they measured about equal to. */
 static uint64_t attend_cost(size_t L, size_t D) { return (uint64_t)L * L * (2 * D + 16); }
 
+/* Rows of a matmul unit on the host's kernels: measured on the 2-core
+ * EPYC with batches of 32 sentences. */
+#ifndef HOST_ROW_BLOCK
+#define HOST_ROW_BLOCK 128
+#endif
+
+/* Whether q, k and v of ly are panels back to back (load_weights puts
+ * them so) with their biases back to back or all absent. */
+static int qkv_fused(const bert_model *m, const bert_layer *ly) {
+  const size_t E = m->n_embd;
+  if (!m->panels || E % ES_PANEL) return 0;
+  const size_t wf = (size_t)panel_floats(E, E, m->panel_type);
+  if (ly->k_w != ly->q_w + wf || ly->v_w != ly->k_w + wf) return 0;
+  if (!ly->q_b && !ly->k_b && !ly->v_b) return 1;
+  return ly->q_b && ly->k_b == ly->q_b + E && ly->v_b == ly->k_b + E;
+}
+
 /*
  * Runs the next unit of the pass and returns its cost in multiply-adds, or
  * with peek set returns the cost without running it. Row units are whole
@@ -566,7 +721,11 @@ static uint64_t attend_cost(size_t L, size_t D) { return (uint64_t)L * L * (2 * 
 static uint64_t unit(bert_pass *p, int peek) {
   const bert_model *m = p->m;
   const size_t E = m->n_embd, F = m->n_ff, H = m->n_head, D = E / H, M = p->M;
-  const size_t r0 = p->row, rows = M - r0 < ES_ROW_BLOCK ? M - r0 : ES_ROW_BLOCK;
+  /* The host's kernels compute each row alike however many come at once,
+   * so their units may be taller: fewer calls, and each layer's weights
+   * stream past more rows at a time. */
+  const size_t block = m->panels ? HOST_ROW_BLOCK : ES_ROW_BLOCK;
+  const size_t r0 = p->row, rows = M - r0 < block ? M - r0 : block;
   const bert_layer *ly = &m->layers[p->layer];
   uint64_t cost = 0;
   switch (p->stage) {
@@ -580,6 +739,12 @@ static uint64_t unit(bert_pass *p, int peek) {
   case ST_QKV:
     cost = (uint64_t)rows * 3 * E * E;
     if (peek) return cost;
+    if (qkv_fused(m, ly)) {
+      /* One call for the three: the panels of q, k and v back to back
+       * are the panels of their concatenation. */
+      linear(p, p->x + r0 * E, E, ly->q_w, ly->q_b, p->qkv + r0 * 3 * E, 3 * E, rows, 3 * E, E);
+      break;
+    }
     for (int j = 0; j < 3; j++) {
       const float *w = j == 0 ? ly->q_w : j == 1 ? ly->k_w : ly->v_w;
       const float *b = j == 0 ? ly->q_b : j == 1 ? ly->k_b : ly->v_b;

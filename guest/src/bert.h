@@ -35,6 +35,8 @@ typedef struct {
   int packed;          /* linear weights in es_pack4 layout */
   int vocab_only;      /* loaded by es_load_vocab: no weights */
   int q8;              /* linear weights in es_pack_q8 layout (file was Q8_0) */
+  int panels;          /* linear weights in ES_PANEL layout for es_host_matmul */
+  uint32_t panel_type; /* their ES_W_F32 or ES_W_F16 */
   float *arena;        /* every weight, as f32 (linear ones packed int8 when q8) */
   uint8_t *file;       /* the GGUF buffer when weights point into it */
   char *vocab;         /* token text, copied so the file can be freed */

@@ -114,4 +114,43 @@ int32_t ES_EXPORT(es_job_step)(int32_t job);
 int32_t ES_EXPORT(es_job_finish)(int32_t job, float *out);
 int32_t ES_EXPORT(es_job_cancel)(int32_t job);
 
+/*
+ * Imports of the host-kernel build (build.sh's second output,
+ * edgesearch-host.wasm, compiled with ES_HOST_KERNELS): besides WASI it
+ * imports two functions from the module "edgesearch", which the
+ * host serves with native vector code. The default build imports only
+ * WASI and runs its own SIMD128 kernels.
+ *
+ * es_host_matmul: y[i][j] = bias[j] + sum_t x[i][t] * w(j, t) for i < m,
+ * j < n, t < k. x rows are ldx floats apart, y rows ldy floats apart;
+ * bias is n floats, or 0 for none. w is in panels of ES_PANEL output
+ * columns: panel p holds, for each t < k in turn, the ES_PANEL values
+ * w(p*ES_PANEL + c, t), c < ES_PANEL, with columns past n zero. wtype is
+ * ES_W_F32 (floats), ES_W_F16 (IEEE half precision) or ES_W_Q8 (k a
+ * multiple of 32; a panel is, per block of 32 inputs, ES_PANEL float
+ * scales and then 32 steps of ES_PANEL int8, w(j, t) being the scale of
+ * j's block times its int8: 576 bytes a block). The host checks
+ * every range against the memory's size and the pointers' alignment (4
+ * bytes, 2 for half weights) and traps the guest when one is out of
+ * bounds, or when rows overlap (ldx < k or ldy < n with m > 1); it writes
+ * only y.
+ *
+ * es_host_matmul_rows: the same product with w as the guest has it,
+ * row-major f32 with rows ldw floats apart: with wlayout ES_W_ROWS_N, n
+ * rows of k (w(j, t) = w[j*ldw + t], attention's keys); with
+ * ES_W_ROWS_K, k rows of n (w(j, t) = w[t*ldw + j], attention's values).
+ * The host packs it into panels itself; checks as above.
+ */
+enum { ES_PANEL = 16, ES_W_F32 = 0, ES_W_F16 = 1, ES_W_Q8 = 2 };
+enum { ES_W_ROWS_N = 0, ES_W_ROWS_K = 1 };
+
+#ifdef ES_HOST_KERNELS
+__attribute__((import_module("edgesearch"), import_name("matmul"))) void es_host_matmul(
+    const float *x, uint32_t ldx, const void *w, uint32_t wtype, const float *bias, float *y,
+    uint32_t ldy, int32_t m, int32_t n, int32_t k);
+__attribute__((import_module("edgesearch"), import_name("matmul_rows"))) void es_host_matmul_rows(
+    const float *x, uint32_t ldx, const float *w, uint32_t ldw, uint32_t wlayout,
+    const float *bias, float *y, uint32_t ldy, int32_t m, int32_t n, int32_t k);
+#endif
+
 #endif

@@ -1,0 +1,350 @@
+package embedder
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/edgesearch/edgesearch/embedder/hostkernels"
+	"github.com/edgesearch/edgesearch/guest"
+)
+
+// Host kernels. The guest's six linear layers are 95% of its time, and
+// under wazero its SIMD128 kernels reach about 17 GFLOP/s a core where the
+// same core's AVX2 does five times that. The host-kernel build of the guest
+// (guest.HostBinary) imports es_host_matmul (the linear layers) and
+// es_host_matmul_rows (attention's two products), which hostMatmul and
+// hostMatmulRows serve with package hostkernels; everything else
+// (tokenizer, softmax, norms, GELU) stays in the guest. The guest keeps its
+// own kernels in guest.Binary, which runs standalone under any WASI
+// runtime (Options.Kernels "guest").
+
+// Kernels names, for Options.Kernels.
+const (
+	KernelsHost  = "host"
+	KernelsGuest = "guest"
+)
+
+// defaultKernels is the kernels of Options.Kernels "": the host's where
+// they are native vector code, or where wazero interprets the guest (32-bit
+// Arm, 386: there a compiled Go loop runs the products instead of an
+// interpreter stepping through SIMD128); else the guest's compiled
+// SIMD128, which beats a Go loop.
+func defaultKernels() string {
+	if hostkernels.Accelerated() || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64") {
+		return KernelsHost
+	}
+	return KernelsGuest
+}
+
+// guestBinary returns the module for Options.Kernels.
+func guestBinary(kernels string) ([]byte, error) {
+	switch kernels {
+	case "":
+		return guestBinary(defaultKernels())
+	case KernelsHost:
+		return guest.HostBinary, nil
+	case KernelsGuest:
+		return guest.Binary, nil
+	}
+	return nil, fmt.Errorf("embedder: unknown kernels %q (want %q or %q)", kernels, KernelsHost, KernelsGuest)
+}
+
+// The host module the host-kernel guest imports: its name and functions.
+const hostModule = "edgesearch"
+
+// Parameter counts of the imports, all i32: es_host_matmul's x, ldx, w,
+// wtype, bias, y, ldy, m, n, k; es_host_matmul_rows's x, ldx, w, ldw,
+// wlayout, bias, y, ldy, m, n, k.
+const (
+	hostMatmulParams     = 10
+	hostMatmulRowsParams = 11
+)
+
+// Weight types of es_host_matmul (ES_W_F32, ES_W_F16 in edgesearch.h) and
+// layouts of es_host_matmul_rows (ES_W_ROWS_N, ES_W_ROWS_K).
+const (
+	wF32 = 0
+	wF16 = 1
+	wQ8  = 2
+
+	wRowsN = 0
+	wRowsK = 1
+)
+
+// hostMatmul serves es_host_matmul (guest/src/edgesearch.h) on mem, the
+// guest's whole linear memory, with the guest's arguments in args. Every
+// range it reads or writes is checked against len(mem) first, every
+// pointer must be aligned to its element, and rows may not overlap (ldx ≥
+// k, ldy ≥ n): a call that fails a check returns an error naming it (the
+// runtime then traps the guest) and touches nothing. With ctx from
+// withKernelThreads it may split the output columns across more
+// goroutines.
+func hostMatmul(ctx context.Context, mem []byte, args []uint64) error {
+	if len(args) != hostMatmulParams {
+		return fmt.Errorf("es_host_matmul: %d arguments, want %d", len(args), hostMatmulParams)
+	}
+	a := func(i int) uint64 { return uint64(uint32(args[i])) }
+	w, wtype := a(2), a(3)
+	if wtype != wF32 && wtype != wF16 && wtype != wQ8 {
+		return fmt.Errorf("es_host_matmul: unknown weight type %d", wtype)
+	}
+	p, err := checkProduct("es_host_matmul", mem, a(0), a(1), a(4), a(5), a(6), args[7], args[8], args[9])
+	if err != nil || p.m == 0 || p.n == 0 {
+		return err
+	}
+	N, K := uint64(p.n), uint64(p.k)
+	panels := (N + hostkernels.Panel - 1) / hostkernels.Panel
+	switch wtype {
+	case wF32, wF16:
+		wsize := uint64(4)
+		if wtype == wF16 {
+			wsize = 2
+		}
+		nw := panels * hostkernels.Panel * K
+		if err := span("es_host_matmul", mem, "w", w, nw, wsize); err != nil {
+			return err
+		}
+		if wtype == wF16 {
+			ws := unsafe.Slice((*uint16)(unsafe.Pointer(&mem[w])), nw)
+			split(ctx, p, func(j0, j1 int, y, bias []float32) {
+				hostkernels.MatMul(y, p.ldy, p.x, p.ldx, ws[j0*p.k:], bias, p.m, j1-j0, p.k)
+			})
+		} else {
+			ws := floats(mem, w, nw)
+			split(ctx, p, func(j0, j1 int, y, bias []float32) {
+				hostkernels.MatMul(y, p.ldy, p.x, p.ldx, ws[j0*p.k:], bias, p.m, j1-j0, p.k)
+			})
+		}
+	case wQ8:
+		if p.k%hostkernels.Q8Block != 0 {
+			return fmt.Errorf("es_host_matmul: q8 weights need k a multiple of %d, not %d", hostkernels.Q8Block, p.k)
+		}
+		pb := uint64(hostkernels.Q8PanelBytes(p.k))
+		if err := span("es_host_matmul", mem, "w", w, panels*pb/4, 4); err != nil {
+			return err
+		}
+		ws := mem[w : w+panels*pb]
+		split(ctx, p, func(j0, j1 int, y, bias []float32) {
+			hostkernels.MatMulQ8(y, p.ldy, p.x, p.ldx, ws[uint64(j0/hostkernels.Panel)*pb:], bias, p.m, j1-j0, p.k)
+		})
+	}
+	return nil
+}
+
+// hostMatmulRows serves es_host_matmul_rows: hostMatmul with w row-major
+// in guest memory, which it packs into panels in a buffer of its own.
+func hostMatmulRows(ctx context.Context, mem []byte, args []uint64) error {
+	const fn = "es_host_matmul_rows"
+	if len(args) != hostMatmulRowsParams {
+		return fmt.Errorf("%s: %d arguments, want %d", fn, len(args), hostMatmulRowsParams)
+	}
+	a := func(i int) uint64 { return uint64(uint32(args[i])) }
+	w, ldw, layout := a(2), a(3), a(4)
+	if layout != wRowsN && layout != wRowsK {
+		return fmt.Errorf("%s: unknown weight layout %d", fn, layout)
+	}
+	p, err := checkProduct(fn, mem, a(0), a(1), a(5), a(6), a(7), args[8], args[9], args[10])
+	if err != nil || p.m == 0 || p.n == 0 {
+		return err
+	}
+	rows, width := uint64(p.n), uint64(p.k)
+	if layout == wRowsK {
+		rows, width = width, rows
+	}
+	if rows > 1 && ldw < width {
+		return fmt.Errorf("%s: leading dimension %d of w is narrower than its rows of %d", fn, ldw, width)
+	}
+	if rows == 0 || width == 0 {
+		// k = 0: no weights to read; MatMul writes the bias (or zeros).
+		hostkernels.MatMul(p.y, p.ldy, p.x, p.ldx, []float32(nil), p.bias, p.m, p.n, p.k)
+		return nil
+	}
+	nw := (rows-1)*ldw + width
+	if err := span(fn, mem, "w", w, nw, 4); err != nil {
+		return err
+	}
+	buf := packBuffers.Get().(*[]float32)
+	defer packBuffers.Put(buf)
+	if need := hostkernels.PanelLen(p.n, p.k); cap(*buf) < need {
+		*buf = make([]float32, need)
+	}
+	panels := (*buf)[:hostkernels.PanelLen(p.n, p.k)]
+	hostkernels.Pack(panels, floats(mem, w, nw), int(ldw), p.n, p.k, layout == wRowsN)
+	split(ctx, p, func(j0, j1 int, y, bias []float32) {
+		hostkernels.MatMul(y, p.ldy, p.x, p.ldx, panels[j0*p.k:], bias, p.m, j1-j0, p.k)
+	})
+	return nil
+}
+
+// packBuffers holds es_host_matmul_rows's panels between calls.
+var packBuffers = sync.Pool{New: func() any { return new([]float32) }}
+
+// product is a checked product's operands, viewed in guest memory.
+type product struct {
+	x, y, bias []float32
+	ldx, ldy   int
+	m, n, k    int
+}
+
+// checkProduct checks the x, bias and y of a product of shape m×n×k
+// (raw i32 arguments) against mem and views them; m or n zero is an
+// empty product, not checked further.
+func checkProduct(fn string, mem []byte, x, ldx, bias, y, ldy uint64, rawM, rawN, rawK uint64) (product, error) {
+	m, n, k := int32(uint32(rawM)), int32(uint32(rawN)), int32(uint32(rawK))
+	if m < 0 || n < 0 || k < 0 {
+		return product{}, fmt.Errorf("%s: negative shape %d×%d×%d", fn, m, n, k)
+	}
+	if m == 0 || n == 0 {
+		return product{}, nil
+	}
+	if m > 1 && (ldx < uint64(k) || ldy < uint64(n)) {
+		// Rows that overlap are no matrix the guest means, and with a
+		// leading dimension of 0 a small range would stand for any
+		// number of rows of work.
+		return product{}, fmt.Errorf("%s: leading dimensions %d and %d are narrower than rows of %d and %d", fn, ldx, ldy, k, n)
+	}
+	M, N, K := uint64(m), uint64(n), uint64(k)
+	nx, ny := (M-1)*ldx+K, (M-1)*ldy+N
+	if err := span(fn, mem, "x", x, nx, 4); err != nil {
+		return product{}, err
+	}
+	if err := span(fn, mem, "y", y, ny, 4); err != nil {
+		return product{}, err
+	}
+	p := product{x: floats(mem, x, nx), y: floats(mem, y, ny), ldx: int(ldx), ldy: int(ldy), m: int(m), n: int(n), k: int(k)}
+	if bias != 0 {
+		if err := span(fn, mem, "bias", bias, N, 4); err != nil {
+			return product{}, err
+		}
+		p.bias = floats(mem, bias, N)
+	}
+	return p, nil
+}
+
+// span checks that count elements of esize bytes at off lie in mem,
+// aligned. Counts are below 2^63 (each factor is below 2^32, a panel
+// count below 2^28), and count*esize is formed only once it is known to
+// be at most len(mem).
+func span(fn string, mem []byte, what string, off, count, esize uint64) error {
+	size := uint64(len(mem))
+	if off%esize != 0 {
+		return fmt.Errorf("%s: %s at %d is not aligned to %d bytes", fn, what, off, esize)
+	}
+	if count > size/esize || off > size-count*esize {
+		return fmt.Errorf("%s: %s at %d, %d elements of %d bytes, is outside guest memory of %d bytes",
+			fn, what, off, count, esize, size)
+	}
+	return nil
+}
+
+// floats views count float32 at off in mem (checked and aligned).
+func floats(mem []byte, off, count uint64) []float32 {
+	if count == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&mem[off])), count)
+}
+
+// minSplitWork is the fewest multiply-adds a product must have to be split
+// across goroutines: waking one costs a few microseconds, about what 100k
+// multiply-adds take on one core.
+const minSplitWork = 256 << 10
+
+// split runs the product p by run(j0, j1, y, bias), which multiplies
+// columns [j0, j1) into y and bias (p's, from column j0), dividing the
+// columns among up to kernelThreads(ctx) goroutines, this one included.
+// Columns are independent, so the result does not depend on the division.
+//
+// The columns go in chunks of a few panels that each goroutine claims in
+// turn, so a helper that starts late leaves its chunks to the others. One
+// descheduled halfway by another process on the same cores (the kernel
+// gives it back a time slice later, milliseconds) still holds up the
+// caller, who must not return while a helper writes guest memory: when
+// the caller has waited longer than splitPatience for helpers, split stops
+// splitting for splitBackoff, so a machine whose other cores are busy runs
+// one query at one thread's speed instead of at the scheduler's pace.
+func split(ctx context.Context, p product, run func(j0, j1 int, y, bias []float32)) {
+	cols := func(j0, j1 int) {
+		var b []float32
+		if p.bias != nil {
+			b = p.bias[j0:j1]
+		}
+		run(j0, j1, p.y[j0:], b)
+	}
+	panels := (p.n + hostkernels.Panel - 1) / hostkernels.Panel
+	threads := min(kernelThreads(ctx), panels)
+	if threads <= 1 || p.m*p.n*p.k < minSplitWork || time.Now().UnixNano() < splitPausedUntil.Load() {
+		cols(0, p.n)
+		return
+	}
+	chunks := min(panels, splitChunks*threads)
+	var next atomic.Int32
+	var done sync.WaitGroup
+	done.Add(chunks)
+	work := func(helper bool) {
+		for {
+			c := int(next.Add(1)) - 1
+			if c >= chunks {
+				return
+			}
+			if helper && splitHelperClaimed != nil {
+				splitHelperClaimed()
+			}
+			p0, p1 := panels*c/chunks, panels*(c+1)/chunks
+			cols(p0*hostkernels.Panel, min(p1*hostkernels.Panel, p.n))
+			done.Done()
+		}
+	}
+	for range threads - 1 {
+		go work(true)
+	}
+	work(false)
+	waited := time.Now()
+	done.Wait()
+	if now := time.Now(); now.Sub(waited) > splitPatience {
+		splitPaused.Add(1)
+		splitPausedUntil.Store(now.Add(splitBackoff).UnixNano())
+	}
+}
+
+// splitChunks is the chunks per goroutine split cuts a product into.
+// splitPatience is the longest the caller may wait for helpers before
+// split pauses for splitBackoff: a chunk of a query takes tens of
+// microseconds, a scheduler's time slice milliseconds.
+const (
+	splitChunks   = 4
+	splitPatience = time.Millisecond
+	splitBackoff  = time.Second
+)
+
+// splitPausedUntil is when split may split again (Unix nanoseconds), and
+// splitPaused counts the pauses. splitHelperClaimed, when set (by tests),
+// runs as a helper claims a chunk.
+var (
+	splitPausedUntil   atomic.Int64
+	splitPaused        atomic.Int64
+	splitHelperClaimed func()
+)
+
+// threadsKey is the context key of withKernelThreads.
+type threadsKey struct{}
+
+// withKernelThreads returns ctx carrying threads, which the host kernels
+// called under it ask how many goroutines one product may use.
+func withKernelThreads(ctx context.Context, threads func() int) context.Context {
+	return context.WithValue(ctx, threadsKey{}, threads)
+}
+
+// kernelThreads is how many goroutines a product called under ctx may use:
+// 1 unless ctx says more.
+func kernelThreads(ctx context.Context) int {
+	if f, ok := ctx.Value(threadsKey{}).(func() int); ok {
+		return max(1, f())
+	}
+	return 1
+}
