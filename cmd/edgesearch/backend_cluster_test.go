@@ -69,10 +69,16 @@ func TestServeOnThreeNodesWithOneDown(t *testing.T) {
 	}
 	t.Logf("200 points acknowledged and 8 searches answered with node2 down in %v", time.Since(start).Round(time.Millisecond))
 	t.Logf("the outbox drained with node2 down %v later", waitDrained(t, main, 2*time.Minute).Round(time.Millisecond))
-	var count struct{ Count int }
-	qdrantCall(t, "POST", col+"/points/count", map[string]any{"exact": true}, &count)
-	if count.Count != 300 {
-		t.Fatalf("count at ONE with node2 down: %d, want 300", count.Count)
+	// Every acknowledged point, read back at ONE by a scroll. (A count
+	// with a replica down may answer 503: Weaviate v1.35.2's Aggregate
+	// fails with "inconsistent consistency levels" once gossip marks the
+	// node dead — seen in CI — and takes no consistency level to avoid it.)
+	var page struct {
+		Points []struct{ ID any } `json:"points"`
+	}
+	qdrantCall(t, "POST", col+"/points/scroll", map[string]any{"limit": 1000}, &page)
+	if len(page.Points) != 300 {
+		t.Fatalf("scroll at ONE with node2 down: %d points, want 300", len(page.Points))
 	}
 	var p299 struct{ ID any }
 	qdrantCall(t, "GET", col+"/points/299", nil, &p299)

@@ -78,7 +78,7 @@ func (c *Client) CheckFilter(collection string, f *search.Filter) error {
 // (usecases/replica: "cannot achieve consistency level", wrapping "cannot
 // reach enough replicas"): a 500, or an object's error in a 200 batch
 // answer, or a GraphQL error. A node coming back fixes it.
-var consistencyMessages = []string{"cannot achieve consistency level", "cannot reach enough replicas"}
+var consistencyMessages = []string{"cannot achieve consistency level", "cannot reach enough replicas", "inconsistent consistency levels"}
 
 // temporaryMessages are further object and GraphQL errors that come and go
 // with the cluster's state: a node shutting down or unreachable, a shard

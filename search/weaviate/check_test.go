@@ -27,6 +27,7 @@ func TestErrorClassification(t *testing.T) {
 		{"QUORUM read, one of two replicas down", &Error{Op: "get object", Status: 500,
 			Message: `repo: object by id: search index es_c: cannot achieve consistency level "QUORUM": read error`}, true, false},
 		{"QUORUM write, one of two replicas down", &Error{Op: "batch upsert: object 1", Message: "broadcast: cannot reach enough replicas"}, true, false},
+		{"count with a replica down (GraphQL Aggregate)", &Error{Op: "count Es_c", Message: "inconsistent consistency levels: shard RpP4hMT3cXh0 resolved to 2, shard jN4Lbs8BXJYh resolved to 1"}, true, false},
 		{"other 500", &Error{Op: "batch", Status: 500, Message: "boom"}, false, false},
 		{"too many requests", &Error{Op: "batch", Status: 429, Message: "slow down"}, false, false},
 		{"schema not loaded after a restart", &Error{Op: "add property", Status: 422, Message: "class is nil: not found"}, false, false},
