@@ -85,9 +85,17 @@ func TestServeOnThreeNodesWithOneDown(t *testing.T) {
 	if fmt.Sprint(p299.ID) != "299" {
 		t.Fatalf("a point written while node2 was down: %v", p299)
 	}
-	// What QUORUM would have met: with two replicas it needs both, and
-	// Weaviate says so in words the backend classifies as "unreachable"
-	// (the sender retries; a read answers 503), not as a refusal.
+	// What QUORUM meets with one of two replicas down depends on
+	// Weaviate's membership: while the node is still listed, QUORUM is
+	// both replicas and the write fails ("broadcast: cannot reach enough
+	// replicas"); once gossip declares it dead (seen in CI 10 s after the
+	// kill), v1.35.2 resolves QUORUM against the live replicas ("shard …
+	// resolved to 1") and the write succeeds. Either is Weaviate's to
+	// decide; what is ours is the classification: an error must be one the
+	// sender retries and a read answers with 503 (weaviate.Unreachable),
+	// never a refusal that would dead-letter an acknowledged write. (The
+	// messages themselves are rows of search/weaviate's classification
+	// test.)
 	quorum, err := weaviate.New(weaviate.Options{URL: cl.URL(0), Consistency: weaviate.Quorum, HTTPClient: &http.Client{Timeout: 20 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
@@ -100,12 +108,11 @@ func TestServeOnThreeNodesWithOneDown(t *testing.T) {
 	_, rerr := quorum.Get(ctx, "c", numIDs(1000, 1030), false, false)
 	t.Logf("QUORUM with node2 down: write: %v; read: %v", werr, rerr)
 	for _, err := range []error{werr, rerr} {
-		if err == nil || !weaviate.Unreachable(err) || weaviate.Permanent(err) {
-			t.Fatalf("QUORUM with one of two replicas down: %v, want an error weaviate.Unreachable classifies", err)
+		if err != nil && (!weaviate.Unreachable(err) || weaviate.Permanent(err)) {
+			t.Fatalf("QUORUM with one of two replicas down: %v, want success or an error weaviate.Unreachable classifies", err)
 		}
 	}
-	// The QUORUM write reached the shards whose replicas are both up:
-	// those points are not the test's.
+	// Whatever the QUORUM write reached is not the test's.
 	if _, err := quorum.WithConsistency(weaviate.One).Delete(ctx, "c", numIDs(1000, 1030)); err != nil {
 		t.Fatal(err)
 	}
