@@ -251,14 +251,15 @@ func floats(mem []byte, off, count uint64) []float32 {
 }
 
 // minSplitWork is the fewest multiply-adds a product must have to be split
-// across goroutines: waking one costs a few microseconds, about what 100k
-// multiply-adds take on one core.
+// across goroutines: handing chunks to a spinning helper costs well under
+// a microsecond, about what 100k multiply-adds take on one core.
 const minSplitWork = 256 << 10
 
 // split runs the product p by run(j0, j1, y, bias), which multiplies
 // columns [j0, j1) into y and bias (p's, from column j0), dividing the
-// columns among up to kernelThreads(ctx) goroutines, this one included.
-// Columns are independent, so the result does not depend on the division.
+// columns among up to kernelThreads(ctx) goroutines: this one and the
+// helpers of ctx's crew. Columns are independent, so the result does not
+// depend on the division.
 //
 // The columns go in chunks of a few panels that each goroutine claims in
 // turn, so a helper that starts late leaves its chunks to the others. One
@@ -277,35 +278,28 @@ func split(ctx context.Context, p product, run func(j0, j1 int, y, bias []float3
 		run(j0, j1, p.y[j0:], b)
 	}
 	panels := (p.n + hostkernels.Panel - 1) / hostkernels.Panel
-	threads := min(kernelThreads(ctx), panels)
+	c, _ := ctx.Value(crewKey{}).(*crew)
+	threads := 1
+	if c != nil {
+		threads = min(max(1, c.threads()), panels)
+	}
 	if threads <= 1 || p.m*p.n*p.k < minSplitWork || time.Now().UnixNano() < splitPausedUntil.Load() {
 		cols(0, p.n)
 		return
 	}
 	chunks := min(panels, splitChunks*threads)
-	var next atomic.Int32
-	var done sync.WaitGroup
-	done.Add(chunks)
-	work := func(helper bool) {
-		for {
-			c := int(next.Add(1)) - 1
-			if c >= chunks {
-				return
-			}
-			if helper && splitHelperClaimed != nil {
-				splitHelperClaimed()
-			}
-			p0, p1 := panels*c/chunks, panels*(c+1)/chunks
-			cols(p0*hostkernels.Panel, min(p1*hostkernels.Panel, p.n))
-			done.Done()
+	j := &splitJob{chunks: int32(chunks), do: func(i int) {
+		p0, p1 := panels*i/chunks, panels*(i+1)/chunks
+		cols(p0*hostkernels.Panel, min(p1*hostkernels.Panel, p.n))
+	}}
+	c.call(j, threads-1)
+	waited := time.Now()
+	for spins := 1; j.done.Load() < j.chunks; spins++ {
+		if spins%crewCheck == 0 {
+			runtime.Gosched() // a helper Go descheduled runs here
 		}
 	}
-	for range threads - 1 {
-		go work(true)
-	}
-	work(false)
-	waited := time.Now()
-	done.Wait()
+	c.job.Store(nil)
 	if now := time.Now(); now.Sub(waited) > splitPatience {
 		splitPaused.Add(1)
 		splitPausedUntil.Store(now.Add(splitBackoff).UnixNano())
@@ -331,20 +325,101 @@ var (
 	splitHelperClaimed func()
 )
 
-// threadsKey is the context key of withKernelThreads.
-type threadsKey struct{}
-
-// withKernelThreads returns ctx carrying threads, which the host kernels
-// called under it ask how many goroutines one product may use.
-func withKernelThreads(ctx context.Context, threads func() int) context.Context {
-	return context.WithValue(ctx, threadsKey{}, threads)
+// A crew is the helpers that split hands chunks of one worker's products
+// to. Waking a parked goroutine costs tens of microseconds on a virtual
+// machine (the other core must be woken first), about what a whole chunk
+// of a query's product takes, so helpers handed work per product arrived
+// when the product was done: two cores made one query no faster. A
+// crew's helpers instead spin between products, checking for a job, from
+// the first product split hands them until the worker's batch ends
+// (rest), their core is wanted (threads() drops to 1: another worker took
+// a batch) or crewIdle passes without a job; each yields its core to
+// other goroutines every crewCheck spins (runtime.Gosched). A crew
+// serves one caller at a time, as a worker does.
+type crew struct {
+	threads func() int
+	job     atomic.Pointer[splitJob]
+	live    atomic.Int32 // helpers running
+	resting atomic.Bool  // rest was called: helpers leave
+	idle    atomic.Int64 // crewIdle, in nanoseconds
 }
 
-// kernelThreads is how many goroutines a product called under ctx may use:
-// 1 unless ctx says more.
-func kernelThreads(ctx context.Context) int {
-	if f, ok := ctx.Value(threadsKey{}).(func() int); ok {
-		return max(1, f())
+// splitJob is one product's chunks: next the first unclaimed, done how
+// many are finished; do runs chunk i.
+type splitJob struct {
+	chunks int32
+	next   atomic.Int32
+	done   atomic.Int32
+	do     func(i int)
+}
+
+// crewIdle is how long a helper spins without a job before it leaves
+// (crew.idle, which tests change): longer than the guest's own work
+// between two products of a batch. crewCheck is the spins between checks
+// of the time and the threads.
+const (
+	crewIdle  = 2 * time.Millisecond
+	crewCheck = 256
+)
+
+// crewKey is the context key of withKernelThreads.
+type crewKey struct{}
+
+// withKernelThreads returns ctx carrying a crew whose threads says how
+// many goroutines one product called under ctx may use, and the crew,
+// whose rest a worker calls when its batch ends.
+func withKernelThreads(ctx context.Context, threads func() int) (context.Context, *crew) {
+	c := &crew{threads: threads}
+	c.idle.Store(int64(crewIdle))
+	return context.WithValue(ctx, crewKey{}, c), c
+}
+
+// call publishes j, starting helpers until helpers run, and claims
+// chunks of j on this goroutine until none is left.
+func (c *crew) call(j *splitJob, helpers int) {
+	c.resting.Store(false)
+	c.job.Store(j)
+	for c.live.Load() < int32(helpers) {
+		c.live.Add(1)
+		go c.help()
 	}
-	return 1
+	j.work(false)
 }
+
+// work claims and runs chunks of j until none is left.
+func (j *splitJob) work(helper bool) {
+	for {
+		i := j.next.Add(1) - 1
+		if i >= j.chunks {
+			return
+		}
+		if helper && splitHelperClaimed != nil {
+			splitHelperClaimed()
+		}
+		j.do(int(i))
+		j.done.Add(1)
+	}
+}
+
+// help is a helper's loop: see crew.
+func (c *crew) help() {
+	defer c.live.Add(-1)
+	var last *splitJob
+	idle := time.Now()
+	for spins := 1; ; spins++ {
+		if j := c.job.Load(); j != nil && j != last {
+			j.work(true)
+			last, idle, spins = j, time.Now(), 1
+			continue
+		}
+		if spins%crewCheck == 0 {
+			if c.resting.Load() || c.threads() <= 1 || time.Since(idle) > time.Duration(c.idle.Load()) {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// rest sends the crew's helpers away: the worker's batch is done.
+func (c *crew) rest() { c.resting.Store(true) }

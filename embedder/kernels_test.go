@@ -258,7 +258,7 @@ func TestHostMatmulGivesTheSameBitsOnAnyNumberOfThreads(t *testing.T) {
 	var first []byte
 	splitPausedUntil.Store(0)
 	for _, threads := range []int{1, 2, 3, 7, 100} {
-		ctx := withKernelThreads(context.Background(), func() int { return threads })
+		ctx, _ := withKernelThreads(context.Background(), func() int { return threads })
 		args := []uint64{0, k, uint64(wOff), wF16, uint64(bOff), uint64(yOff), n, m, n, k}
 		if err := hostMatmul(ctx, mem, args); err != nil {
 			t.Fatal(err)
@@ -289,7 +289,7 @@ func TestSplitPausesWhenHelpersRunLate(t *testing.T) {
 	defer func() { splitHelperClaimed = nil; splitPausedUntil.Store(0) }()
 	splitPausedUntil.Store(0)
 	paused := splitPaused.Load()
-	ctx := withKernelThreads(context.Background(), func() int { return 4 })
+	ctx, _ := withKernelThreads(context.Background(), func() int { return 4 })
 	split(ctx, p, run)
 	if got := splitPaused.Load() - paused; got != 1 {
 		t.Fatalf("split paused %d times after a stalled helper, want 1", got)
@@ -298,6 +298,59 @@ func TestSplitPausesWhenHelpersRunLate(t *testing.T) {
 	split(ctx, p, run)
 	if got := claims.Load() - before; got != 0 {
 		t.Errorf("helpers claimed %d chunks while split was paused, want 0", got)
+	}
+}
+
+// TestCrewHelpersLeave: a crew's helpers spin between products, so they
+// must leave when the worker's batch ends, when another worker wants
+// their core, and when no product comes; and a product split while one
+// of them is leaving is still done whole.
+func TestCrewHelpersLeave(t *testing.T) {
+	splitPausedUntil.Store(0)
+	p := product{m: 1, n: 64 * hostkernels.Panel, k: minSplitWork, y: make([]float32, 64*hostkernels.Panel)}
+	var ran atomic.Int32
+	run := func(j0, j1 int, y, bias []float32) {
+		for j := j0; j < j1; j++ {
+			y[j-j0]++
+		}
+		ran.Add(1)
+	}
+	gone := func(c *crew, why string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); c.live.Load() != 0; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d helpers still spin", why, c.live.Load())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var threads atomic.Int32
+	threads.Store(2)
+	ctx, c := withKernelThreads(context.Background(), func() int { return int(threads.Load()) })
+	c.idle.Store(int64(time.Hour)) // only the last case may end by the idle bound
+	for i, leave := range []struct {
+		why string
+		do  func()
+	}{
+		{"the batch ended", c.rest},
+		{"another worker took the core", func() { threads.Store(1) }},
+		{"no product came", func() { c.idle.Store(int64(10 * time.Millisecond)) }},
+	} {
+		threads.Store(2)
+		split(ctx, p, run)
+		if c.live.Load() != 1 {
+			t.Fatalf("%s: %d helpers after a split on two threads, want 1", leave.why, c.live.Load())
+		}
+		leave.do()
+		gone(c, leave.why)
+		for j, v := range p.y {
+			if v != float32(i+1) {
+				t.Fatalf("%s: column %d multiplied %v times, want %d", leave.why, j, v, i+1)
+			}
+		}
+	}
+	if ran.Load() < 3 {
+		t.Errorf("%d chunks ran", ran.Load())
 	}
 }
 

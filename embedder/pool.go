@@ -534,7 +534,7 @@ func (p *Pool) Close() error {
 // work is a worker's loop: it owns in until the queues close.
 func (p *Pool) work(in *instance) {
 	defer p.wg.Done()
-	ctx := withKernelThreads(context.Background(), p.kernelThreads)
+	ctx, helpers := withKernelThreads(context.Background(), p.kernelThreads)
 	batch := make([]*job, 0, p.opts.MaxBatch)
 	// credit is the bulk work this worker owes: interactive batches go
 	// first, but while bulk texts wait each one earns the bulk lane
@@ -571,6 +571,7 @@ func (p *Pool) work(in *instance) {
 		start := time.Now()
 		p.busy.Add(1)
 		in = p.run(ctx, in, batch, bulk, &credit)
+		helpers.rest()
 		p.busy.Add(-1)
 		switch {
 		case len(p.bulk) == 0:
