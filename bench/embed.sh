@@ -51,9 +51,11 @@ python3 bench/peers/onnxruntime_peer.py "$THREADS" --t0 "$(date +%s.%N)" > "$OUT
 python3 bench/peers/onnxruntime_peer.py 1 --t0 "$(date +%s.%N)" > "$OUT/onnxruntime-1t.json"
 
 echo "==> edgesearch and llama.cpp on a q8_0 GGUF (threads=$THREADS)"
-Q8="$OUT/all-MiniLM-L6-v2-q8_0.gguf"
+Q8=${Q8:-$(dirname "$MODEL")/all-MiniLM-L6-v2-q8_0.gguf}
 if [ ! -f "$Q8" ]; then
-  hf=$(bin/edgesearch model pull --source --model "$MODEL" | head -1)
+  # The first line is the Hugging Face files' directory (sed reads the rest:
+  # head would stop the pipe early, which pipefail reports).
+  hf=$(bin/edgesearch model pull --source --model "$MODEL" | sed -n 1p)
   bin/edgesearch model convert "$hf" "$Q8" --type q8_0
 fi
 "$EB" -model "$Q8" -threads "$THREADS" -cli bin/edgesearch -stack-check 0 > "$OUT/edgesearch-q8_0.json"

@@ -254,6 +254,10 @@ func cacheDir(dir string) string {
 // Info describes the loaded model.
 func (p *Pool) Info() ModelInfo { return p.info }
 
+// Kernels is who runs the matrix products: KernelsHost or KernelsGuest
+// (Options.Kernels, resolved).
+func (p *Pool) Kernels() string { return p.opts.Kernels }
+
 // Stats returns the pool's counters.
 func (p *Pool) Stats() *Stats { return &p.stats }
 

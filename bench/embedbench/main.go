@@ -109,6 +109,7 @@ func run(modelPath, sentencesPath string, threads int, cli string, rounds, stack
 	if err != nil {
 		return err
 	}
+	res.Kernels = pool.Kernels()
 	defer pool.Close()
 	res.LoadMs = ms(time.Since(t0))
 

@@ -59,9 +59,13 @@ func MatMul[W Weights](y []float32, ldy int, x []float32, ldx int, w []W, bias [
 		}
 		return
 	}
-	tile := tileFunc[W]()
-	tiles(y, ldy, x, ldx, bias, m, n, func(j int, x []float32, offs *[Rows]int, y []float32, ldy int, b *[Panel]float32) {
-		tile(x, offs, w[j*k:(j+Panel)*k], k, y, ldy, b)
+	tile, tile2 := tileFunc[W]()
+	tiles(y, ldy, x, ldx, bias, m, n, simd && wide, func(j, width int, x []float32, offs *[Rows]int, y []float32, ldy int, b *[2 * Panel]float32) {
+		if width == Panel {
+			tile(x, offs, w[j*k:(j+Panel)*k], k, y, ldy, (*[Panel]float32)(b[:Panel]))
+			return
+		}
+		tile2(x, offs, w[j*k:(j+2*Panel)*k], k, y, ldy, b)
 	})
 }
 
@@ -94,23 +98,29 @@ func MatMulQ8(y []float32, ldy int, x []float32, ldx int, w []byte, bias []float
 		MatMul(y, ldy, x, ldx, []float32(nil), bias, m, n, 0)
 		return
 	}
-	tiles(y, ldy, x, ldx, bias, m, n, func(j int, x []float32, offs *[Rows]int, y []float32, ldy int, b *[Panel]float32) {
+	tiles(y, ldy, x, ldx, bias, m, n, false, func(j, _ int, x []float32, offs *[Rows]int, y []float32, ldy int, b *[2 * Panel]float32) {
 		p := j / Panel
-		tileQ8(x, offs, w[p*pb:(p+1)*pb], k, y, ldy, b)
+		tileQ8(x, offs, w[p*pb:(p+1)*pb], k, y, ldy, (*[Panel]float32)(b[:Panel]))
 	})
 }
 
-// tiles runs tile over every Rows×Panel tile of the m×n product, with the
-// column j of the tile's panel, the six row offsets into x, where to write
-// (y itself, or a scratch tile at the edges) and the panel's bias.
-func tiles(y []float32, ldy int, x []float32, ldx int, bias []float32, m, n int,
-	tile func(j int, x []float32, offs *[Rows]int, y []float32, ldy int, b *[Panel]float32)) {
-	var b [Panel]float32
-	var tmp [Rows * Panel]float32
+// tiles runs tile over every Rows×width tile of the m×n product, width
+// Panel or, with wide, two panels (2·Panel) wherever more than one panel
+// of columns is left: tile gets the column j of the tile's first panel,
+// the width, the six row offsets into x, where to write (y itself, or a
+// scratch tile at the edges) and the tile's bias.
+func tiles(y []float32, ldy int, x []float32, ldx int, bias []float32, m, n int, wide bool,
+	tile func(j, width int, x []float32, offs *[Rows]int, y []float32, ldy int, b *[2 * Panel]float32)) {
+	var b [2 * Panel]float32
+	var tmp [Rows * 2 * Panel]float32
 	var offs [Rows]int
-	for j := 0; j < n; j += Panel {
-		cols := min(Panel, n-j)
-		b = [Panel]float32{}
+	for j := 0; j < n; {
+		width := Panel
+		if wide && n-j > Panel {
+			width = 2 * Panel
+		}
+		cols := min(width, n-j)
+		b = [2 * Panel]float32{}
 		if bias != nil {
 			copy(b[:], bias[j:j+cols])
 		}
@@ -121,26 +131,35 @@ func tiles(y []float32, ldy int, x []float32, ldx int, bias []float32, m, n int,
 			for r := range offs {
 				offs[r] = (i + min(r, rows-1)) * ldx
 			}
-			if rows == Rows && cols == Panel {
-				tile(j, x, &offs, y[i*ldy+j:(i+Rows-1)*ldy+j+Panel], ldy, &b)
+			if rows == Rows && cols == width {
+				tile(j, width, x, &offs, y[i*ldy+j:(i+Rows-1)*ldy+j+width], ldy, &b)
 				continue
 			}
-			tile(j, x, &offs, tmp[:], Panel, &b)
+			tile(j, width, x, &offs, tmp[:], width, &b)
 			for r := range rows {
-				copy(y[(i+r)*ldy+j:(i+r)*ldy+j+cols], tmp[r*Panel:r*Panel+cols])
+				copy(y[(i+r)*ldy+j:(i+r)*ldy+j+cols], tmp[r*width:r*width+cols])
 			}
 		}
+		j += width
 	}
 }
 
-// tileFunc returns the kernel for W: this CPU's, or the Go loop.
-func tileFunc[W Weights]() func(x []float32, offs *[Rows]int, w []W, k int, y []float32, ldy int, bias *[Panel]float32) {
+// tileKernel is a kernel of Rows rows against one panel of w; tileKernel2
+// against two adjacent panels (2·Panel columns, bias 2·Panel floats).
+type (
+	tileKernel[W Weights]  func(x []float32, offs *[Rows]int, w []W, k int, y []float32, ldy int, bias *[Panel]float32)
+	tileKernel2[W Weights] func(x []float32, offs *[Rows]int, w []W, k int, y []float32, ldy int, bias *[2 * Panel]float32)
+)
+
+// tileFunc returns the kernels for W, one panel and two: this CPU's, or
+// the Go loop (one panel; two only where wide).
+func tileFunc[W Weights]() (tileKernel[W], tileKernel2[W]) {
 	var zero W
 	switch any(zero).(type) {
 	case float32:
-		return any(tileF32).(func(x []float32, offs *[Rows]int, w []W, k int, y []float32, ldy int, bias *[Panel]float32))
+		return any(tileKernel[float32](tileF32)).(tileKernel[W]), any(tileKernel2[float32](tileF32x2)).(tileKernel2[W])
 	default:
-		return any(tileF16).(func(x []float32, offs *[Rows]int, w []W, k int, y []float32, ldy int, bias *[Panel]float32))
+		return any(tileKernel[uint16](tileF16)).(tileKernel[W]), any(tileKernel2[uint16](tileF16x2)).(tileKernel2[W])
 	}
 }
 

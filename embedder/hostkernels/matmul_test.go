@@ -102,10 +102,9 @@ func TestMatMulMatchesReference(t *testing.T) {
 			}
 			wf := pack(w, s.n, s.k, func(f float32) float32 { return f })
 			wh := pack(w, s.n, s.k, floatToHalf)
-			for _, useSIMD := range []bool{simd, false} {
-				saved := simd
-				simd = useSIMD
-				name := fmt.Sprintf("m%d n%d k%d ldx%d ldy%d bias %v simd %v", s.m, s.n, s.k, s.ldx, s.ldy, withBias, useSIMD)
+			for _, mode := range kernelModes() {
+				restore := mode.use()
+				name := fmt.Sprintf("m%d n%d k%d ldx%d ldy%d bias %v %+v", s.m, s.n, s.k, s.ldx, s.ldy, withBias, mode)
 				const sentinel = -12345
 				for _, half := range []bool{false, true} {
 					y := make([]float32, (s.m-1)*s.ldy+s.n+7)
@@ -131,10 +130,33 @@ func TestMatMulMatchesReference(t *testing.T) {
 						}
 					}
 				}
-				simd = saved
+				restore()
 			}
 		}
 	}
+}
+
+// kernelMode is one path of MatMul's kernels: the Go loops, the one-panel
+// SIMD kernels, or (wide) the two-panel ones.
+type kernelMode struct{ SIMD, Wide bool }
+
+// kernelModes are the paths this CPU can run, each once.
+func kernelModes() []kernelMode {
+	modes := []kernelMode{{false, false}}
+	if simd {
+		modes = append(modes, kernelMode{true, false})
+	}
+	if simd && wide {
+		modes = append(modes, kernelMode{true, true})
+	}
+	return modes
+}
+
+// use sets the mode and returns what puts the previous one back.
+func (m kernelMode) use() (restore func()) {
+	s, w := simd, wide
+	simd, wide = m.SIMD, m.Wide
+	return func() { simd, wide = s, w }
 }
 
 func TestMatMulRefusesShortSlices(t *testing.T) {

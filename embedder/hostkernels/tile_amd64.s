@@ -166,6 +166,115 @@ step:
 	STORE
 	RET
 
+// The two-panel kernels behind tileF32x2 and tileF16x2 (AVX-512F): six
+// rows against 32 columns, the first panel at DX and the second k steps
+// of sixteen weights further (SI). Per input t each panel's sixteen
+// weights fill one 16-lane Z register (Z12, Z13), and twelve FMAs add into
+// Z0..Z11: row r in Z(2r) (first panel) and Z(2r+1). ZERO12's VEX-encoded
+// VXORPS clears the registers' whole 512 bits.
+
+// FMA12Z is FMA12 on Z registers.
+#define FMA12Z \
+	VBROADCASTSS (R8)(AX*4), Z14 \
+	VFMADD231PS Z12, Z14, Z0 \
+	VFMADD231PS Z13, Z14, Z1 \
+	VBROADCASTSS (R9)(AX*4), Z15 \
+	VFMADD231PS Z12, Z15, Z2 \
+	VFMADD231PS Z13, Z15, Z3 \
+	VBROADCASTSS (R10)(AX*4), Z14 \
+	VFMADD231PS Z12, Z14, Z4 \
+	VFMADD231PS Z13, Z14, Z5 \
+	VBROADCASTSS (R11)(AX*4), Z15 \
+	VFMADD231PS Z12, Z15, Z6 \
+	VFMADD231PS Z13, Z15, Z7 \
+	VBROADCASTSS (R12)(AX*4), Z14 \
+	VFMADD231PS Z12, Z14, Z8 \
+	VFMADD231PS Z13, Z14, Z9 \
+	VBROADCASTSS (R13)(AX*4), Z15 \
+	VFMADD231PS Z12, Z15, Z10 \
+	VFMADD231PS Z13, Z15, Z11
+
+// STOREZ adds the 32 biases and writes the six rows of 32 floats.
+#define STOREZ \
+	MOVQ y+32(FP), DI \
+	MOVQ ldy+40(FP), BX \
+	SHLQ $2, BX \
+	MOVQ bias+48(FP), R8 \
+	VMOVUPS (R8), Z12 \
+	VMOVUPS 64(R8), Z13 \
+	VADDPS Z12, Z0, Z0 \
+	VADDPS Z13, Z1, Z1 \
+	VMOVUPS Z0, (DI) \
+	VMOVUPS Z1, 64(DI) \
+	ADDQ BX, DI \
+	VADDPS Z12, Z2, Z2 \
+	VADDPS Z13, Z3, Z3 \
+	VMOVUPS Z2, (DI) \
+	VMOVUPS Z3, 64(DI) \
+	ADDQ BX, DI \
+	VADDPS Z12, Z4, Z4 \
+	VADDPS Z13, Z5, Z5 \
+	VMOVUPS Z4, (DI) \
+	VMOVUPS Z5, 64(DI) \
+	ADDQ BX, DI \
+	VADDPS Z12, Z6, Z6 \
+	VADDPS Z13, Z7, Z7 \
+	VMOVUPS Z6, (DI) \
+	VMOVUPS Z7, 64(DI) \
+	ADDQ BX, DI \
+	VADDPS Z12, Z8, Z8 \
+	VADDPS Z13, Z9, Z9 \
+	VMOVUPS Z8, (DI) \
+	VMOVUPS Z9, 64(DI) \
+	ADDQ BX, DI \
+	VADDPS Z12, Z10, Z10 \
+	VADDPS Z13, Z11, Z11 \
+	VMOVUPS Z10, (DI) \
+	VMOVUPS Z11, 64(DI) \
+	VZEROUPPER
+
+// func tileF32x2Kernel(x *float32, offs *[6]int, w *float32, k int, y *float32, ldy int, bias *[32]float32)
+TEXT ·tileF32x2Kernel(SB), NOSPLIT, $0-56
+	ROWS
+	MOVQ CX, BX
+	SHLQ $6, BX
+	LEAQ (DX)(BX*1), SI
+	ZERO12
+loop:
+	PREFETCHT0 8192(DX)
+	PREFETCHT0 8192(SI)
+	VMOVUPS (DX), Z12
+	VMOVUPS (SI), Z13
+	FMA12Z
+	ADDQ $64, DX
+	ADDQ $64, SI
+	INCQ AX
+	CMPQ AX, CX
+	JB   loop
+	STOREZ
+	RET
+
+// func tileF16x2Kernel(x *float32, offs *[6]int, w *uint16, k int, y *float32, ldy int, bias *[32]float32)
+TEXT ·tileF16x2Kernel(SB), NOSPLIT, $0-56
+	ROWS
+	MOVQ CX, BX
+	SHLQ $5, BX
+	LEAQ (DX)(BX*1), SI
+	ZERO12
+loop:
+	PREFETCHT0 4096(DX)
+	PREFETCHT0 4096(SI)
+	VCVTPH2PS (DX), Z12
+	VCVTPH2PS (SI), Z13
+	FMA12Z
+	ADDQ $32, DX
+	ADDQ $32, SI
+	INCQ AX
+	CMPQ AX, CX
+	JB   loop
+	STOREZ
+	RET
+
 // func hasF16C() bool: CPUID leaf 1, ECX bit 29.
 TEXT ·hasF16C(SB), NOSPLIT, $0-1
 	MOVL $1, AX

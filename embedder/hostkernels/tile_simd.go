@@ -20,7 +20,7 @@ func tileQ8(x []float32, offs *[Rows]int, w []byte, k int, y []float32, ldy int,
 		tileQ8Go(x, offs, w, k, y, ldy, bias)
 		return
 	}
-	checkTile(x, offs, w, k, y, ldy)
+	checkTile(x, offs, w, k, y, ldy, Panel)
 	tileQ8Kernel(&x[0], offs, &w[0], k, &y[0], ldy, bias)
 }
 
@@ -29,7 +29,7 @@ func tileF32(x []float32, offs *[Rows]int, w []float32, k int, y []float32, ldy 
 		tileF32Go(x, offs, w, k, y, ldy, bias)
 		return
 	}
-	checkTile(x, offs, w, k, y, ldy)
+	checkTile(x, offs, w, k, y, ldy, Panel)
 	tileF32Kernel(&x[0], offs, &w[0], k, &y[0], ldy, bias)
 }
 
@@ -38,6 +38,6 @@ func tileF16(x []float32, offs *[Rows]int, w []uint16, k int, y []float32, ldy i
 		tileF16Go(x, offs, w, k, y, ldy, bias)
 		return
 	}
-	checkTile(x, offs, w, k, y, ldy)
+	checkTile(x, offs, w, k, y, ldy, Panel)
 	tileF16Kernel(&x[0], offs, &w[0], k, &y[0], ldy, bias)
 }
