@@ -261,7 +261,7 @@ const minSplitWork = 256 << 10
 // helpers of ctx's crew. Columns are independent, so the result does not
 // depend on the division.
 //
-// The columns go in chunks of a few panels that each goroutine claims in
+// The columns go in chunks of a few kernel tiles that each goroutine claims in
 // turn, so a helper that starts late leaves its chunks to the others. One
 // descheduled halfway by another process on the same cores (the kernel
 // gives it back a time slice later, milliseconds) still holds up the
@@ -277,20 +277,22 @@ func split(ctx context.Context, p product, run func(j0, j1 int, y, bias []float3
 		}
 		run(j0, j1, p.y[j0:], b)
 	}
-	panels := (p.n + hostkernels.Panel - 1) / hostkernels.Panel
+	// Chunks are cut at whole tiles of the kernel (one or two panels).
+	tile := hostkernels.TileColumns()
+	tiles := (p.n + tile - 1) / tile
 	c, _ := ctx.Value(crewKey{}).(*crew)
 	threads := 1
 	if c != nil {
-		threads = min(max(1, c.threads()), panels)
+		threads = min(max(1, c.threads()), tiles)
 	}
 	if threads <= 1 || p.m*p.n*p.k < minSplitWork || time.Now().UnixNano() < splitPausedUntil.Load() {
 		cols(0, p.n)
 		return
 	}
-	chunks := min(panels, splitChunks*threads)
+	chunks := min(tiles, splitChunks*threads)
 	j := &splitJob{chunks: int32(chunks), do: func(i int) {
-		p0, p1 := panels*i/chunks, panels*(i+1)/chunks
-		cols(p0*hostkernels.Panel, min(p1*hostkernels.Panel, p.n))
+		p0, p1 := tiles*i/chunks, tiles*(i+1)/chunks
+		cols(p0*tile, min(p1*tile, p.n))
 	}}
 	c.call(j, threads-1)
 	waited := time.Now()

@@ -221,6 +221,16 @@ func tileF16Go(x []float32, offs *[Rows]int, w []uint16, k int, y []float32, ldy
 	}
 }
 
+// TileColumns is the output columns one kernel call of MatMul covers on
+// this CPU: Panel, or two panels with the AVX-512 kernels. A caller that
+// splits a product by columns should cut at multiples of it.
+func TileColumns() int {
+	if simd && wide {
+		return 2 * Panel
+	}
+	return Panel
+}
+
 // Accelerated reports whether MatMul runs native vector kernels on this
 // CPU rather than Go loops.
 func Accelerated() bool { return simd }
