@@ -98,9 +98,13 @@ func MatMulQ8(y []float32, ldy int, x []float32, ldx int, w []byte, bias []float
 		MatMul(y, ldy, x, ldx, []float32(nil), bias, m, n, 0)
 		return
 	}
-	tiles(y, ldy, x, ldx, bias, m, n, false, func(j, _ int, x []float32, offs *[Rows]int, y []float32, ldy int, b *[2 * Panel]float32) {
+	tiles(y, ldy, x, ldx, bias, m, n, simd && wide, func(j, width int, x []float32, offs *[Rows]int, y []float32, ldy int, b *[2 * Panel]float32) {
 		p := j / Panel
-		tileQ8(x, offs, w[p*pb:(p+1)*pb], k, y, ldy, (*[Panel]float32)(b[:Panel]))
+		if width == Panel {
+			tileQ8(x, offs, w[p*pb:(p+1)*pb], k, y, ldy, (*[Panel]float32)(b[:Panel]))
+			return
+		}
+		tileQ8x2(x, offs, w[p*pb:(p+2)*pb], k, y, ldy, b)
 	})
 }
 

@@ -352,21 +352,20 @@ func TestMatMulQ8MatchesReference(t *testing.T) {
 					bias[i] = float32(r.NormFloat64())
 				}
 				w := packQ8(q, scales, n, k)
-				for _, useSIMD := range []bool{simd, false} {
-					saved := simd
-					simd = useSIMD
+				for _, mode := range kernelModes() {
+					restore := mode.use()
 					y := make([]float32, (m-1)*ldy+n+5)
 					const sentinel = -777
 					for i := range y {
 						y[i] = sentinel
 					}
 					MatMulQ8(y, ldy, x, ldx, w, bias, m, n, k)
-					simd = saved
+					restore()
 					for i := range y {
 						row, col := i/ldy, i%ldy
 						if row >= m || col >= n {
 							if y[i] != sentinel {
-								t.Fatalf("m%d n%d k%d simd %v: wrote y[%d] outside the block", m, n, k, useSIMD, i)
+								t.Fatalf("m%d n%d k%d %+v: wrote y[%d] outside the block", m, n, k, mode, i)
 							}
 							continue
 						}
@@ -378,7 +377,7 @@ func TestMatMulQ8MatchesReference(t *testing.T) {
 							abs += math.Abs(p)
 						}
 						if diff := math.Abs(float64(y[i]) - sum); diff > 1e-6*abs+1e-30 {
-							t.Fatalf("m%d n%d k%d simd %v: y[%d][%d] = %v, want %v", m, n, k, useSIMD, row, col, y[i], sum)
+							t.Fatalf("m%d n%d k%d %+v: y[%d][%d] = %v, want %v", m, n, k, mode, row, col, y[i], sum)
 						}
 					}
 				}

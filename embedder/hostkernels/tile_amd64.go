@@ -10,7 +10,7 @@ var simd = cpu.X86.HasAVX2 && cpu.X86.HasFMA && hasF16C()
 
 func hasF16C() bool
 
-// wide is whether MatMul's f32 and f16 tiles take two panels at a time
+// wide is whether MatMul's and MatMulQ8's tiles take two panels at a time
 // with the AVX-512 kernels of tile_amd64.s (x/sys/cpu reports AVX-512F
 // only when the OS saves the ZMM registers). Where the CPU runs 512-bit
 // FMAs at full width (AMD Zen 5, Intel server cores) that is twice the
@@ -22,10 +22,14 @@ var wide = simd && cpu.X86.HasAVX512F
 func tileF32x2Kernel(x *float32, offs *[Rows]int, w *float32, k int, y *float32, ldy int, bias *[2 * Panel]float32)
 
 //go:noescape
+func tileQ8x2Kernel(x *float32, offs *[Rows]int, w *byte, k int, y *float32, ldy int, bias *[2 * Panel]float32)
+
+//go:noescape
 func tileF16x2Kernel(x *float32, offs *[Rows]int, w *uint16, k int, y *float32, ldy int, bias *[2 * Panel]float32)
 
-// tileF32x2 and tileF16x2 run Rows rows against two adjacent panels (w
-// holds 2·Panel·k weights); MatMul calls them only when wide.
+// tileF32x2, tileF16x2 and tileQ8x2 run Rows rows against two adjacent
+// panels (w holds 2·Panel·k weights, or two Q8 panels); MatMul and
+// MatMulQ8 call them only when wide.
 func tileF32x2(x []float32, offs *[Rows]int, w []float32, k int, y []float32, ldy int, bias *[2 * Panel]float32) {
 	checkTile(x, offs, w, k, y, ldy, 2*Panel)
 	tileF32x2Kernel(&x[0], offs, &w[0], k, &y[0], ldy, bias)
@@ -34,4 +38,9 @@ func tileF32x2(x []float32, offs *[Rows]int, w []float32, k int, y []float32, ld
 func tileF16x2(x []float32, offs *[Rows]int, w []uint16, k int, y []float32, ldy int, bias *[2 * Panel]float32) {
 	checkTile(x, offs, w, k, y, ldy, 2*Panel)
 	tileF16x2Kernel(&x[0], offs, &w[0], k, &y[0], ldy, bias)
+}
+
+func tileQ8x2(x []float32, offs *[Rows]int, w []byte, k int, y []float32, ldy int, bias *[2 * Panel]float32) {
+	checkTile(x, offs, w, k, y, ldy, 2*Panel)
+	tileQ8x2Kernel(&x[0], offs, &w[0], k, &y[0], ldy, bias)
 }

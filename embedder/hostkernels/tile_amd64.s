@@ -275,6 +275,40 @@ loop:
 	STOREZ
 	RET
 
+// func tileQ8x2Kernel(x *float32, offs *[6]int, w *byte, k int, y *float32, ldy int, bias *[32]float32)
+// tileQ8Kernel on two adjacent panels: the second is R14 =
+// Q8PanelBytes(k) bytes after the first, its scales and steps at the same
+// offsets; VPMOVSXBD widens sixteen int8 into a Z register at once.
+TEXT ·tileQ8x2Kernel(SB), NOSPLIT, $0-56
+	ROWS
+	MOVQ CX, R14
+	SHRQ $5, R14
+	IMUL3Q $576, R14, R14
+	ZERO12
+	SHRQ $5, CX
+block:
+	MOVQ DX, BX
+	ADDQ $64, DX
+	MOVQ $32, DI
+step:
+	PREFETCHT0 2048(DX)
+	PREFETCHT0 2048(DX)(R14*1)
+	VPMOVSXBD (DX), Z12
+	VPMOVSXBD (DX)(R14*1), Z13
+	VCVTDQ2PS Z12, Z12
+	VCVTDQ2PS Z13, Z13
+	VMULPS (BX), Z12, Z12
+	VMULPS (BX)(R14*1), Z13, Z13
+	FMA12Z
+	ADDQ $16, DX
+	INCQ AX
+	DECQ DI
+	JNZ  step
+	DECQ CX
+	JNZ  block
+	STOREZ
+	RET
+
 // func hasF16C() bool: CPUID leaf 1, ECX bit 29.
 TEXT ·hasF16C(SB), NOSPLIT, $0-1
 	MOVL $1, AX

@@ -13,3 +13,7 @@ func tileF32x2(x []float32, offs *[Rows]int, w []float32, k int, y []float32, ld
 func tileF16x2(x []float32, offs *[Rows]int, w []uint16, k int, y []float32, ldy int, bias *[2 * Panel]float32) {
 	panic("hostkernels: no two-panel kernel on this architecture")
 }
+
+func tileQ8x2(x []float32, offs *[Rows]int, w []byte, k int, y []float32, ldy int, bias *[2 * Panel]float32) {
+	panic("hostkernels: no two-panel kernel on this architecture")
+}
