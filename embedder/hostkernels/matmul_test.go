@@ -226,7 +226,8 @@ func BenchmarkMatMul(b *testing.B) {
 // on weights of their own (21 MB in f16, more than this machine's L2),
 // as one query (11 rows) and one batch (32 rows) of the model meets them:
 // weights stream from memory, which the cache-resident BenchmarkMatMul
-// does not show (the kernels' prefetch is for this).
+// does not show (the kernels' prefetch is for this). Each SIMD path this
+// CPU has runs: one panel a tile (AVX2, NEON) and, with AVX-512, two.
 func BenchmarkMatMulModel(b *testing.B) {
 	type layer struct{ n, k int }
 	var shapes []layer
@@ -246,20 +247,23 @@ func BenchmarkMatMulModel(b *testing.B) {
 		x := make([]float32, m*1536)
 		y := make([]float32, m*1536)
 		for _, wt := range []string{"f16", "q8"} {
-			b.Run(fmt.Sprintf("%s/m=%d", wt, m), func(b *testing.B) {
-				flops := 0
-				for b.Loop() {
-					for i, s := range shapes {
-						if wt == "f16" {
-							MatMul(y, s.n, x, s.k, half[i], nil, m, s.n, s.k)
-						} else {
-							MatMulQ8(y, s.n, x, s.k, q8[i], nil, m, s.n, s.k)
+			for _, mode := range kernelModes()[1:] {
+				b.Run(fmt.Sprintf("%s/m=%d/wide=%v", wt, m, mode.Wide), func(b *testing.B) {
+					defer mode.use()()
+					flops := 0
+					for b.Loop() {
+						for i, s := range shapes {
+							if wt == "f16" {
+								MatMul(y, s.n, x, s.k, half[i], nil, m, s.n, s.k)
+							} else {
+								MatMulQ8(y, s.n, x, s.k, q8[i], nil, m, s.n, s.k)
+							}
+							flops += 2 * m * s.n * s.k
 						}
-						flops += 2 * m * s.n * s.k
 					}
-				}
-				b.ReportMetric(float64(flops)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+					b.ReportMetric(float64(flops)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
 		}
 	}
 }
