@@ -22,6 +22,9 @@ import (
 // binary is the edgesearch command built once for all tests.
 var binary string
 
+// releaseTags are the build tags of `make build` (GOFLAGS in the Makefile).
+const releaseTags = "nomsgpack"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "edgesearch-cmd-test")
 	if err != nil {
@@ -29,7 +32,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "edgesearch")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	// The tags of the binary that ships (the Makefile's GOFLAGS), whatever
+	// the environment says.
+	if out, err := exec.Command("go", "build", "-tags", releaseTags, "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.RemoveAll(dir)
 		os.Exit(1)
