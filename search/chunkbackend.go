@@ -67,11 +67,14 @@ const (
 	backendPutBatch = 128
 	// backendRemoveBatch is how many ids one Remove carries.
 	backendRemoveBatch = 1000
-	// backendCallTimeout bounds one call of the sender to the backend.
-	backendCallTimeout = 30 * time.Second
 	// backendMaxBackoff is the longest wait between failed attempts.
 	backendMaxBackoff = 5 * time.Second
 )
+
+// DefaultBackendTimeout bounds one call of the sender to the backend when
+// EngineOptions.BackendTimeout is 0, and the comparison of ids at open
+// at least.
+const DefaultBackendTimeout = 30 * time.Second
 
 // chunkSync is an engine's sender to its backend: the ids of chunks to
 // send and to remove, and the goroutine that does it.
@@ -230,7 +233,14 @@ func (s *chunkSync) step(ctx context.Context) (worked bool, err error) {
 		}
 	}
 	s.mu.Unlock()
-	cctx, cancel := context.WithTimeout(ctx, backendCallTimeout)
+	limit := s.e.opts.BackendTimeout
+	if limit <= 0 || !compared {
+		// The comparison reads every id the backend holds, page after
+		// page (each page is one request, which the backend bounds): a
+		// large collection needs longer than one batch does.
+		limit = max(limit, DefaultBackendTimeout)
+	}
+	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	switch {
 	case !compared:

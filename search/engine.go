@@ -55,6 +55,11 @@ type EngineOptions struct {
 	// ChunkBackend); the store stays the record. Progress receives its
 	// sender's failures.
 	Backend ChunkBackend
+	// BackendTimeout bounds each call of the sender to Backend that sends
+	// a batch of chunks or removes some; 0 means DefaultBackendTimeout,
+	// which also bounds the comparison of ids at open at least. serve
+	// passes --backend's ?timeout=.
+	BackendTimeout time.Duration
 }
 
 // Engine answers document queries over a store: the vector graph and the

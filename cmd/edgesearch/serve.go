@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -261,7 +262,8 @@ func openLibrary(ctx context.Context, dataDir string, info embedder.ModelInfo, p
 		st.Close()
 		return nil, err
 	}
-	e, err := search.Open(ctx, st, search.EngineOptions{Dir: dataDir, Params: params, Progress: progress, FacetScan: facetScan, Backend: docs})
+	e, err := search.Open(ctx, st, search.EngineOptions{Dir: dataDir, Params: params, Progress: progress, FacetScan: facetScan,
+		Backend: docs, BackendTimeout: bc.Timeout})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("couldn't open the search index: %w", err)
@@ -285,7 +287,11 @@ func documentsBackend(st *store.Store, bc backendConfig) (search.ChunkBackend, e
 	if bc.Weaviate.URL == "" || bc.Documents == "local" {
 		return nil, nil
 	}
-	client, err := weaviate.New(bc.Weaviate)
+	// Each request to the cluster, the sender's and the searches', is
+	// bounded by ?timeout=.
+	opts := bc.Weaviate
+	opts.HTTPClient = &http.Client{Timeout: bc.Timeout}
+	client, err := weaviate.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("--backend: %w", err)
 	}
