@@ -257,12 +257,13 @@ const minSplitWork = 256 << 10
 
 // split runs the product p by run(j0, j1, y, bias), which multiplies
 // columns [j0, j1) into y and bias (p's, from column j0), dividing the
-// columns among up to kernelThreads(ctx) goroutines: this one and the
-// helpers of ctx's crew. Columns are independent, so the result does not
-// depend on the division.
+// columns among up to the crew's threads() goroutines: this one and the
+// helpers of ctx's crew (withKernelThreads; without one, this one alone).
+// Columns are independent, so the result does not depend on the division.
 //
-// The columns go in chunks of a few kernel tiles that each goroutine claims in
-// turn, so a helper that starts late leaves its chunks to the others. One
+// The columns go in chunks of a few kernel tiles that each goroutine
+// claims in turn, so a helper that starts late leaves its chunks to the
+// others. The caller spins while helpers finish theirs. One
 // descheduled halfway by another process on the same cores (the kernel
 // gives it back a time slice later, milliseconds) still holds up the
 // caller, who must not return while a helper writes guest memory: when
