@@ -255,12 +255,15 @@ def charts(p):
 
 
 def embedding_q8(p, es, ll, st):
-    """The same measures on a q8_0 GGUF, where the guest multiplies in int8."""
+    """The same measures on a q8_0 GGUF."""
     p("## Embedding with a q8_0 GGUF\n")
     p("The same sentences and threads, on all-MiniLM-L6-v2 converted with "
-      "`edgesearch model convert --type q8_0`; the guest multiplies Q8_0 weights with int8 "
-      "activations (i32x4.dot_i16x8_s), as llama.cpp's CPU path does. sentence-transformers "
-      "(f32) is repeated for reference.\n")
+      f"`edgesearch model convert --type q8_0`. With the {es.get('kernels') or 'default'} kernels: "
+      + ("the host multiplies f32 activations by the Q8_0 weights, widened and scaled as they are read "
+         "(embedder/hostkernels); " if es.get("kernels") == "host" else
+         "the guest multiplies Q8_0 weights with int8 activations (i32x4.dot_i16x8_s), as llama.cpp's "
+         "CPU path does; ")
+      + "sentence-transformers (f32) is repeated for reference.\n")
     p("| measure | edgesearch q8_0 | llama.cpp q8_0 | sentence-transformers | vs llama.cpp | vs sentence-transformers |")
     p("|---|---|---|---|---|---|")
     for label, key, hib in (("throughput, tokens/s", "throughput_tokens_per_s", True),
