@@ -285,6 +285,25 @@ func (b *Backends) Create(ctx context.Context, name string, vectors map[string]s
 	return info, err
 }
 
+// CreateLocal makes a new collection on this device, although new
+// collections go to the cluster (PUT /collections/{name}?backend=local):
+// the routing rule then keeps it here. A name the cluster holds is refused
+// (store.ErrExists), and so is one while the cluster cannot be asked
+// (ErrUnavailable), so that a local collection never hides a remote one.
+func (b *Backends) CreateLocal(ctx context.Context, name string, vectors map[string]store.VectorParams) (store.CollectionInfo, error) {
+	err := b.call(ctx, name, func(ctx context.Context) error {
+		_, err := b.remote.Info(ctx, name)
+		return err
+	})
+	switch {
+	case err == nil:
+		return store.CollectionInfo{}, fmt.Errorf("create collection %q on this device: the Weaviate cluster at %s holds one of that name: %w", name, b.where, store.ErrExists)
+	case !errors.Is(err, store.ErrNotFound):
+		return store.CollectionInfo{}, err
+	}
+	return b.local.Create(ctx, name, vectors)
+}
+
 // Drop drops a collection. For a remote one, its sender stops first, and
 // its outbox (queued writes and dead letters) is cleared once the class
 // was dropped on the remote; a failed drop leaves the outbox to deliver.

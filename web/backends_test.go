@@ -207,6 +207,49 @@ func TestBackendsRoute(t *testing.T) {
 	}
 }
 
+// TestCollectionsGoWhereCreateSays: PUT /collections/{name}?backend=local
+// keeps a collection on the device although new ones go to the Weaviate,
+// never under a name the cluster holds or while it cannot be asked;
+// backend=weaviate is the default there, and an error on a server without
+// a cluster.
+func TestCollectionsGoWhereCreateSays(t *testing.T) {
+	vec := map[string]store.VectorParams{"": {Size: 2, Distance: store.Dot}}
+	w := startOnWeaviate(t, web.BackendOptions{Timeout: 3 * time.Second}, func(_ *search.Collections, client *weaviate.Client) {
+		if _, err := client.Create(context.Background(), "theirs", vec); err != nil {
+			t.Fatal(err)
+		}
+	})
+	body := map[string]any{"vectors": map[string]any{"size": 2, "distance": "Dot"}}
+	qok(t, call(t, "PUT", w.base+"/collections/mine?backend=local", body, nil), nil)
+	if _, err := w.local.Info("mine"); err != nil {
+		t.Fatalf("backend=local made no local collection: %v", err)
+	}
+	if _, err := w.client.Info(context.Background(), "mine"); !errors.Is(err, weaviate.ErrNotFound) {
+		t.Fatalf("backend=local made a class on the Weaviate too: %v", err)
+	}
+	pt := map[string]any{"points": []any{map[string]any{"id": 1, "vector": []float32{1, 1}}}}
+	updated(t, call(t, "PUT", w.base+"/collections/mine/points", pt, nil)) // local: completed, not queued
+	qok(t, call(t, "PUT", w.base+"/collections/remote?backend=weaviate", body, nil), nil)
+	w.onlyOnWeaviate(t, "remote")
+	qerr(t, call(t, "PUT", w.base+"/collections/theirs?backend=local", body, nil), 409, "already exists")
+	if _, err := w.local.Info("theirs"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a local collection hides the Weaviate's: %v", err)
+	}
+	qerr(t, call(t, "PUT", w.base+"/collections/x?backend=cloud", body, nil), 400, "want local or weaviate")
+
+	if err := w.node.Stop(0, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	qerr(t, call(t, "PUT", w.base+"/collections/later?backend=local", body, nil), 503, "unreachable")
+	if _, err := w.local.Info("later"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("made a local collection the cluster could not be asked about: %v", err)
+	}
+
+	plain := startQdrant(t, web.Config{}, nil)
+	qerr(t, call(t, "PUT", plain+"/collections/c?backend=weaviate", body, nil), 400, "serve --backend")
+	qok(t, call(t, "PUT", plain+"/collections/c?backend=local", body, nil), nil)
+}
+
 // acknowledged checks r is a write queued for the remote: 200, Qdrant's
 // status "acknowledged".
 func acknowledged(t *testing.T, r reply) {

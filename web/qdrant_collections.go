@@ -65,7 +65,27 @@ func (s *Server) handleQdrantCreateCollection(c *gin.Context) {
 		s.qdrantAbort(c, err)
 		return
 	}
-	if _, err := vs.Create(c.Request.Context(), c.Param("collection"), vectors); err != nil {
+	// ?backend= (ours, not Qdrant's) places the collection when serve has
+	// a --backend: local on this device, weaviate on the cluster (the
+	// default there). Without one, every collection is local.
+	create := vs.Create
+	remote := s.backends()
+	switch where := c.Query("backend"); where {
+	case "", "weaviate":
+		if where != "" && remote == nil {
+			s.qdrantAbort(c, badRequest("backend=weaviate: this server keeps every collection on the device (start it with serve --backend weaviate://HOST:PORT)"))
+			return
+		}
+	case "local":
+		// The documents collection's name stays refused by vs.Create.
+		if remote != nil && c.Param("collection") != search.DocumentsCollection {
+			create = remote.CreateLocal
+		}
+	default:
+		s.qdrantAbort(c, badRequest("backend=%q: want local or weaviate", where))
+		return
+	}
+	if _, err := create(c.Request.Context(), c.Param("collection"), vectors); err != nil {
 		s.qdrantAbort(c, qdrantCollectionError(vs, c.Param("collection"), err))
 		return
 	}
