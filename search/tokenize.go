@@ -104,6 +104,15 @@ func stem(w string) string {
 	return s
 }
 
+// TextTerms returns every index term of a text in order, repeats kept:
+// what the keyword index counts for a passage (term frequencies and
+// length), for a copy of the index kept elsewhere.
+func TextTerms(text string) []string {
+	var out []string
+	scanTokens(text, func(t token) { out = append(out, t.term) })
+	return out
+}
+
 // Terms returns the distinct index terms of a query in order of first
 // appearance: what BM25 looks up, and what Snippet marks in a passage.
 func Terms(query string) []string {

@@ -21,9 +21,10 @@ import (
 //
 // Weaviate's word tokenizer neither stems nor drops stop words, so its
 // BM25 over raw text misses "migrate" for "migration". The copy's text is
-// therefore our analyzer's terms (search.Terms: folded, stemmed, stop
-// words dropped) joined by spaces, and so is every keyword query: its BM25
-// then counts the same terms as ours. The chunk's own text stays in the
+// therefore our analyzer's terms (search.TextTerms: folded, stemmed, stop
+// words dropped, every occurrence kept) joined by spaces, and every
+// keyword query its distinct terms: Weaviate's BM25 then counts the same
+// terms, as often, as ours. The chunk's own text stays in the
 // store, where results and snippets are made from.
 //
 // The class is made on first use rather than by NewChunks, so that a
@@ -86,9 +87,9 @@ func (ch *Chunks) Search(ctx context.Context, mode search.Mode, vec []float32, t
 	case search.Semantic:
 		q.Vector = vec
 	case search.Keyword:
-		q.Text = analyzed(text)
+		q.Text = analyzedQuery(text)
 	default:
-		q.Vector, q.Text = vec, analyzed(text)
+		q.Vector, q.Text = vec, analyzedQuery(text)
 	}
 	sps, err := ch.c.Query(ctx, ch.collection, q)
 	if err != nil {
@@ -112,7 +113,7 @@ func (ch *Chunks) Put(ctx context.Context, chunks []search.BackendChunk) error {
 	for i, c := range chunks {
 		if text, ok := c.Payload["text"].(string); ok {
 			c.Payload = maps.Clone(c.Payload)
-			c.Payload["text"] = analyzed(text)
+			c.Payload["text"] = analyzedText(text)
 		}
 		payload, err := json.Marshal(c.Payload)
 		if err != nil {
@@ -136,8 +137,14 @@ func (ch *Chunks) Remove(ctx context.Context, ids []uint64) error {
 	return ch.wrap(err)
 }
 
-// analyzed is text as our keyword index sees it: its terms, space-separated.
-func analyzed(text string) string { return strings.Join(search.Terms(text), " ") }
+// analyzedText is a chunk's text as our keyword index counts it: every
+// term, repeats kept (BM25 weighs how often a term occurs and how long the
+// chunk is), space-separated.
+func analyzedText(text string) string { return strings.Join(search.TextTerms(text), " ") }
+
+// analyzedQuery is a keyword query as our index looks it up: its distinct
+// terms, space-separated.
+func analyzedQuery(text string) string { return strings.Join(search.Terms(text), " ") }
 
 // IDs lists every chunk id of the collection in ascending order (the
 // cursor's order is our id order; see the package comment).

@@ -167,6 +167,42 @@ func tableIDs(t *testing.T, st *store.Store) []uint64 {
 	return ids
 }
 
+// TestChunksKeepTermFrequencies: the copy of a chunk's text is every
+// analyzed term, repeats kept, so Weaviate's BM25 ranks a chunk that says
+// a word three times above one that says it once, as ours does (the copy
+// held each term once before, which threw that away).
+func TestChunksKeepTermFrequencies(t *testing.T) {
+	c := client(t, weaviate.Options{})
+	ctx := ctxFor(t)
+	const name = "documents-frequencies"
+	c.Drop(ctx, name)
+	t.Cleanup(func() { c.Drop(context.Background(), name) })
+	b := weaviate.NewChunks(c, name, 4)
+	chunk := func(id uint64, text string) search.BackendChunk {
+		return search.BackendChunk{ID: id, Vector: []float32{1, 0, 0, 0}, Payload: search.ChunkPayload(fmt.Sprint(id), "", "", nil, 0, text)}
+	}
+	if err := b.Put(ctx, []search.BackendChunk{
+		chunk(1, "The river bank: rivers flood the river meadows."),
+		chunk(2, "The bank lends money; a bank account pays interest on the river side."),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hits, err := b.Search(ctx, search.Keyword, nil, "river", nil, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) != 2 || hits[0].ID != 1 || !(hits[0].Score > hits[1].Score) {
+		t.Fatalf("keyword river: %+v, want chunk 1 (three rivers) strictly above chunk 2 (one)", hits)
+	}
+	hits, err = b.Search(ctx, search.Keyword, nil, "bank", nil, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) != 2 || hits[0].ID != 2 || !(hits[0].Score > hits[1].Score) {
+		t.Fatalf("keyword bank: %+v, want chunk 2 (two banks) strictly above chunk 1 (one)", hits)
+	}
+}
+
 func TestChunksBackendAnswersAsTheLocalEngine(t *testing.T) {
 	c := client(t, weaviate.Options{})
 	ctx := ctxFor(t)
