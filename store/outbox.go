@@ -445,6 +445,42 @@ func (s *Store) OutboxVectors(collection string) (map[string]VectorParams, error
 	return vectors, nil
 }
 
+// DiscardDeadLetters removes collection's dead letters, durably on
+// return, and returns how many there were: their room in the outbox's
+// bounds is free again. Queued entries stay.
+func (s *Store) DiscardDeadLetters(ctx context.Context, collection string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.update(func(tx *bolt.Tx) error {
+		dead := outboxBucket(tx, collection, outboxDead)
+		if dead == nil {
+			return nil
+		}
+		size := 0
+		if err := dead.ForEach(func(k, v []byte) error {
+			n++
+			size += len(v)
+			return nil
+		}); err != nil {
+			return err
+		}
+		col := tx.Bucket(bucketOutbox).Bucket([]byte(collection))
+		if err := col.DeleteBucket(outboxDead); err != nil {
+			return err
+		}
+		if err := addU64(col, outboxEntries, -n); err != nil {
+			return err
+		}
+		return addU64(col, outboxBytes, -size)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("discard the dead letters of %q in %s: %w", collection, s.path, err)
+	}
+	return n, nil
+}
+
 // ClearOutbox removes collection's outbox, queued entries and dead letters
 // alike, durably on return: for a collection that was dropped.
 func (s *Store) ClearOutbox(ctx context.Context, collection string) error {

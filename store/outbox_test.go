@@ -119,6 +119,24 @@ func TestOutboxAppendPeekRemoveInOrderAndSurvivesReopen(t *testing.T) {
 	if c := st["c"]; c.Entries != len(ops)-4 || c.DeadLetters != 1 {
 		t.Fatalf("stats after removing 3 and burying 1: %+v", c)
 	}
+	// Discarding the dead letters frees their room and leaves the queue.
+	before := st["c"]
+	if n, err := s.DiscardDeadLetters(bg, "c"); err != nil || n != 1 {
+		t.Fatalf("discard: %d, %v; want 1", n, err)
+	}
+	if n, err := s.DiscardDeadLetters(bg, "c"); err != nil || n != 0 {
+		t.Fatalf("discard again: %d, %v; want 0", n, err)
+	}
+	st, _ = s.OutboxStats()
+	if c := st["c"]; c.Entries != before.Entries || c.DeadLetters != 0 || c.Bytes >= before.Bytes {
+		t.Fatalf("stats after discarding the dead letter: %+v, before %+v", c, before)
+	}
+	if dead, err := s.DeadLetters("c"); err != nil || len(dead) != 0 {
+		t.Fatalf("dead letters after the discard: %+v, %v", dead, err)
+	}
+	if head, _ := s.PeekOutbox("c", 1, 0); len(head) != 1 || head[0].Seq != 5 {
+		t.Fatalf("head after the discard: %+v", head)
+	}
 	// Later appends carry on after the highest seq ever given.
 	if seq, err := s.AppendOutbox(bg, "c", nil, ops[0], OutboxLimits{}); err != nil || seq != uint64(len(ops)+1) {
 		t.Fatalf("append after removals: seq %d, %v", seq, err)

@@ -304,6 +304,20 @@ func (b *Backends) CreateLocal(ctx context.Context, name string, vectors map[str
 	return b.local.Create(ctx, name, vectors)
 }
 
+// DeadLetters returns collection name's dead letters, oldest first: the
+// writes the cluster refused for good, as the device's outbox keeps them.
+func (b *Backends) DeadLetters(name string) ([]store.DeadLetter, error) {
+	return b.st.DeadLetters(name)
+}
+
+// DiscardDeadLetters removes collection name's dead letters, freeing their
+// room in the outbox's bounds, and returns how many there were.
+func (b *Backends) DiscardDeadLetters(ctx context.Context, name string) (int, error) {
+	b.dropMu.RLock()
+	defer b.dropMu.RUnlock()
+	return b.st.DiscardDeadLetters(ctx, name)
+}
+
 // Drop drops a collection. For a remote one, its sender stops first, and
 // its outbox (queued writes and dead letters) is cleared once the class
 // was dropped on the remote; a failed drop leaves the outbox to deliver.

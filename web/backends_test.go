@@ -513,6 +513,29 @@ func TestBackendsDeadLetter(t *testing.T) {
 		t.Fatalf("dead letters %+v, %v", dead, err)
 	}
 	t.Logf("dead letter: %s", dead[0].Reason)
+	// The route lists it, and discarding frees its room.
+	var listed []struct {
+		Seq       uint64 `json:"seq"`
+		Operation string `json:"operation"`
+		Reason    string `json:"reason"`
+	}
+	qok(t, call(t, "GET", col+"/dead_letters", nil, nil), &listed)
+	if len(listed) != 1 || listed[0].Seq != dead[0].Seq || listed[0].Operation != "delete_points_by_filter" || listed[0].Reason != dead[0].Reason {
+		t.Fatalf("GET dead_letters: %+v, want the one of the store %+v", listed, dead[0])
+	}
+	qerr(t, call(t, "GET", w.base+"/collections/nope/dead_letters", nil, nil), 404, "doesn't exist")
+	var discarded struct{ Discarded int }
+	qok(t, call(t, "DELETE", col+"/dead_letters", nil, nil), &discarded)
+	if discarded.Discarded != 1 {
+		t.Fatalf("DELETE dead_letters: %+v, want 1 discarded", discarded)
+	}
+	if h := w.health(t); h.DeadLetters != 0 {
+		t.Fatalf("health after the discard: %+v", h)
+	}
+	qok(t, call(t, "GET", col+"/dead_letters", nil, nil), &listed)
+	if len(listed) != 0 {
+		t.Fatalf("GET dead_letters after the discard: %+v", listed)
+	}
 	// Now that the client has seen the key's properties, the same filter
 	// is refused at once.
 	qerr(t, call(t, "POST", col+"/points/delete?wait=true", map[string]any{"filter": map[string]any{

@@ -129,6 +129,8 @@ func (s *Server) qdrantRoutes() *gin.Engine {
 	e.DELETE("/collections/:collection", s.handleQdrantDeleteCollection)
 	e.PUT("/collections/:collection/index", s.handleQdrantCreateIndex)
 	e.DELETE("/collections/:collection/index/:field", s.handleQdrantDeleteIndex)
+	get("/collections/:collection/dead_letters", s.handleQdrantDeadLetters)
+	e.DELETE("/collections/:collection/dead_letters", s.handleQdrantDiscardDeadLetters)
 
 	e.PUT("/collections/:collection/points", s.handleQdrantUpsert)
 	e.POST("/collections/:collection/points", s.handleQdrantRetrieve)
