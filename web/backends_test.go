@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgesearch/edgesearch/embedder"
 	"github.com/edgesearch/edgesearch/search"
 	"github.com/edgesearch/edgesearch/search/weaviate"
 	"github.com/edgesearch/edgesearch/search/weaviate/weaviatetest"
@@ -46,6 +47,12 @@ type onWeaviate struct {
 // engine's.
 func startOnWeaviate(t *testing.T, opts web.BackendOptions, before func(*search.Collections, *weaviate.Client)) *onWeaviate {
 	t.Helper()
+	return startOnWeaviateWith(t, opts, before, nil)
+}
+
+// startOnWeaviateWith is startOnWeaviate with the embedder p (nil: none).
+func startOnWeaviateWith(t *testing.T, opts web.BackendOptions, before func(*search.Collections, *weaviate.Client), p *embedder.Pool) *onWeaviate {
+	t.Helper()
 	node := weaviatetest.StartNode(t)
 	client, err := weaviate.New(weaviate.Options{URL: node.URL(0), HTTPClient: &http.Client{Timeout: 20 * time.Second}})
 	if err != nil {
@@ -57,7 +64,7 @@ func startOnWeaviate(t *testing.T, opts web.BackendOptions, before func(*search.
 	}
 	opts.Where, opts.Store = node.URL(0), st
 	b := startBackends(t, local, client, opts)
-	srv := newQdrantServer(t, web.Config{}, nil)
+	srv := newQdrantServer(t, web.Config{}, p)
 	srv.SetCollections(b)
 	base := serveQdrant(t, srv)
 	return &onWeaviate{base: base, sync: waitProxy(t, base), main: serveMain(t, srv), local: local, st: st, backends: b, node: node, client: client}
@@ -204,6 +211,34 @@ func TestBackendsRoute(t *testing.T) {
 	qerr(t, call(t, "POST", w.base+"/collections/nope/points/count", map[string]any{}, nil), 404, "Collection `nope` doesn't exist!")
 	if exists.Exists {
 		t.Fatal("nope exists")
+	}
+}
+
+// TestBackendsDocumentsWhileDown: points given as documents ({"text",
+// "model"}) to a collection on a cluster that is down are embedded and
+// queued as other writes are (it answered 503 asking the cluster whether
+// the collection exists), and delivered once it is back.
+func TestBackendsDocumentsWhileDown(t *testing.T) {
+	p := pool(t)
+	w := startOnWeaviateWith(t, web.BackendOptions{Timeout: 3 * time.Second}, nil, p)
+	col := w.base + "/collections/c"
+	qok(t, call(t, "PUT", col, map[string]any{"vectors": map[string]any{"size": p.Info().Dims, "distance": "Cosine"}}, nil), nil)
+	if err := w.node.Stop(0, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	doc := func(id int, text string) map[string]any {
+		return map[string]any{"id": id, "vector": map[string]any{"text": text, "model": p.Info().Name}, "payload": map[string]any{"text": text}}
+	}
+	acknowledged(t, call(t, "PUT", col+"/points", map[string]any{"points": []any{doc(1, "the night train leaves at ten"), doc(2, "bread rises overnight")}}, nil))
+	qerr(t, call(t, "PUT", w.base+"/collections/nope/points", map[string]any{"points": []any{doc(3, "x")}}, nil), 503, "unreachable")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := w.node.Restart(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	w.drained(t)
+	if got := scrollIDs(t, col); !slices.Equal(got, idStrings(1, 2)) {
+		t.Fatalf("after the outbox drained: %v, want [1 2]", got)
 	}
 }
 

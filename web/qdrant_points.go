@@ -199,7 +199,9 @@ func (s *Server) handleQdrantUpsert(c *gin.Context) {
 	}
 	if len(docs.docs) > 0 {
 		// A missing collection is worth knowing before embedding for it.
-		if _, err := vs.Info(c.Param("collection")); err != nil {
+		// One on a cluster that is down is not known missing: its writes
+		// are checked against the vectors the outbox knows (Upsert).
+		if _, err := vs.Info(c.Param("collection")); err != nil && !errors.Is(err, ErrUnavailable) {
 			s.qdrantAbort(c, qdrantCollectionError(vs, c.Param("collection"), err))
 			return
 		}
