@@ -103,6 +103,9 @@ func evaluateAll(ctx context.Context, st *store.Store, pool *embedder.Pool, dir 
 
 // evaluateOnWeaviate starts an n-node cluster, indexes the store's chunks
 // in it through an engine's sender, and evaluates that engine.
+// weaviateSettle is -weaviate-settle.
+var weaviateSettle time.Duration
+
 func evaluateOnWeaviate(ctx context.Context, st *store.Store, dir string, n int, queries []query, qvecs []embedder.Embedding, qrels map[string]map[string]int, clients, chunks int) (backendResult, error) {
 	br := backendResult{Backend: fmt.Sprintf("weaviate-%d", n), Nodes: n, Replication: min(n, 2), Consistency: string(weaviate.Quorum)}
 	wdir, err := os.MkdirTemp("", "scifact-weaviate")
@@ -138,6 +141,10 @@ func evaluateOnWeaviate(ctx context.Context, st *store.Store, dir string, n int,
 	br.IndexSeconds = time.Since(start).Seconds()
 	br.IndexChunksPerS = float64(chunks) / br.IndexSeconds
 	logf("sent in %.1fs (%.0f chunks/s); evaluating", br.IndexSeconds, br.IndexChunksPerS)
+	if weaviateSettle > 0 {
+		logf("waiting %v first (-weaviate-settle)", weaviateSettle)
+		time.Sleep(weaviateSettle)
+	}
 	evaluate(ctx, eng, queries, qvecs, qrels, clients, &br)
 	return br, nil
 }

@@ -77,6 +77,7 @@ func main() {
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 		reuse     = flag.Bool("reuse", false, "with -keep: when the directory already holds the imported corpus, skip the import and raw measures")
 		clusters  = flag.String("weaviate", "", "also evaluate the documents indexed in Weaviate clusters of these sizes, e.g. 1,3 (weaviate-server from `make weaviate`)")
+		settle    = flag.Duration("weaviate-settle", 0, "wait this long after the last chunk reached a Weaviate cluster before evaluating it")
 	)
 	flag.Parse()
 	if *cpuProf != "" {
@@ -94,6 +95,7 @@ func main() {
 		home, _ := os.UserHomeDir()
 		*modelPath = filepath.Join(home, ".cache", "edgesearch", "all-MiniLM-L6-v2-f16.gguf")
 	}
+	weaviateSettle = *settle
 	sizes, err := parseSizes(*clusters)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scifact: -weaviate:", err)
