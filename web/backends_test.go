@@ -231,12 +231,7 @@ func TestBackendsDocumentsWhileDown(t *testing.T) {
 	}
 	acknowledged(t, call(t, "PUT", col+"/points", map[string]any{"points": []any{doc(1, "the night train leaves at ten"), doc(2, "bread rises overnight")}}, nil))
 	qerr(t, call(t, "PUT", w.base+"/collections/nope/points", map[string]any{"points": []any{doc(3, "x")}}, nil), 503, "unreachable")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := w.node.Restart(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
-	w.drained(t)
+	w.restart(t)
 	if got := scrollIDs(t, col); !slices.Equal(got, idStrings(1, 2)) {
 		t.Fatalf("after the outbox drained: %v, want [1 2]", got)
 	}
@@ -332,6 +327,18 @@ func (w *onWeaviate) health(t *testing.T) backendHealth {
 		t.Fatalf("/health without backend: %s", r.body)
 	}
 	return *h.Backend
+}
+
+// restart brings the stopped node back and waits until the outbox has
+// drained.
+func (w *onWeaviate) restart(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := w.node.Restart(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	w.drained(t)
 }
 
 // drained waits, within a minute, until the outbox is empty, and returns
@@ -500,12 +507,7 @@ func TestBackendsOutboxFull(t *testing.T) {
 	r := up(6)
 	qerr(t, r, 503, "outbox of writes waiting for the Weaviate cluster at "+w.node.URL(0)+" is full")
 	qerr(t, r, 503, "unreachable since")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := w.node.Restart(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
-	w.drained(t)
+	w.restart(t)
 	if got := scrollIDs(t, col); !slices.Equal(got, idStrings(1, 2, 3, 4, 5)) {
 		t.Fatalf("after the outbox drained: %v, want the 5 acknowledged", got)
 	}
@@ -530,12 +532,7 @@ func TestBackendsDeadLetter(t *testing.T) {
 		"must": []any{map[string]any{"key": "n", "range": map[string]any{"gte": 0, "lte": 5}}}}}, nil))
 	acknowledged(t, call(t, "PUT", col+"/points", map[string]any{"points": []any{
 		map[string]any{"id": 2, "vector": []float32{0, 1}, "payload": map[string]any{"n": 3}}}}, nil))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := w.node.Restart(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
-	w.drained(t)
+	w.restart(t)
 	if got := scrollIDs(t, col); !slices.Equal(got, idStrings(1, 2)) {
 		dead, _ := w.st.DeadLetters("c")
 		t.Fatalf("after the outbox drained: %v, want [1 2] (the delete refused, the write after it delivered); dead letters %+v", got, dead)
