@@ -167,17 +167,23 @@ func tableIDs(t *testing.T, st *store.Store) []uint64 {
 	return ids
 }
 
+// freshChunks is a Chunks backend over an empty class of the test node
+// named name (dropped now and after the test).
+func freshChunks(t *testing.T, ctx context.Context, name string, dims int) *weaviate.Chunks {
+	t.Helper()
+	c := client(t, weaviate.Options{})
+	c.Drop(ctx, name)
+	t.Cleanup(func() { c.Drop(context.Background(), name) })
+	return weaviate.NewChunks(c, name, dims)
+}
+
 // TestChunksKeepTermFrequencies: the copy of a chunk's text is every
 // analyzed term, repeats kept, so Weaviate's BM25 ranks a chunk that says
 // a word three times above one that says it once, as ours does (the copy
 // held each term once before, which threw that away).
 func TestChunksKeepTermFrequencies(t *testing.T) {
-	c := client(t, weaviate.Options{})
 	ctx := ctxFor(t)
-	const name = "documents-frequencies"
-	c.Drop(ctx, name)
-	t.Cleanup(func() { c.Drop(context.Background(), name) })
-	b := weaviate.NewChunks(c, name, 4)
+	b := freshChunks(t, ctx, "documents-frequencies", 4)
 	chunk := func(id uint64, text string) search.BackendChunk {
 		return search.BackendChunk{ID: id, Vector: []float32{1, 0, 0, 0}, Payload: search.ChunkPayload(fmt.Sprint(id), "", "", nil, 0, text)}
 	}
@@ -202,12 +208,8 @@ func TestChunksKeepTermFrequencies(t *testing.T) {
 }
 
 func TestChunksBackendAnswersAsTheLocalEngine(t *testing.T) {
-	c := client(t, weaviate.Options{})
 	ctx := ctxFor(t)
-	const name = "documents-answers"
-	c.Drop(ctx, name)
-	t.Cleanup(func() { c.Drop(context.Background(), name) })
-	b := weaviate.NewChunks(c, name, 384)
+	b := freshChunks(t, ctx, "documents-answers", 384)
 
 	local, lst := engineOver(t, t.TempDir(), nil)
 	defer lst.Close()
