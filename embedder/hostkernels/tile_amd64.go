@@ -12,10 +12,11 @@ func hasF16C() bool
 
 // wide is whether MatMul's and MatMulQ8's tiles take two panels at a time
 // with the AVX-512 kernels of tile_amd64.s (x/sys/cpu reports AVX-512F
-// only when the OS saves the ZMM registers). Where the CPU runs 512-bit
-// FMAs at full width (AMD Zen 5, Intel server cores) that is twice the
-// multiply-adds a cycle; where it splits them in two (Zen 4) no loss. A
-// variable so that tests can compare both paths.
+// only when the OS saves the ZMM registers). On the Zen 5 it was measured
+// on, twice the GFLOP/s of the AVX2 kernels; a CPU that splits 512-bit
+// operations in two (Zen 4) or lowers its clock for them (older Intel
+// server cores) gains less, which was not measured here. A variable so
+// that tests can compare both paths.
 var wide = simd && cpu.X86.HasAVX512F
 
 //go:noescape
