@@ -112,22 +112,37 @@ func TestLiveReplicatedCollectionSurvivesANodeDown(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	var order []store.PointID
-	for from := (*store.PointID)(nil); ; {
-		page, next, err := c.Scroll(ctx, "replicated", mustFilter(t, `{"must":[{"key":"i","range":{"gte":10}}]}`), from, 7, false, false)
-		if err != nil {
-			t.Fatal(err)
+	t.Logf("a scroll through the restarted node saw all 100 points %.1f s after the ALL read", time.Since(start).Seconds())
+	// A filtered scroll pages by id over a search, which reads one replica
+	// of each shard: right after the restart it can come up short (CI saw
+	// 40 of 90) until that replica's index has every point, so it is
+	// repeated within ctx; every attempt must be in id order.
+	start = time.Now()
+	for {
+		var order []store.PointID
+		for from := (*store.PointID)(nil); ; {
+			page, next, err := c.Scroll(ctx, "replicated", mustFilter(t, `{"must":[{"key":"i","range":{"gte":10}}]}`), from, 7, false, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range page {
+				order = append(order, p.ID)
+			}
+			if next == nil {
+				break
+			}
+			from = next
 		}
-		for _, p := range page {
-			order = append(order, p.ID)
+		if !slices.IsSortedFunc(order, func(a, b store.PointID) int { return a.Compare(b) }) {
+			t.Fatalf("filtered scroll over three shards is not in id order: %v", order)
 		}
-		if next == nil {
+		if len(order) == 90 {
 			break
 		}
-		from = next
+		if ctx.Err() != nil {
+			t.Fatalf("filtered scroll over three shards: %d points, want 90", len(order))
+		}
+		t.Logf("filtered scroll %.1f s after the full one: %d points of 90", time.Since(start).Seconds(), len(order))
+		time.Sleep(time.Second)
 	}
-	if len(order) != 90 || !slices.IsSortedFunc(order, func(a, b store.PointID) int { return a.Compare(b) }) {
-		t.Fatalf("filtered scroll over three shards: %d points, in order: %v", len(order), slices.IsSortedFunc(order, func(a, b store.PointID) int { return a.Compare(b) }))
-	}
-	t.Logf("a scroll through the restarted node saw all 100 points %.1f s after the ALL read", time.Since(start).Seconds())
 }
