@@ -119,20 +119,7 @@ func TestLiveReplicatedCollectionSurvivesANodeDown(t *testing.T) {
 	// repeated within ctx; every attempt must be in id order.
 	start = time.Now()
 	for {
-		var order []store.PointID
-		for from := (*store.PointID)(nil); ; {
-			page, next, err := c.Scroll(ctx, "replicated", mustFilter(t, `{"must":[{"key":"i","range":{"gte":10}}]}`), from, 7, false, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range page {
-				order = append(order, p.ID)
-			}
-			if next == nil {
-				break
-			}
-			from = next
-		}
+		order := scrollIDs(t, ctx, c, "replicated", mustFilter(t, `{"must":[{"key":"i","range":{"gte":10}}]}`), 7)
 		if !slices.IsSortedFunc(order, func(a, b store.PointID) int { return a.Compare(b) }) {
 			t.Fatalf("filtered scroll over three shards is not in id order: %v", order)
 		}

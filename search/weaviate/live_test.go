@@ -136,21 +136,7 @@ func TestLivePointsRoundTrip(t *testing.T) {
 	}
 
 	// Scroll in id order, two a page, without and with a filter.
-	var order []store.PointID
-	var from *store.PointID
-	for {
-		page, next, err := c.Scroll(ctx, "round-trip.A", nil, from, 2, false, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range page {
-			order = append(order, p.ID)
-		}
-		if next == nil {
-			break
-		}
-		from = next
-	}
+	order := scrollIDs(t, ctx, c, "round-trip.A", nil, 2)
 	want := []store.PointID{store.NumPointID(1), store.NumPointID(2), store.NumPointID(1 << 40), u}
 	if !slices.Equal(order, want) {
 		t.Fatalf("scroll order %v, want %v", order, want)
@@ -417,5 +403,25 @@ func TestLiveFilterSeesPropertiesAnotherClientAdded(t *testing.T) {
 		if n, err := a.Count(ctx, "two-clients", mustFilter(t, fs)); err != nil || n != 1 {
 			t.Errorf("%s through the other client: count %d, %v; want 1", fs, n, err)
 		}
+	}
+}
+
+// scrollIDs walks a scroll of collection with filter f (nil: all), limit
+// points a page, to its end and returns the ids in the order they came.
+func scrollIDs(t *testing.T, ctx context.Context, c *weaviate.Client, collection string, f *search.Filter, limit int) []store.PointID {
+	t.Helper()
+	var ids []store.PointID
+	for from := (*store.PointID)(nil); ; {
+		page, next, err := c.Scroll(ctx, collection, f, from, limit, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range page {
+			ids = append(ids, p.ID)
+		}
+		if next == nil {
+			return ids
+		}
+		from = next
 	}
 }
